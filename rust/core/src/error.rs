@@ -1,0 +1,73 @@
+//! One error type for everything the core reads. A debugger reads broken data by definition,
+//! so every failure is a value that names what was being read and where, never a panic.
+
+use std::fmt;
+
+/// What kind of problem stopped a read; the binding maps each kind to its own exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The file could not be opened or read.
+    Io,
+    /// The file is not an ELF object.
+    NotElf,
+    /// An ELF for an architecture goscope does not decode.
+    UnsupportedArch,
+    /// A valid ELF without the Go runtime's tables.
+    NotGo,
+    /// Data ends before a structure that must be there.
+    Truncated,
+    /// A structure is present but its contents are inconsistent.
+    Corrupt,
+    /// A well-formed input that goscope does not support (for example, a Go version too old).
+    Unsupported,
+}
+
+/// A failed read: its kind and one line for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Prefixes the message with what was being done, e.g. "reading build info: ...".
+    pub fn context(self, what: &str) -> Self {
+        Error {
+            kind: self.kind,
+            message: format!("{what}: {}", self.message),
+        }
+    }
+
+    pub(crate) fn corrupt(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Corrupt, message)
+    }
+
+    pub(crate) fn truncated(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Truncated, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,14 @@
+//! goscope-core: reads Go binaries, core files and the Go runtime's own data structures
+//! without needing DWARF or a symbol table.
+
+pub mod binary;
+pub mod buildinfo;
+pub mod bytes;
+pub mod elf;
+pub mod error;
+pub mod moduledata;
+pub mod pclntab;
+
+pub use binary::{Binary, BinaryInfo};
+pub use error::{Error, ErrorKind, Result};
+pub use pclntab::Location;

@@ -1,0 +1,733 @@
+//! The Go 1.20+ pc/line table (`runtime.pcHeader` and what follows it): every function's
+//! entry, name, frame-size, file and line tables, pcdata and funcdata, and the inline trees.
+//! This is what the runtime itself uses for tracebacks, so it is present in every Go binary,
+//! stripped or not.
+
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+use crate::bytes::{read_uvarint, Blob, ReadLe};
+use crate::error::{Error, ErrorKind, Result};
+
+/// `abi.Go120PCLnTabMagic`, used by Go 1.20 and later.
+pub const MAGIC_GO120: u32 = 0xffff_fff1;
+const MAGIC_GO118: u32 = 0xffff_fff0;
+const MAGIC_GO116: u32 = 0xffff_fffa;
+const MAGIC_GO12: u32 = 0xffff_fffb;
+
+/// Size of the fixed part of `runtime._func`; pcdata and funcdata offsets follow it.
+const FUNC_FIXED_SIZE: usize = 44;
+/// Size of `runtime.inlinedCall`.
+const INLINED_CALL_SIZE: usize = 16;
+/// Bound on inline nesting when expanding a pc; real trees are far shallower.
+const MAX_INLINE_DEPTH: usize = 256;
+
+/// pcdata table indices (`internal/abi`).
+pub const PCDATA_UNSAFE_POINT: usize = 0;
+pub const PCDATA_STACK_MAP_INDEX: usize = 1;
+pub const PCDATA_INL_TREE_INDEX: usize = 2;
+/// funcdata indices (`internal/abi`).
+pub const FUNCDATA_ARGS_POINTER_MAPS: usize = 0;
+pub const FUNCDATA_LOCALS_POINTER_MAPS: usize = 1;
+pub const FUNCDATA_INL_TREE: usize = 3;
+pub const FUNCDATA_OPEN_CODED_DEFER_INFO: usize = 4;
+
+/// The fixed header at the start of the table (`runtime.pcHeader`).
+#[derive(Debug, Clone, Copy)]
+pub struct PcHeader {
+    pub min_lc: u8,
+    pub ptr_size: u8,
+    pub nfunc: usize,
+    pub nfiles: usize,
+    /// Go ≤ 1.25 record the text base here; later versions leave it zero.
+    pub text_start: u64,
+    pub funcname_offset: usize,
+    pub cu_offset: usize,
+    pub filetab_offset: usize,
+    pub pctab_offset: usize,
+    pub pcln_offset: usize,
+}
+
+impl PcHeader {
+    pub fn parse(data: &[u8]) -> Result<PcHeader> {
+        let magic = data
+            .u32_at(0)
+            .ok_or_else(|| Error::truncated("pclntab header is cut short"))?;
+        match magic {
+            MAGIC_GO120 => {}
+            MAGIC_GO118 | MAGIC_GO116 | MAGIC_GO12 => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "pclntab magic {magic:#x} is from a Go release older than 1.20; goscope supports Go 1.21 and later"
+                    ),
+                ))
+            }
+            _ => {
+                return Err(Error::corrupt(format!(
+                    "pclntab magic {magic:#x} is not a Go pc/line table"
+                )))
+            }
+        }
+        let (pad1, pad2, min_lc, ptr_size) = (
+            data.u8_at(4),
+            data.u8_at(5),
+            data.u8_at(6).unwrap_or(0),
+            data.u8_at(7).unwrap_or(0),
+        );
+        if pad1 != Some(0) || pad2 != Some(0) || !matches!(min_lc, 1 | 2 | 4) || ptr_size != 8 {
+            return Err(Error::corrupt(format!(
+                "pclntab header is inconsistent (instruction size {min_lc}, pointer size {ptr_size})"
+            )));
+        }
+        let word = |i: usize| -> Result<u64> {
+            data.u64_at(8 + 8 * i)
+                .ok_or_else(|| Error::truncated("pclntab header is cut short"))
+        };
+        let size = |i: usize| -> Result<usize> {
+            usize::try_from(word(i)?).map_err(|_| Error::corrupt("pclntab header offset overflows"))
+        };
+        Ok(PcHeader {
+            min_lc,
+            ptr_size,
+            nfunc: size(0)?,
+            nfiles: size(1)?,
+            text_start: word(2)?,
+            funcname_offset: size(3)?,
+            cu_offset: size(4)?,
+            filetab_offset: size(5)?,
+            pctab_offset: size(6)?,
+            pcln_offset: size(7)?,
+        })
+    }
+}
+
+/// One text section of a module, for binaries whose text the linker split (`runtime.textsect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TextSect {
+    pub vaddr: u64,
+    pub end: u64,
+    pub baseaddr: u64,
+}
+
+/// How function entry offsets map to addresses: `moduledata.text` plus, when the text was
+/// split, `moduledata.textsectmap`.
+#[derive(Debug, Clone, Default)]
+pub struct TextMap {
+    pub base: u64,
+    pub sections: Vec<TextSect>,
+}
+
+impl TextMap {
+    fn addr(&self, off: u32) -> u64 {
+        let off = u64::from(off);
+        if self.sections.len() > 1 {
+            let last = self.sections.len() - 1;
+            for (i, s) in self.sections.iter().enumerate() {
+                if (off >= s.vaddr && off < s.end) || (i == last && off == s.end) {
+                    return s.baseaddr.wrapping_add(off - s.vaddr);
+                }
+            }
+        }
+        self.base.wrapping_add(off)
+    }
+
+    fn offset(&self, pc: u64) -> Option<u64> {
+        if self.sections.len() > 1 {
+            for s in &self.sections {
+                let len = s.end.checked_sub(s.vaddr)?;
+                if pc >= s.baseaddr && pc - s.baseaddr <= len {
+                    return Some(pc - s.baseaddr + s.vaddr);
+                }
+            }
+            return None;
+        }
+        pc.checked_sub(self.base)
+    }
+}
+
+/// One source position: the function and the file:line within it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub function: String,
+    pub file: String,
+    pub line: u32,
+}
+
+/// A decoded pc/line table with its function index.
+pub struct Pclntab {
+    data: Blob,
+    addr: u64,
+    header: PcHeader,
+    text: TextMap,
+    /// Bytes at `moduledata.gofunc`, where funcdata offsets point; None when unknown.
+    gofunc: Option<Blob>,
+    /// Function indices sorted by name, built on the first name lookup.
+    by_name: OnceLock<Vec<u32>>,
+}
+
+/// A function of the table, borrowed from it.
+#[derive(Clone, Copy)]
+pub struct Func<'a> {
+    tab: &'a Pclntab,
+    index: usize,
+    /// Offset of the `_func` record in the table data.
+    off: usize,
+    entry: u64,
+    end: u64,
+}
+
+impl Pclntab {
+    /// Builds the function index over table bytes that start at the header (found at `addr`).
+    /// Validates the function table once so that lookups can trust its order and bounds.
+    pub fn new(data: Blob, addr: u64, text: TextMap, gofunc: Option<Blob>) -> Result<Pclntab> {
+        let header = PcHeader::parse(&data)?;
+        let len = data.len();
+        for (what, off) in [
+            ("function name table", header.funcname_offset),
+            ("compilation unit table", header.cu_offset),
+            ("file table", header.filetab_offset),
+            ("pc-value table", header.pctab_offset),
+            ("function table", header.pcln_offset),
+        ] {
+            if off >= len {
+                return Err(Error::corrupt(format!(
+                    "pclntab {what} offset {off:#x} lies past the table's end ({len:#x})"
+                )));
+            }
+        }
+        let table_bytes = header
+            .nfunc
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(8))
+            .filter(|&n| header.pcln_offset.checked_add(n).is_some_and(|e| e <= len))
+            .ok_or_else(|| {
+                Error::corrupt(format!(
+                    "pclntab claims {} functions, more than the table can hold",
+                    header.nfunc
+                ))
+            })?;
+        let _ = table_bytes;
+        let tab = Pclntab {
+            data,
+            addr,
+            header,
+            text,
+            gofunc,
+            by_name: OnceLock::new(),
+        };
+        tab.validate()?;
+        Ok(tab)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let mut prev = 0u32;
+        let func_area = self.data.len().saturating_sub(self.header.pcln_offset);
+        for i in 0..=self.header.nfunc {
+            let (entry, funcoff) = self
+                .ftab_entry(i)
+                .ok_or_else(|| Error::corrupt("pclntab function table is cut short"))?;
+            if entry < prev {
+                return Err(Error::corrupt(format!(
+                    "pclntab function table is out of order at entry {i}"
+                )));
+            }
+            prev = entry;
+            if i < self.header.nfunc
+                && (funcoff as usize).saturating_add(FUNC_FIXED_SIZE) > func_area
+            {
+                return Err(Error::corrupt(format!(
+                    "pclntab function {i} points outside the table"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn header(&self) -> &PcHeader {
+        &self.header
+    }
+
+    pub fn address(&self) -> u64 {
+        self.addr
+    }
+
+    pub fn len(&self) -> usize {
+        self.header.nfunc
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.header.nfunc == 0
+    }
+
+    pub fn text(&self) -> &TextMap {
+        &self.text
+    }
+
+    pub fn has_funcdata(&self) -> bool {
+        self.gofunc.is_some()
+    }
+
+    /// The address range [first entry, end of last function).
+    pub fn pc_range(&self) -> (u64, u64) {
+        let first = self.ftab_entry(0).map_or(0, |(e, _)| e);
+        let last = self.ftab_entry(self.header.nfunc).map_or(0, |(e, _)| e);
+        (self.text.addr(first), self.text.addr(last))
+    }
+
+    fn ftab_entry(&self, i: usize) -> Option<(u32, u32)> {
+        let off = self.header.pcln_offset.checked_add(i.checked_mul(8)?)?;
+        Some((self.data.u32_at(off)?, self.data.u32_at(off + 4)?))
+    }
+
+    /// The i-th function of the table.
+    pub fn func(&self, index: usize) -> Option<Func<'_>> {
+        if index >= self.header.nfunc {
+            return None;
+        }
+        let (entry_off, funcoff) = self.ftab_entry(index)?;
+        let (end_off, _) = self.ftab_entry(index + 1)?;
+        Some(Func {
+            tab: self,
+            index,
+            off: self.header.pcln_offset.checked_add(funcoff as usize)?,
+            entry: self.text.addr(entry_off),
+            end: self.text.addr(end_off),
+        })
+    }
+
+    pub fn funcs(&self) -> impl Iterator<Item = Func<'_>> + '_ {
+        (0..self.header.nfunc).filter_map(move |i| self.func(i))
+    }
+
+    /// The function whose code contains `pc`, as the runtime's findfunc decides.
+    pub fn find(&self, pc: u64) -> Option<Func<'_>> {
+        let off = self.text.offset(pc)?;
+        let off = u32::try_from(off).ok()?;
+        let n = self.header.nfunc;
+        let ftab = self.data.get(self.header.pcln_offset..).unwrap_or(&[]);
+        // Last function whose entry offset is <= off (entries are sorted; checked in new()).
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if ftab.u32_at(mid * 8)? <= off {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let index = lo.checked_sub(1)?;
+        let f = self.func(index)?;
+        (pc >= f.entry && pc < f.end).then_some(f)
+    }
+
+    /// The function with this exact name (the first, if the linker emitted duplicates).
+    pub fn find_by_name(&self, name: &str) -> Option<Func<'_>> {
+        let order = self.by_name.get_or_init(|| {
+            let mut v: Vec<u32> = (0..self.header.nfunc as u32).collect();
+            v.sort_by(|&a, &b| self.func_name(a as usize).cmp(self.func_name(b as usize)));
+            v
+        });
+        let at = order.partition_point(|&i| self.func_name(i as usize) < name);
+        let &i = order.get(at)?;
+        let f = self.func(i as usize)?;
+        (f.name() == name).then_some(f)
+    }
+
+    fn func_name(&self, index: usize) -> &str {
+        self.func(index).map_or("", |f| f.name())
+    }
+
+    fn name_at(&self, name_off: i32) -> &str {
+        let Ok(off) = usize::try_from(name_off) else {
+            return "?";
+        };
+        self.header
+            .funcname_offset
+            .checked_add(off)
+            .and_then(|o| self.data.cstr_at(o))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("?")
+    }
+
+    /// The file name for file number `fileno` of the compilation unit at `cu`.
+    fn file_name(&self, cu: u32, fileno: i32) -> Option<&str> {
+        let fileno = u32::try_from(fileno).ok()?;
+        let idx = cu.checked_add(fileno)? as usize;
+        let entry = self
+            .data
+            .u32_at(self.header.cu_offset.checked_add(idx.checked_mul(4)?)?)?;
+        if entry == u32::MAX {
+            return None;
+        }
+        let bytes = self
+            .data
+            .cstr_at(self.header.filetab_offset.checked_add(entry as usize)?)?;
+        std::str::from_utf8(bytes).ok()
+    }
+
+    fn pctab(&self) -> &[u8] {
+        self.data.get(self.header.pctab_offset..).unwrap_or(&[])
+    }
+
+    /// Every file name in the table, in table order.
+    pub fn files(&self) -> Vec<&str> {
+        let start = self.header.filetab_offset;
+        let end = self.header.pctab_offset.max(start);
+        let table = self.data.get(start..end).unwrap_or(&[]);
+        table
+            .split(|&b| b == 0)
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| std::str::from_utf8(s).ok())
+            .collect()
+    }
+
+    /// pc → innermost-first source positions, inlined calls expanded. The last element is the
+    /// physical function at the position of its (outermost) call site.
+    pub fn lookup(&self, pc: u64) -> Vec<Location> {
+        let Some(f) = self.find(pc) else {
+            return Vec::new();
+        };
+        let mut frames = Vec::new();
+        let mut cur = pc;
+        let tree = f.inline_tree();
+        let mut ix = if tree.is_some() {
+            f.inline_index(pc)
+        } else {
+            None
+        };
+        while let (Some(i), Some(tree)) = (ix, tree) {
+            if frames.len() >= MAX_INLINE_DEPTH {
+                break;
+            }
+            let Some(call) = self.inlined_call(tree, i) else {
+                break;
+            };
+            frames.push(Location {
+                function: self.name_at(call.name_off).to_string(),
+                file: f.file(cur).unwrap_or("?").to_string(),
+                line: f.line(cur).unwrap_or(0),
+            });
+            let Some(parent) = f.entry.checked_add_signed(i64::from(call.parent_pc)) else {
+                break;
+            };
+            cur = parent;
+            ix = f.inline_index(cur);
+        }
+        frames.push(Location {
+            function: f.name().to_string(),
+            file: f.file(cur).unwrap_or("?").to_string(),
+            line: f.line(cur).unwrap_or(0),
+        });
+        frames
+    }
+
+    /// The containing function and the raw file:line at `pc` — what `go tool addr2line` prints.
+    pub fn pc_line(&self, pc: u64) -> Option<Location> {
+        let f = self.find(pc)?;
+        Some(Location {
+            function: f.name().to_string(),
+            file: f.file(pc).unwrap_or("?").to_string(),
+            line: f.line(pc).unwrap_or(0),
+        })
+    }
+
+    /// Start addresses of every run of instructions attributed to `file:line`, inlined copies
+    /// included. `file` matches a full path or a trailing path component sequence.
+    pub fn pcs_for_line(&self, file: &str, line: u32) -> Vec<u64> {
+        let file_matches = |name: &str| {
+            name == file
+                || (name.ends_with(file)
+                    && name.len() > file.len()
+                    && (file.starts_with('/')
+                        || name.as_bytes().get(name.len() - file.len() - 1) == Some(&b'/')))
+        };
+        let mut pcs = Vec::new();
+        for f in self.funcs() {
+            let Some(lines) = f.pc_values(f.pcln_off()) else {
+                continue;
+            };
+            let mut run_open = false;
+            for (start, end, value) in lines {
+                let hit =
+                    value >= 0 && value as u32 == line && f.file(start).is_some_and(file_matches);
+                if hit && !run_open {
+                    pcs.push(start);
+                }
+                run_open = hit;
+                let _ = end;
+            }
+        }
+        pcs.sort_unstable();
+        pcs.dedup();
+        pcs
+    }
+
+    fn inlined_call(&self, tree: usize, index: i32) -> Option<InlinedCall> {
+        let gofunc = self.gofunc.as_ref()?;
+        let off = tree.checked_add(
+            usize::try_from(index)
+                .ok()?
+                .checked_mul(INLINED_CALL_SIZE)?,
+        )?;
+        Some(InlinedCall {
+            func_id: gofunc.u8_at(off)?,
+            name_off: gofunc.i32_at(off + 4)?,
+            parent_pc: gofunc.i32_at(off + 8)?,
+            start_line: gofunc.i32_at(off + 12)?,
+        })
+    }
+
+    /// Decodes one pc-value table from `entry` up to `target`; see [`Func::pc_values`].
+    /// This is the hot path of every lookup, so it is a plain loop rather than the iterator.
+    fn pcvalue(&self, table: u32, entry: u64, target: u64) -> Option<i32> {
+        if table == 0 {
+            return None;
+        }
+        let data = self.pctab();
+        let mut pos = table as usize;
+        let quantum = u64::from(self.header.min_lc);
+        let mut pc = entry;
+        let mut value: i32 = -1;
+        loop {
+            let uv = fast_uvarint(data, &mut pos)?;
+            if uv == 0 && pc != entry {
+                return None;
+            }
+            value = value.wrapping_add(((uv >> 1) as i64 ^ -((uv & 1) as i64)) as i32);
+            pc = pc.checked_add(fast_uvarint(data, &mut pos)?.wrapping_mul(quantum))?;
+            if target < pc {
+                return Some(value);
+            }
+        }
+    }
+}
+
+/// `read_uvarint` with the one-byte case first: most pc deltas and many value deltas fit.
+#[inline(always)]
+fn fast_uvarint(data: &[u8], pos: &mut usize) -> Option<u64> {
+    let b = *data.get(*pos)?;
+    if b < 0x80 {
+        *pos += 1;
+        return Some(u64::from(b));
+    }
+    read_uvarint(data, pos)
+}
+
+/// One `runtime.inlinedCall` record.
+#[derive(Debug, Clone, Copy)]
+pub struct InlinedCall {
+    pub func_id: u8,
+    pub name_off: i32,
+    pub parent_pc: i32,
+    pub start_line: i32,
+}
+
+impl<'a> Func<'a> {
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    pub fn entry(&self) -> u64 {
+        self.entry
+    }
+
+    /// One past the last byte of the function's code.
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    fn field_u32(&self, at: usize) -> u32 {
+        self.tab.data.u32_at(self.off + at).unwrap_or(0)
+    }
+
+    pub fn name(&self) -> &'a str {
+        self.tab.name_at(self.field_u32(4) as i32)
+    }
+
+    /// Size of the incoming arguments and results.
+    pub fn args(&self) -> i32 {
+        self.field_u32(8) as i32
+    }
+
+    pub fn deferreturn(&self) -> u32 {
+        self.field_u32(12)
+    }
+
+    fn pcsp_off(&self) -> u32 {
+        self.field_u32(16)
+    }
+
+    fn pcfile_off(&self) -> u32 {
+        self.field_u32(20)
+    }
+
+    fn pcln_off(&self) -> u32 {
+        self.field_u32(24)
+    }
+
+    pub fn npcdata(&self) -> u32 {
+        self.field_u32(28)
+    }
+
+    fn cu_offset(&self) -> u32 {
+        self.field_u32(32)
+    }
+
+    pub fn start_line(&self) -> i32 {
+        self.field_u32(36) as i32
+    }
+
+    /// `abi.FuncID`: marks runtime functions that tracebacks treat specially.
+    pub fn func_id(&self) -> u8 {
+        self.tab.data.u8_at(self.off + 40).unwrap_or(0)
+    }
+
+    /// `abi.FuncFlag` bits (top frame, SP write, assembly).
+    pub fn flag(&self) -> u8 {
+        self.tab.data.u8_at(self.off + 41).unwrap_or(0)
+    }
+
+    pub fn nfuncdata(&self) -> u8 {
+        self.tab.data.u8_at(self.off + 43).unwrap_or(0)
+    }
+
+    /// Offset of pcdata table `i` in the pc-value table, if the function has one.
+    pub fn pcdata_table(&self, i: usize) -> Option<u32> {
+        if i >= self.npcdata() as usize {
+            return None;
+        }
+        let v = self.tab.data.u32_at(self.off + FUNC_FIXED_SIZE + 4 * i)?;
+        (v != 0).then_some(v)
+    }
+
+    /// Offset of funcdata `i` from `moduledata.gofunc`, if present.
+    pub fn funcdata_offset(&self, i: usize) -> Option<u32> {
+        if i >= usize::from(self.nfuncdata()) {
+            return None;
+        }
+        let at = self.off + FUNC_FIXED_SIZE + 4 * (self.npcdata() as usize) + 4 * i;
+        let v = self.tab.data.u32_at(at)?;
+        (v != u32::MAX).then_some(v)
+    }
+
+    /// Value of pcdata table `i` at `pc`.
+    pub fn pcdata(&self, i: usize, pc: u64) -> Option<i32> {
+        self.tab.pcvalue(self.pcdata_table(i)?, self.entry, pc)
+    }
+
+    /// Stack pointer delta at `pc`: the frame size in bytes, excluding the return address.
+    pub fn sp_delta(&self, pc: u64) -> Option<i32> {
+        self.tab.pcvalue(self.pcsp_off(), self.entry, pc)
+    }
+
+    /// The raw source file at `pc` (the innermost inlined position).
+    pub fn file(&self, pc: u64) -> Option<&'a str> {
+        let fileno = self.tab.pcvalue(self.pcfile_off(), self.entry, pc)?;
+        self.tab.file_name(self.cu_offset(), fileno)
+    }
+
+    /// The raw source line at `pc` (the innermost inlined position).
+    pub fn line(&self, pc: u64) -> Option<u32> {
+        let line = self.tab.pcvalue(self.pcln_off(), self.entry, pc)?;
+        u32::try_from(line).ok()
+    }
+
+    /// The function's file as the runtime reports it (the file at its entry).
+    pub fn entry_file(&self) -> Option<&'a str> {
+        self.file(self.entry)
+    }
+
+    fn inline_tree(&self) -> Option<usize> {
+        self.tab.gofunc.as_ref()?;
+        self.funcdata_offset(FUNCDATA_INL_TREE).map(|o| o as usize)
+    }
+
+    fn inline_index(&self, pc: u64) -> Option<i32> {
+        self.pcdata(PCDATA_INL_TREE_INDEX, pc).filter(|&i| i >= 0)
+    }
+
+    /// (start, end, value) runs of one pc-value table over the function's code.
+    pub fn pc_values(&self, table: u32) -> Option<PcValueIter<'a>> {
+        (table != 0).then(|| {
+            PcValueIter::new(
+                self.tab.pctab(),
+                table as usize,
+                self.entry,
+                self.tab.header.min_lc,
+            )
+        })
+    }
+
+    /// The runs of the function's frame-size table.
+    pub fn sp_deltas(&self) -> Option<PcValueIter<'a>> {
+        self.pc_values(self.pcsp_off())
+    }
+}
+
+impl std::fmt::Debug for Func<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Func({} {:#x}..{:#x})",
+            self.name(),
+            self.entry,
+            self.end
+        )
+    }
+}
+
+/// Iterates the runs of a pc-value table: each item is `(start_pc, end_pc, value)`.
+/// The encoding is the runtime's: zig-zag varint value deltas and varint pc deltas scaled
+/// by the instruction quantum, starting from value -1 at the function entry.
+pub struct PcValueIter<'a> {
+    data: &'a [u8],
+    pos: usize,
+    pc: u64,
+    entry: u64,
+    value: i32,
+    quantum: u64,
+    done: bool,
+}
+
+impl<'a> PcValueIter<'a> {
+    fn new(pctab: &'a [u8], off: usize, entry: u64, quantum: u8) -> Self {
+        PcValueIter {
+            data: pctab,
+            pos: off,
+            pc: entry,
+            entry,
+            value: -1,
+            quantum: u64::from(quantum),
+            done: off >= pctab.len(),
+        }
+    }
+}
+
+impl Iterator for PcValueIter<'_> {
+    type Item = (u64, u64, i32);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let step = (|| {
+            let uv = read_uvarint(self.data, &mut self.pos)?;
+            // A zero delta ends the table, except at the very first step.
+            if uv == 0 && self.pc != self.entry {
+                return None;
+            }
+            let delta = ((uv >> 1) as i64 ^ -((uv & 1) as i64)) as i32;
+            let pcdelta = read_uvarint(self.data, &mut self.pos)?.checked_mul(self.quantum)?;
+            let start = self.pc;
+            self.pc = self.pc.checked_add(pcdelta)?;
+            self.value = self.value.wrapping_add(delta);
+            Some((start, self.pc, self.value))
+        })();
+        if step.is_none() {
+            self.done = true;
+        }
+        step
+    }
+}
