@@ -52,6 +52,8 @@ pub struct BinaryInfo {
     pub pclntab: u64,
     pub moduledata: Option<u64>,
     pub funcdata: bool,
+    /// Problems that did not stop goscope but limit what it can show.
+    pub warnings: Vec<String>,
 }
 
 impl Binary {
@@ -180,6 +182,28 @@ impl Binary {
         self.pclntab.pcs_for_line(file, line)
     }
 
+    fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if let Some(t) = &self.image.truncation {
+            w.push(t.clone());
+        }
+        if self.moduledata.is_none() {
+            w.push(
+                "runtime moduledata not found: function addresses assume the text starts at .text, and inlined calls cannot be expanded"
+                    .to_string(),
+            );
+        }
+        if let Some(v) = self.go_version() {
+            if (v.major, v.minor) > NEWEST_SUPPORTED {
+                w.push(format!(
+                    "go{}.{} is newer than the newest release goscope knows (go{}.{}); runtime structures may be misread",
+                    v.major, v.minor, NEWEST_SUPPORTED.0, NEWEST_SUPPORTED.1
+                ));
+            }
+        }
+        w
+    }
+
     pub fn info(&self) -> BinaryInfo {
         let bi = self.build_info.as_ref().ok();
         let (text_start, text_end) = self.pclntab.pc_range();
@@ -209,6 +233,7 @@ impl Binary {
             pclntab: self.pclntab.address(),
             moduledata: self.moduledata.as_ref().map(|m| m.address),
             funcdata: self.pclntab.has_funcdata(),
+            warnings: self.warnings(),
         }
     }
 }

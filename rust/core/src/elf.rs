@@ -69,6 +69,8 @@ pub struct ElfImage {
     pub dwarf: Dwarf,
     pub has_symtab: bool,
     pub build_id: Option<String>,
+    /// Set when sections or segments extend past the end of the file (a cut-short copy).
+    pub truncation: Option<String>,
     /// (address, addend) of every RELATIVE relocation, sorted by address.
     relative_relocs: Vec<(u64, u64)>,
     /// Symbol table entries we look up by name (only when a symtab is present).
@@ -224,6 +226,21 @@ impl ElfImage {
             .flatten()
             .map(|id| id.iter().map(|b| format!("{b:02x}")).collect::<String>());
 
+        let file_len = bytes.len() as u64;
+        let truncation = sections
+            .iter()
+            .filter_map(|s: &Section| {
+                let (off, len) = s.file_range?;
+                let end = off.saturating_add(len);
+                (end > file_len).then(|| (end, s.name.clone()))
+            })
+            .max()
+            .map(|(end, name)| {
+                format!(
+                    "the file is truncated: section {name} ends at offset {end:#x} but the file has only {file_len:#x} bytes"
+                )
+            });
+
         drop(file);
         Ok(ElfImage {
             data,
@@ -235,6 +252,7 @@ impl ElfImage {
             dwarf,
             has_symtab,
             build_id,
+            truncation,
             relative_relocs,
             symbols,
         })

@@ -25,7 +25,7 @@ const SLICE: u64 = 24;
 mod off {
     pub const PCHEADER: u64 = 0;
     pub const FUNCNAMETAB: u64 = 8;
-    pub const FTAB: u64 = 8 + 24 * 6;
+    pub const FTAB: u64 = 8 + 24 * 5;
     pub const MINPC: u64 = FTAB + 24 + 8;
     pub const MAXPC: u64 = MINPC + 8;
     pub const TEXT: u64 = MAXPC + 8;

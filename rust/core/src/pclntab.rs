@@ -147,12 +147,13 @@ impl TextMap {
     }
 }
 
-/// One source position: the function and the file:line within it.
+/// One source position: the function and the file:line within it. An empty file and line -1
+/// mean the table has no position for that pc (as the runtime's own tables say).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Location {
     pub function: String,
     pub file: String,
-    pub line: u32,
+    pub line: i32,
 }
 
 /// A decoded pc/line table with its function index.
@@ -354,10 +355,9 @@ impl Pclntab {
     /// The file name for file number `fileno` of the compilation unit at `cu`.
     fn file_name(&self, cu: u32, fileno: i32) -> Option<&str> {
         let fileno = u32::try_from(fileno).ok()?;
-        let idx = cu.checked_add(fileno)? as usize;
-        let entry = self
-            .data
-            .u32_at(self.header.cu_offset.checked_add(idx.checked_mul(4)?)?)?;
+        // 32-bit wrapping index arithmetic, as the runtime and debug/gosym compute it.
+        let idx = cu.wrapping_add(fileno).wrapping_mul(4) as usize;
+        let entry = self.data.u32_at(self.header.cu_offset.checked_add(idx)?)?;
         if entry == u32::MAX {
             return None;
         }
@@ -406,8 +406,8 @@ impl Pclntab {
             };
             frames.push(Location {
                 function: self.name_at(call.name_off).to_string(),
-                file: f.file(cur).unwrap_or("?").to_string(),
-                line: f.line(cur).unwrap_or(0),
+                file: f.file(cur).unwrap_or_default().to_string(),
+                line: f.line(cur).unwrap_or(-1),
             });
             let Some(parent) = f.entry.checked_add_signed(i64::from(call.parent_pc)) else {
                 break;
@@ -417,19 +417,31 @@ impl Pclntab {
         }
         frames.push(Location {
             function: f.name().to_string(),
-            file: f.file(cur).unwrap_or("?").to_string(),
-            line: f.line(cur).unwrap_or(0),
+            file: f.file(cur).unwrap_or_default().to_string(),
+            line: f.line(cur).unwrap_or(-1),
         });
         frames
     }
 
     /// The containing function and the raw file:line at `pc` — what `go tool addr2line` prints.
+    /// In the alignment padding after a function's last instruction the line table has no
+    /// entry: file is then empty and line -1, exactly as addr2line prints it.
+    ///
+    /// Unlike the runtime, `debug/gosym` (and so addr2line) decodes a table at offset 0 instead
+    /// of treating it as absent; linker marker symbols such as `go:textfipsstart` have such
+    /// tables, so this follows gosym to print what addr2line prints for them too.
     pub fn pc_line(&self, pc: u64) -> Option<Location> {
         let f = self.find(pc)?;
+        let fileno = self
+            .decode_pcvalue(f.pcfile_off(), f.entry, pc)
+            .unwrap_or(-1);
         Some(Location {
             function: f.name().to_string(),
-            file: f.file(pc).unwrap_or("?").to_string(),
-            line: f.line(pc).unwrap_or(0),
+            file: self
+                .file_name(f.cu_offset(), fileno)
+                .unwrap_or_default()
+                .to_string(),
+            line: self.decode_pcvalue(f.pcln_off(), f.entry, pc).unwrap_or(-1),
         })
     }
 
@@ -485,6 +497,10 @@ impl Pclntab {
         if table == 0 {
             return None;
         }
+        self.decode_pcvalue(table, entry, target)
+    }
+
+    fn decode_pcvalue(&self, table: u32, entry: u64, target: u64) -> Option<i32> {
         let data = self.pctab();
         let mut pos = table as usize;
         let quantum = u64::from(self.header.min_lc);
@@ -629,9 +645,8 @@ impl<'a> Func<'a> {
     }
 
     /// The raw source line at `pc` (the innermost inlined position).
-    pub fn line(&self, pc: u64) -> Option<u32> {
-        let line = self.tab.pcvalue(self.pcln_off(), self.entry, pc)?;
-        u32::try_from(line).ok()
+    pub fn line(&self, pc: u64) -> Option<i32> {
+        self.tab.pcvalue(self.pcln_off(), self.entry, pc)
     }
 
     /// The function's file as the runtime reports it (the file at its entry).

@@ -14,6 +14,23 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--print" => print = true,
+            "--frames" => {
+                // Expand the given pcs (hex, one per argument) into innermost-first frames.
+                let bin = match goscope_core::Binary::open(std::path::Path::new(&path)) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        eprintln!("goscope-bench: {e}");
+                        std::process::exit(1);
+                    }
+                };
+                for a in args.by_ref() {
+                    let pc = u64::from_str_radix(a.trim_start_matches("0x"), 16).unwrap_or(0);
+                    for l in bin.lookup(pc) {
+                        println!("{pc:#x} {} {}:{}", l.function, l.file, l.line);
+                    }
+                }
+                return;
+            }
             "--lookups" => lookups = args.next().and_then(|s| s.parse().ok()).unwrap_or(lookups),
             _ => {
                 eprintln!("goscope-bench: unknown argument {a}");
