@@ -1,0 +1,7 @@
+"""`python -m goscope`: the command line."""
+
+import sys
+
+from goscope.cli import main
+
+sys.exit(main())

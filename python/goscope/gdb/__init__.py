@@ -1,0 +1,23 @@
+"""goscope inside GDB: the ``go`` prefix command, its subcommands and ``set goscope ...``.
+
+:func:`register` is what ``gdb-scripts/goscope.py`` calls; calling it again (sourcing the
+script twice) changes nothing.
+"""
+
+from __future__ import annotations
+
+_registered = False
+
+
+def register() -> None:
+    """Registers goscope's parameters, commands and event handlers with GDB, once."""
+    global _registered
+    if _registered:
+        return
+    from goscope.gdb import params, target
+    from goscope.gdb.commands import register_all
+
+    params.register()
+    register_all()
+    target.connect_events()
+    _registered = True

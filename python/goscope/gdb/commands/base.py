@@ -1,0 +1,112 @@
+"""The ``go`` prefix command and the base class of its argparse-driven subcommands.
+
+A subcommand declares an :class:`argparse.ArgumentParser`; its help text becomes GDB's
+``help go NAME``. Whatever goes wrong while it runs reaches the user as a single line
+through :class:`gdb.GdbError`, never as a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import NoReturn
+
+import gdb
+
+from goscope import GoscopeError
+from goscope.gdb import params
+from goscope.render.style import Style
+
+
+class _Usage(Exception):
+    """argparse found a usage error; the message is the line to show."""
+
+
+class _HelpShown(Exception):
+    """argparse printed help (``-h``); the command should stop quietly."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ArgumentParser that reports to the GDB command instead of exiting the process."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Usage(f"{self.prog}: {message} (see `help {self.prog}`)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stdout.write(message)
+        raise _HelpShown()
+
+
+def gdb_style() -> Style:
+    """Colour as GDB does: only when ``set style enabled on``."""
+    try:
+        return Style(bool(gdb.parameter("style enabled")))
+    except (gdb.error, RuntimeError):
+        return Style(False)
+
+
+class GoPrefixCommand(gdb.Command):
+    """Go runtime commands (goscope).
+
+    goscope reads the Go runtime's own tables (.gopclntab, .go.buildinfo), so these commands work
+    on stripped binaries without DWARF, on core files and on live processes."""
+
+    def __init__(self) -> None:
+        super().__init__("go", gdb.COMMAND_STACK, gdb.COMPLETE_NONE, True)
+
+
+class GoCommand(gdb.Command):
+    """Base of ``go NAME`` commands. Subclasses set :attr:`name`, :attr:`summary` and
+    :attr:`description`, add their options in :meth:`add_arguments` and work in :meth:`run`."""
+
+    name: str = ""
+    summary: str = ""
+    description: str = ""
+    command_class: int = gdb.COMMAND_STACK
+
+    def __init__(self) -> None:
+        self.parser = CommandParser(
+            prog=f"go {self.name}",
+            description=self.description,
+            add_help=True,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        self.add_arguments(self.parser)
+        # GDB takes a command's help from its __doc__: the first line is the summary that
+        # `help go` lists, the rest is what `help go NAME` adds.
+        self.__doc__ = f"{self.summary}\n\n{self.parser.format_help().rstrip()}"
+        super().__init__(f"go {self.name}", self.command_class, gdb.COMPLETE_FILENAME)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Adds the command's options to `parser`."""
+
+    def run(self, args: argparse.Namespace) -> None:
+        """Does the work; may raise GoscopeError or gdb.GdbError."""
+        raise NotImplementedError
+
+    def invoke(self, argument: str, from_tty: bool) -> None:
+        del from_tty
+        try:
+            args = self.parser.parse_args(gdb.string_to_argv(argument))
+            self.run(args)
+        except _HelpShown:
+            return
+        except _Usage as error:
+            raise gdb.GdbError(str(error)) from None
+        except GoscopeError as error:
+            raise gdb.GdbError(str(error)) from None
+        except gdb.GdbError:
+            raise
+        except gdb.error as error:
+            raise gdb.GdbError(f"go {self.name}: {error}") from None
+        except Exception as error:
+            if params.verbose():
+                traceback.print_exc(file=sys.stdout)
+                hint = ""
+            else:
+                hint = " (`set goscope verbose on` shows the traceback)"
+            raise gdb.GdbError(
+                f"go {self.name}: internal error: {type(error).__name__}: {error}{hint}"
+            ) from None

@@ -1,0 +1,19 @@
+//! `goscope._native`: the Python binding of goscope-core.
+//!
+//! This crate only converts types, maps errors and releases the GIL around work done by the
+//! core; everything that understands Go lives in `goscope-core`.
+
+mod binary;
+mod errors;
+
+use pyo3::prelude::*;
+
+/// The compiled half of the `goscope` package. Import `goscope` instead of this module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::install_panic_hook();
+    errors::register(m)?;
+    m.add_class::<binary::PyBinary>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
