@@ -240,7 +240,12 @@ impl Binary {
 
 /// The pclntab: the `.gopclntab` section, else a scan of read-only data for its header.
 fn find_pclntab(image: &ElfImage) -> Result<(u64, Blob)> {
-    if let Some(section) = image.section(".gopclntab") {
+    // PIE binaries of Go ≤ 1.24 keep it in `.data.rel.ro.gopclntab`.
+    let named = image
+        .sections
+        .iter()
+        .find(|s| s.name == ".gopclntab" || s.name.ends_with(".gopclntab"));
+    if let Some(section) = named {
         let data = image.section_data(section).ok_or_else(|| {
             Error::truncated("the .gopclntab section lies past the end of the file")
         })?;
@@ -256,7 +261,7 @@ fn find_pclntab(image: &ElfImage) -> Result<(u64, Blob)> {
     let mut magic = MAGIC_GO120.to_le_bytes().to_vec();
     magic.extend_from_slice(&[0, 0]);
     for section in &image.sections {
-        if section.writable || section.name.starts_with(".debug") {
+        if section.name.starts_with(".debug") || section.name.starts_with(".zdebug") {
             continue;
         }
         let Some(data) = image.section_data(section) else {

@@ -6,14 +6,16 @@ use std::time::Instant;
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(path) = args.next() else {
-        eprintln!("usage: goscope-bench BINARY [--lookups N] [--print]");
+        eprintln!("usage: goscope-bench BINARY [--lookups N] [--print] [--info] [--frames PC...]");
         std::process::exit(2);
     };
     let mut lookups: usize = 1_000_000;
     let mut print = false;
+    let mut info = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--print" => print = true,
+            "--info" => info = true,
             "--frames" => {
                 // Expand the given pcs (hex, one per argument) into innermost-first frames.
                 let bin = match goscope_core::Binary::open(std::path::Path::new(&path)) {
@@ -47,6 +49,10 @@ fn main() {
         }
     };
     let open_ms = t0.elapsed().as_secs_f64() * 1e3;
+    if info {
+        println!("{}", serde_json::to_string(&bin.info()).unwrap_or_default());
+        return;
+    }
     let funcs: Vec<(u64, u64)> = bin.functions().map(|(_, a, b)| (a, b)).collect();
     // A fixed xorshift keeps runs comparable without a dependency.
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
