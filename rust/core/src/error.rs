@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Corrupt,
     /// A well-formed input that goscope does not support (for example, a Go version too old).
     Unsupported,
+    /// Target memory that is not in the core or cannot be read from the process.
+    Unreadable,
 }
 
 /// A failed read: its kind and one line for the user.
@@ -57,6 +59,13 @@ impl Error {
 
     pub(crate) fn corrupt(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Corrupt, message)
+    }
+
+    pub fn unreadable(addr: u64, len: usize) -> Self {
+        Error::new(
+            ErrorKind::Unreadable,
+            format!("cannot read {len} bytes of target memory at {addr:#x}"),
+        )
     }
 
     pub(crate) fn truncated(message: impl Into<String>) -> Self {

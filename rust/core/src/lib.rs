@@ -6,6 +6,8 @@ pub mod buildinfo;
 pub mod bytes;
 pub mod elf;
 pub mod error;
+pub mod layout;
+pub mod memory;
 pub mod moduledata;
 pub mod pclntab;
 

@@ -1,0 +1,1 @@
+//! Target memory: core files, live processes and caches behind one `Memory` trait.
