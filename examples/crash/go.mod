@@ -1,0 +1,3 @@
+module goscope.example/crash
+
+go 1.21

@@ -1,0 +1,81 @@
+"""goscope's build info agrees with ``go version -m`` of the toolchain that built the binary.
+
+Checked for every fixture binary: the Go version, the main package path, the main module line
+(path, version, sum), every dependency line with its ``=>`` replacement, and every build setting
+``key=value`` in the order Go prints them. The facts ``go version -m`` does not print are checked
+against how the fixture was built: PIE, symbols and DWARF (absent only in the stripped
+variant), the architecture (the ``GOARCH`` setting) and the function count.
+"""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+from typing import Any
+
+from tests.harness.fixture import Fixture
+from tests.harness.oracles import Module, version_m
+
+
+def _module(value: Any) -> tuple[str, str, str, Any] | None:
+    """(path, version, sum, replacement) of goscope's JSON module object; missing sum is ""."""
+    if value is None:
+        return None
+    return (
+        value["path"],
+        value["version"] or "",
+        value.get("sum") or "",
+        _module(value.get("replace")),
+    )
+
+
+def _oracle_module(m: Module | None) -> tuple[str, str, str, Any] | None:
+    if m is None:
+        return None
+    return (m.path, m.version, m.sum, _oracle_module(m.replace))
+
+
+def _info(native: ModuleType, fx: Fixture) -> dict[str, Any]:
+    return json.loads(native.Binary(str(fx.bin)).info_json())
+
+
+def test_buildinfo_matches_go_version_m(fixture_binary: Fixture, native: ModuleType) -> None:
+    fx = fixture_binary
+    info = _info(native, fx)
+    oracle = version_m(fx.toolchain, fx.bin)
+
+    assert info["go_version"] == oracle.go_version == fx.toolchain.version
+    assert info["path"] == oracle.path
+    assert oracle.main is not None, f"{fx.id}: go version -m printed no mod line"
+    assert _module(info["main"]) == _oracle_module(oracle.main)
+    assert [_module(d) for d in info["deps"]] == [_oracle_module(d) for d in oracle.deps]
+    assert [tuple(s) for s in info["settings"]] == oracle.settings
+
+
+def test_buildinfo_matches_build(fixture_binary: Fixture, native: ModuleType) -> None:
+    fx = fixture_binary
+    info = _info(native, fx)
+    settings = dict(tuple(s) for s in info["settings"])
+    stripped = fx.variant == "stripped"
+
+    assert info["pie"] is (fx.variant == "pie")
+    assert info["symbols"] is (not stripped)
+    if stripped:
+        assert info["dwarf"] == "absent"
+    else:
+        assert info["dwarf"] in ("present", "compressed")
+    assert info["arch"] == settings["GOARCH"]
+    assert settings["CGO_ENABLED"] == ("1" if fx.cgo else "0")
+    assert info["functions"] == len(native.Binary(str(fx.bin)).functions())
+
+
+def test_dependency_check_is_not_vacuous(fixture_matrix: list[Fixture]) -> None:
+    """The panics program requires a module through a replace directive, so the dependency
+    comparison above sees a ``dep`` and a ``=>`` line."""
+    panics = [fx for fx in fixture_matrix if fx.program == "panics"]
+    assert panics
+    for fx in panics:
+        oracle = version_m(fx.toolchain, fx.bin)
+        assert [(d.path, d.version) for d in oracle.deps] == [("goscope.test/errs", "v0.1.0")]
+        replace = oracle.deps[0].replace
+        assert replace is not None and (replace.path, replace.version) == ("./errs", "(devel)")
