@@ -64,7 +64,8 @@ def test_info_text(fixture_binary: Fixture) -> None:
     assert oracle.path is not None
     assert re.search(rf"^  Main package\s+{re.escape(oracle.path)}$", proc.stdout, re.M)
     for key, value in oracle.settings:
-        assert re.search(rf"^  {re.escape(key)}\s+{re.escape(value)}$", proc.stdout, re.M), (
+        shown = re.escape(value) if value else r"\(empty\)"
+        assert re.search(rf"^  {re.escape(key)}\s+{shown}$", proc.stdout, re.M), (
             f"build setting {key}={value} missing\n{describe(proc)}"
         )
     assert "What this means" in proc.stdout
@@ -158,7 +159,8 @@ def test_package_exports() -> None:
         "assert issubclass(goscope.TargetIOError, goscope.GoscopeError)\n"
         "assert issubclass(goscope.TargetIOError, OSError)\n"
         "for name in ('NotElfError', 'NotGoBinaryError', 'TruncatedError', 'CorruptError',\n"
-        "             'UnsupportedError', 'UnsupportedArchError', 'InternalError'):\n"
+        "             'UnsupportedError', 'UnsupportedArchError', 'UnreadableMemoryError',\n"
+        "             'InternalError'):\n"
         "    assert issubclass(getattr(goscope, name), goscope.GoscopeError), name\n"
         "assert issubclass(goscope.UnsupportedArchError, goscope.UnsupportedError)\n"
         "assert goscope.GoscopeError.__module__ == 'goscope'\n"

@@ -25,6 +25,9 @@ class UnsupportedError(GoscopeError):
 class UnsupportedArchError(UnsupportedError):
     """The target is for a CPU architecture goscope does not support."""
 
+class UnreadableMemoryError(GoscopeError):
+    """Target memory that is not in the core file or cannot be read from the process."""
+
 class InternalError(GoscopeError):
     """goscope itself failed (a bug); the message says where."""
 

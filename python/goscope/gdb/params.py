@@ -5,11 +5,23 @@ from __future__ import annotations
 import gdb
 
 
-class GoscopePrefix(gdb.Command):
-    """Generic command for goscope's settings."""
+class SetGoscopePrefix(gdb.Command):
+    """Set goscope's settings."""
 
-    def __init__(self, command: str) -> None:
-        super().__init__(command, gdb.COMMAND_DATA, gdb.COMPLETE_NONE, True)
+    def __init__(self) -> None:
+        super().__init__("set goscope", gdb.COMMAND_DATA, gdb.COMPLETE_NONE, True)
+
+
+class ShowGoscopePrefix(gdb.Command):
+    """Show goscope's settings."""
+
+    def __init__(self) -> None:
+        super().__init__("show goscope", gdb.COMMAND_DATA, gdb.COMPLETE_NONE, True)
+
+    def invoke(self, argument: str, from_tty: bool) -> None:
+        del argument, from_tty
+        for name in _PARAMETERS:
+            gdb.execute(f"show goscope {name}")
 
 
 class VerboseParameter(gdb.Parameter):
@@ -34,11 +46,14 @@ class VerboseParameter(gdb.Parameter):
 
 _verbose: VerboseParameter | None = None
 
+#: Names of every ``goscope`` parameter, for ``show goscope``.
+_PARAMETERS = ("verbose",)
+
 
 def register() -> None:
     global _verbose
-    GoscopePrefix("set goscope")
-    GoscopePrefix("show goscope")
+    SetGoscopePrefix()
+    ShowGoscopePrefix()
     _verbose = VerboseParameter()
 
 

@@ -158,7 +158,7 @@ def _settings(out: _Lines, info: BinaryInfo) -> None:
     out.heading("Build settings")
     width = max(_LABEL_WIDTH, *(len(key) for key, _ in settings))
     for key, value in settings:
-        out.field(key, value, width)
+        out.field(key, value if value else out.style.dim("(empty)"), width)
 
 
 def _deps(out: _Lines, info: BinaryInfo) -> None:

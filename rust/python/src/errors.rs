@@ -59,6 +59,12 @@ pyo3::create_exception!(
 );
 pyo3::create_exception!(
     goscope,
+    UnreadableMemoryError,
+    GoscopeError,
+    "Target memory that is not in the core file or cannot be read from the process."
+);
+pyo3::create_exception!(
+    goscope,
     InternalError,
     GoscopeError,
     "goscope itself failed (a bug); the message says where."
@@ -100,6 +106,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "UnsupportedArchError",
         py.get_type::<UnsupportedArchError>(),
+    )?;
+    m.add(
+        "UnreadableMemoryError",
+        py.get_type::<UnreadableMemoryError>(),
     )?;
     m.add("InternalError", py.get_type::<InternalError>())?;
     m.add("TargetIOError", target_io_error(py)?)?;
@@ -157,6 +167,7 @@ fn core_error_to_py(error: &CoreError) -> PyErr {
         ErrorKind::Truncated => TruncatedError::new_err(message),
         ErrorKind::Corrupt => CorruptError::new_err(message),
         ErrorKind::Unsupported => UnsupportedError::new_err(message),
+        ErrorKind::Unreadable => UnreadableMemoryError::new_err(message),
     }
 }
 
@@ -210,5 +221,41 @@ pub(crate) fn guard<T>(
                 .unwrap_or_else(|| payload_message(payload.as_ref()));
             Err(BindingError::Panic { during, message })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_turns_a_panic_into_an_error_with_its_message_and_place() {
+        install_panic_hook();
+        let result: Result<(), BindingError> = guard("testing", || panic!("boom {}", 42));
+        match result {
+            Err(BindingError::Panic { during, message }) => {
+                assert_eq!(during, "testing");
+                assert!(message.starts_with("boom 42 at "), "{message}");
+                assert!(message.contains("errors.rs"), "{message}");
+            }
+            other => panic!("expected a panic error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn guard_passes_results_through() {
+        let ok: Result<u32, BindingError> = guard("testing", || Ok(7));
+        assert!(matches!(ok, Ok(7)));
+        let err: Result<u32, BindingError> = guard("testing", || {
+            Err(CoreError::new(ErrorKind::Corrupt, "bad table").into())
+        });
+        assert!(matches!(err, Err(BindingError::Core(e)) if e.kind() == ErrorKind::Corrupt));
+    }
+
+    #[test]
+    fn payload_messages() {
+        assert_eq!(payload_message(&"static"), "static");
+        assert_eq!(payload_message(&String::from("owned")), "owned");
+        assert_eq!(payload_message(&17_u8), "panic with a non-string payload");
     }
 }
