@@ -1,0 +1,3 @@
+module goscope.test/layouts
+
+go 1.21
