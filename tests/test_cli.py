@@ -172,3 +172,55 @@ def test_package_exports() -> None:
     assert proc.returncode == 0, proc.stderr
     assert Path(SITE_DIR / "goscope" / "py.typed").is_file()
     assert Path(SITE_DIR / "goscope" / "_native.pyi").is_file()
+
+
+def _notes_for(**raw: object) -> list[str]:
+    from goscope.binary_info import BinaryInfo
+    from goscope.implications import notes
+
+    base: dict[str, object] = {
+        "file": "/x",
+        "go_version": "go1.24.1",
+        "dwarf": "present",
+        "symbols": True,
+        "pie": False,
+        "settings": [],
+    }
+    base.update(raw)
+    return [note.text for note in notes(BinaryInfo(base))]
+
+
+@pytest.mark.parametrize("version", ["go1.20.14", "go1.28.0", "go1.19rc1", "go2.0.0"])
+def test_untested_go_version_is_a_warning(version: str) -> None:
+    first = _notes_for(go_version=version)[0]
+    assert first.startswith(f"{version} is outside the range goscope is tested with")
+    assert "1.21" in first and "1.27" in first
+
+
+@pytest.mark.parametrize("version", ["go1.21.0", "go1.27.3", "go1.23rc1", "go1.26.6 X:nodwarf5"])
+def test_tested_go_version_has_no_warning(version: str) -> None:
+    assert not any("tested" in note for note in _notes_for(go_version=version))
+
+
+def test_notes_follow_build_settings() -> None:
+    stripped = _notes_for(
+        dwarf="absent",
+        symbols=False,
+        settings=[["-trimpath", "true"], ["CGO_ENABLED", "1"]],
+        main={"path": "example.com/app", "version": "(devel)", "sum": "", "replace": None},
+    )
+    assert any(n.startswith("No DWARF") and "variable names" in n for n in stripped)
+    assert any("`break FUNC`" in n for n in stripped)
+    assert any("set substitute-path example.com/app" in n for n in stripped)
+    assert any(n.startswith("CGO_ENABLED=1") for n in stripped)
+    assert any(n.startswith("Optimized build") for n in stripped)
+
+    unoptimized = _notes_for(settings=[["-gcflags", "all=-N -l"]])
+    assert any("every variable and every line" in n for n in unoptimized)
+    assert not any(n.startswith("Optimized build") for n in unoptimized)
+
+    godebug = _notes_for(settings=[["DefaultGODEBUG", "a=1,b=0"]])
+    assert any("2 GODEBUG default(s)" in n and "not a breakpoint" in n for n in godebug)
+
+    assert any("load bias" in n for n in _notes_for(pie=True))
+    assert any("compressed" in n for n in _notes_for(dwarf="compressed"))
