@@ -18,6 +18,7 @@ that ``import goscope`` and ``import goscope._native`` find the build of this ch
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -39,23 +40,26 @@ if SITE_DIR.is_dir() and str(SITE_DIR) not in sys.path:
 _FIXTURES: list[Fixture] | None = None
 
 
-def all_fixtures() -> list[Fixture]:
+def all_fixtures(config: pytest.Config) -> list[Fixture]:
     """Every fixture of the matrix, building whatever is missing or stale first (once)."""
     global _FIXTURES
     if _FIXTURES is None:
         root = fixtures_dir()
         if not manifest_is_current(root):
-            build(root=root)
+            # Let the builder's progress through to the terminal: it can take minutes.
+            capture = config.pluginmanager.getplugin("capturemanager")
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                build(root=root)
         _FIXTURES = load_fixtures(root)
     return _FIXTURES
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "fixture" in metafunc.fixturenames:
-        cores = [f for f in all_fixtures() if f.crash]
+        cores = [f for f in all_fixtures(metafunc.config) if f.crash]
         metafunc.parametrize("fixture", cores, ids=[f.id for f in cores], indirect=True)
     if "fixture_binary" in metafunc.fixturenames:
-        binaries = all_fixtures()
+        binaries = all_fixtures(metafunc.config)
         metafunc.parametrize(
             "fixture_binary", binaries, ids=[f.id for f in binaries], indirect=True
         )
@@ -92,9 +96,9 @@ def toolchain(request: pytest.FixtureRequest) -> Toolchain:
 
 
 @pytest.fixture(scope="session")
-def fixture_matrix() -> list[Fixture]:
+def fixture_matrix(pytestconfig: pytest.Config) -> list[Fixture]:
     """Every fixture of the matrix, for tests that look at several at once."""
-    return all_fixtures()
+    return all_fixtures(pytestconfig)
 
 
 @pytest.fixture(scope="session")

@@ -40,18 +40,20 @@ def _as_location(value: Any) -> Location:
     return (name, file, int(line))
 
 
-def _report(fx: Fixture, what: str, total: int, mismatches: list[tuple[int, Location, Any]]) -> str:
-    kinds: Counter[str] = Counter()
-    for _, want, got in mismatches:
-        if not isinstance(got, tuple) or len(got) != 3:
-            kinds["shape"] += 1
-            continue
-        for field, a, b in zip(("function", "file", "line"), want, got):
-            if a != b:
-                kinds[field] += 1
+def _differences(want: Location, got: Location) -> list[str]:
+    return [f for f, a, b in zip(("function", "file", "line"), want, got) if a != b]
+
+
+def _report(
+    fx: Fixture,
+    what: str,
+    total: int,
+    mismatches: list[tuple[int, Location, Any]],
+    kinds: Counter[str],
+) -> str:
     lines = [
         f"{fx.id}: {what} disagrees with go tool addr2line at {len(mismatches)} of {total} pcs "
-        f"(differing fields: {dict(kinds)}); first {min(SHOWN_MISMATCHES, len(mismatches))}:"
+        f"(differences: {dict(kinds)}); first {min(SHOWN_MISMATCHES, len(mismatches))}:"
     ]
     for pc, want, got in mismatches[:SHOWN_MISMATCHES]:
         lines.append(f"  {pc:#x}: addr2line {want!r}, goscope {got!r}")
@@ -66,24 +68,33 @@ def test_pc_line_matches_addr2line(fixture_binary: Fixture, native: ModuleType) 
     pcs = _pcs(fx, functions)
     expected = addr2line(fx.toolchain, fx.bin, pcs)
 
-    line_mismatches = []
-    lookup_mismatches = []
+    line_mismatches: list[tuple[int, Location, Any]] = []
+    line_kinds: Counter[str] = Counter()
+    lookup_mismatches: list[tuple[int, Location, Any]] = []
+    lookup_kinds: Counter[str] = Counter()
     for pc, want in zip(pcs, expected):
         got = _as_location(binary.pc_line(pc))
         if got != want:
             line_mismatches.append((pc, want, got))
-        frames = binary.lookup(pc)
-        if want == UNKNOWN:
-            if frames:
-                lookup_mismatches.append((pc, want, frames))
-            continue
-        inner, outer = (_as_location(frames[0]), _as_location(frames[-1])) if frames else ((), ())
-        # lookup: innermost frame at addr2line's file:line, outermost frame is its function.
-        if not frames or inner[1:] != want[1:] or outer[0] != want[0]:
-            lookup_mismatches.append((pc, want, frames))
+            line_kinds.update(_differences(want, got))
 
-    assert not line_mismatches, _report(fx, "pc_line", len(pcs), line_mismatches)
-    assert not lookup_mismatches, _report(fx, "lookup", len(pcs), lookup_mismatches)
+        # lookup: the innermost frame is at addr2line's file:line, the outermost frame is
+        # addr2line's (physical) function; no frames where addr2line knows no function.
+        frames = [_as_location(f) for f in binary.lookup(pc)]
+        if want == UNKNOWN:
+            problems = ["frames outside any function"] if frames else []
+        elif not frames:
+            problems = ["no frames"]
+        else:
+            inner, outer = frames[0], frames[-1]
+            problems = [f"innermost {d}" for d in _differences(want, inner) if d != "function"]
+            problems += ["outermost function"] if outer[0] != want[0] else []
+        if problems:
+            lookup_mismatches.append((pc, want, frames))
+            lookup_kinds.update(problems)
+
+    assert not line_mismatches, _report(fx, "pc_line", len(pcs), line_mismatches, line_kinds)
+    assert not lookup_mismatches, _report(fx, "lookup", len(pcs), lookup_mismatches, lookup_kinds)
 
 
 def test_functions_cover_entries(fixture_binary: Fixture, native: ModuleType) -> None:

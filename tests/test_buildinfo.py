@@ -13,8 +13,10 @@ import json
 from types import ModuleType
 from typing import Any
 
+from tests.harness.build import programs
 from tests.harness.fixture import Fixture
 from tests.harness.oracles import Module, version_m
+from tests.harness.toolchains import Toolchain
 
 
 def _module(value: Any) -> tuple[str, str, str, Any] | None:
@@ -79,3 +81,13 @@ def test_dependency_check_is_not_vacuous(fixture_matrix: list[Fixture]) -> None:
         assert [(d.path, d.version) for d in oracle.deps] == [("goscope.test/errs", "v0.1.0")]
         replace = oracle.deps[0].replace
         assert replace is not None and (replace.path, replace.version) == ("./errs", "(devel)")
+
+
+def test_toolchain_has_every_fixture(toolchain: Toolchain, fixture_matrix: list[Fixture]) -> None:
+    """Every toolchain built every program in every variant, and the binaries say so."""
+    mine = [fx for fx in fixture_matrix if fx.toolchain.name == toolchain.name]
+    wanted = {(p.name, v) for p in programs() for v in p.variants}
+    assert {(fx.program, fx.variant) for fx in mine} == wanted
+    for fx in mine:
+        assert fx.meta_json()["go_version"] == toolchain.version
+        assert version_m(toolchain, fx.bin).go_version == toolchain.version

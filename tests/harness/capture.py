@@ -224,14 +224,18 @@ def capture(
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-    force_gcore: bool = False,
+    force_gcore: bool | None = None,
 ) -> CaptureResult:
     """Run ARGV in OUT_DIR with GOTRACEBACK=crash until it crashes; leave ``core``,
     ``traceback.txt`` and ``stdout.txt`` there.
 
     ENV is the base environment (default: this process's); GOTRACEBACK=crash is added to it.
+    FORCE_GCORE takes the core with gdb even when the kernel would write one (default: whether
+    ``$GOSCOPE_FORCE_GCORE`` is set to a non-empty value other than 0).
     Raises CaptureError when the program does not crash or no core can be obtained.
     """
+    if force_gcore is None:
+        force_gcore = os.environ.get("GOSCOPE_FORCE_GCORE", "0") not in ("", "0")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     argv = [str(Path(argv[0]).resolve()), *argv[1:]]
@@ -291,7 +295,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds")
     parser.add_argument(
-        "--gcore", action="store_true", help="always take the core with gdb's gcore"
+        "--gcore",
+        action="store_true",
+        default=None,
+        help="always take the core with gdb's gcore (also: GOSCOPE_FORCE_GCORE=1)",
     )
     parser.add_argument("program", help="the program to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")

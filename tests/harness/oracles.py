@@ -4,7 +4,8 @@ Both are run with the toolchain that built the binary, and their text output is 
 
 ``go tool addr2line BINARY`` reads one address per line on stdin (hex, ``0x`` optional) and
 prints two lines per address: the name of the function containing it, and ``file:line``; an
-address outside every function gives ``?`` and ``?:0``.
+address outside every function gives ``?`` and ``?:0``, and one in a function without line
+information (the linker's ``go:textfipsstart`` markers) gives an empty file and line -1.
 
 ``go version -m BINARY`` prints ``BINARY: goVERSION`` and then one tab-indented,
 tab-separated line per fact::
@@ -56,7 +57,7 @@ def addr2line(toolchain: Toolchain, binary: Path, pcs: Sequence[int]) -> list[Lo
     for i in range(len(pcs)):
         name, position = lines[2 * i], lines[2 * i + 1]
         file, sep, line = position.rpartition(":")
-        if not sep or not line.isdigit():
+        if not sep or not line.lstrip("-").isdigit():
             raise OracleError(f"go tool addr2line: unexpected position line {position!r}")
         result.append((name, file, int(line)))
     return result
