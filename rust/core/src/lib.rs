@@ -10,6 +10,8 @@ pub mod layout;
 pub mod memory;
 pub mod moduledata;
 pub mod pclntab;
+pub mod runtime;
+pub mod target;
 
 pub use binary::{Binary, BinaryInfo};
 pub use error::{Error, ErrorKind, Result};

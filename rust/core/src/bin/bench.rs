@@ -16,6 +16,24 @@ fn main() {
         match a.as_str() {
             "--print" => print = true,
             "--info" => info = true,
+            "--core" => {
+                // Dump the goroutines of a core as JSON (a development aid for the unwinder).
+                let core = args.next().unwrap_or_default();
+                match goscope_core::target::Target::open_core(
+                    std::path::Path::new(&core),
+                    std::path::Path::new(&path),
+                ) {
+                    Ok(t) => {
+                        let gs = t.runtime().goroutines(true);
+                        println!("{}", serde_json::to_string_pretty(&gs).unwrap_or_default());
+                    }
+                    Err(e) => {
+                        eprintln!("goscope-bench: {e}");
+                        std::process::exit(1);
+                    }
+                }
+                return;
+            }
             "--frames" => {
                 // Expand the given pcs (hex, one per argument) into innermost-first frames.
                 let bin = match goscope_core::Binary::open(std::path::Path::new(&path)) {

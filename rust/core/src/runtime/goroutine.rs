@@ -1,0 +1,311 @@
+//! One goroutine as the runtime's traceback describes it: id, state, wait reason, creator,
+//! and its stack, symbolized with inlined calls expanded.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::unwind::{self, Code, PhysFrame, Stacks, Start};
+use super::{word, word32, Runtime, G_RUNNING, G_SCAN, G_SYSCALL};
+use crate::memory::MemoryExt;
+
+/// A source position: function, file and line.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SourceRef {
+    pub function: String,
+    pub file: String,
+    pub line: i32,
+}
+
+/// `created by F in goroutine N`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedBy {
+    pub function: String,
+    pub file: String,
+    pub line: i32,
+    pub goid: Option<u64>,
+    pub pc: u64,
+}
+
+/// One frame as the traceback prints it. Inlined frames have no pc or sp of their own.
+#[derive(Debug, Clone, Serialize)]
+pub struct Frame {
+    pub function: String,
+    pub file: String,
+    pub line: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pc: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sp: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fp: Option<u64>,
+    /// Offset of pc from the function entry, as `+0x..` in tracebacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    pub inlined: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Goroutine {
+    pub id: u64,
+    pub gp: u64,
+    pub status: String,
+    pub status_code: u32,
+    pub wait_reason: Option<String>,
+    pub wait_minutes: Option<i64>,
+    /// The M's id, when the goroutine has one.
+    pub m: Option<i64>,
+    pub mp: Option<u64>,
+    pub locked_to_thread: bool,
+    pub created_by: Option<CreatedBy>,
+    pub start: Option<SourceRef>,
+    pub stack_lo: u64,
+    pub stack_hi: u64,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub frames: Vec<Frame>,
+    /// Frames of the thread's system stacks (g0, gsignal) above a running goroutine.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub system_frames: Vec<Frame>,
+    pub defers: Vec<serde_json::Value>,
+    pub panics: Vec<serde_json::Value>,
+    pub error: Option<String>,
+}
+
+impl Goroutine {
+    pub(super) fn unreadable(gp: u64, error: String) -> Goroutine {
+        Goroutine {
+            id: 0,
+            gp,
+            status: "???".into(),
+            status_code: u32::MAX,
+            wait_reason: None,
+            wait_minutes: None,
+            m: None,
+            mp: None,
+            locked_to_thread: false,
+            created_by: None,
+            start: None,
+            stack_lo: 0,
+            stack_hi: 0,
+            labels: Default::default(),
+            frames: Vec::new(),
+            system_frames: Vec::new(),
+            defers: Vec::new(),
+            panics: Vec::new(),
+            error: Some(error),
+        }
+    }
+}
+
+/// Functions whose frames the runtime leaves out when it prints a fatal panic or throw: it
+/// starts the traceback at their caller.
+const CRASH_ORIGINS: &[&str] = &["runtime.fatalpanic", "runtime.fatalthrow"];
+
+pub(super) fn decode(
+    rt: &Runtime,
+    code: &Code<'_>,
+    gp: u64,
+    with_stacks: bool,
+    cache: &mut HashMap<u64, Vec<Frame>>,
+) -> Option<Goroutine> {
+    let o = &rt.off.g;
+    let size = o
+        .size
+        .max(o.waiting + 8)
+        .max(o.gopc + 8)
+        .max(o.parent_goid.unwrap_or(0) + 8);
+    let buf = match rt.mem.read_vec(gp, size as usize) {
+        Ok(b) => b,
+        Err(e) => return Some(Goroutine::unreadable(gp, format!("g {gp:#x}: {e}"))),
+    };
+    let w = |off: u64| word(&buf, off).unwrap_or(0);
+    let raw_status = word32(&buf, o.atomicstatus).unwrap_or(u32::MAX);
+    let status = raw_status & !G_SCAN;
+    if rt.is_dead(status) {
+        return None;
+    }
+    let id = w(o.goid);
+    let reason_code = buf.get(o.waitreason as usize).copied().unwrap_or(0);
+    let wait_reason = if (status == 4 || status == 10) && reason_code != 0 {
+        Some(
+            rt.wait_reason(reason_code)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("wait reason {reason_code}")),
+        )
+    } else {
+        None
+    };
+    let mp = w(o.m);
+    let m = rt.m_at(mp);
+    let mut g = Goroutine {
+        id,
+        gp,
+        status: Runtime::status_name(status).to_string(),
+        status_code: status,
+        wait_reason,
+        wait_minutes: None,
+        m: if mp != 0 { m.map(|m| m.id) } else { None },
+        mp: (mp != 0).then_some(mp),
+        locked_to_thread: w(o.lockedm) != 0,
+        created_by: None,
+        start: None,
+        stack_lo: w(o.stack_lo),
+        stack_hi: w(o.stack_hi),
+        labels: Default::default(),
+        frames: Vec::new(),
+        system_frames: Vec::new(),
+        defers: Vec::new(),
+        panics: Vec::new(),
+        error: None,
+    };
+    let gopc = w(o.gopc);
+    if let Some(f) = code.find(gopc) {
+        let entry = code.entry(&f);
+        let tracepc = if gopc > entry { gopc - 1 } else { gopc };
+        let loc = code.tab.pc_line(tracepc.wrapping_sub(code.bias));
+        g.created_by = Some(CreatedBy {
+            function: f.name().to_string(),
+            file: loc.as_ref().map(|l| l.file.clone()).unwrap_or_default(),
+            line: loc.map_or(-1, |l| l.line),
+            goid: o.parent_goid.map(&w).filter(|&p| p != 0),
+            pc: gopc,
+        });
+    }
+    let startpc = w(o.startpc);
+    if let Some(f) = code.find(startpc) {
+        g.start = Some(SourceRef {
+            function: f.name().to_string(),
+            file: f.entry_file().unwrap_or_default().to_string(),
+            line: f.start_line(),
+        });
+    }
+    if !with_stacks {
+        return Some(g);
+    }
+
+    let syscallsp = w(o.syscallsp);
+    let walk = if status == G_RUNNING && syscallsp == 0 {
+        running_walk(rt, code, &mut g)
+    } else {
+        let start = if syscallsp != 0 {
+            Start {
+                pc: w(o.syscallpc),
+                sp: syscallsp,
+                lr: 0,
+                g: gp,
+                trap: false,
+                syscall: status == G_SYSCALL,
+            }
+        } else {
+            Start {
+                pc: w(o.sched_pc),
+                sp: w(o.sched_sp),
+                lr: w(o.sched_lr),
+                g: gp,
+                trap: false,
+                syscall: false,
+            }
+        };
+        unwind::walk(code, rt.memory(), rt, start, rt.max_frames)
+    };
+    g.error = walk.error.clone();
+    let frames: Vec<&PhysFrame> = walk.frames.iter().filter(|f| f.g == gp).collect();
+    let mut frames = frames.as_slice();
+    // A fatal panic or throw is printed from the caller of fatalpanic/fatalthrow.
+    if let Some(i) = frames.iter().take(4).position(|f| {
+        code.find(f.pc)
+            .is_some_and(|func| CRASH_ORIGINS.contains(&func.name()))
+    }) {
+        frames = frames.get(i + 1..).unwrap_or(&[]);
+    }
+    for f in frames {
+        g.frames.extend(symbolize(code, f, cache));
+    }
+    for f in walk.frames.iter().filter(|f| f.g != gp) {
+        g.system_frames.extend(symbolize(code, f, cache));
+    }
+    Some(g)
+}
+
+/// A running goroutine starts from its thread's registers: walk the whole thread (system
+/// stacks included) and keep what lies on the goroutine's stack.
+fn running_walk(rt: &Runtime, code: &Code<'_>, g: &mut Goroutine) -> unwind::Walk {
+    let Some(m) = g.mp.and_then(|mp| rt.m_at(mp)) else {
+        return unwind::Walk {
+            frames: Vec::new(),
+            error: Some("running, but its M is unknown".into()),
+        };
+    };
+    let Some(thread) = rt.thread_of_m(m) else {
+        return unwind::Walk {
+            frames: Vec::new(),
+            error: Some(format!(
+                "running on M {} (thread {}), which has no registers in this target",
+                m.id, m.procid
+            )),
+        };
+    };
+    let regs = &thread.registers;
+    let sp = regs.sp();
+    let on = rt.owner_of_sp(g.gp, sp).map_or(g.gp, |s| s.g);
+    unwind::walk(
+        code,
+        rt.memory(),
+        rt,
+        Start {
+            pc: regs.pc(),
+            sp,
+            lr: regs.lr().unwrap_or(0),
+            g: on,
+            trap: true,
+            syscall: false,
+        },
+        rt.max_frames,
+    )
+}
+
+/// The frames one physical frame prints: inlined calls innermost first, then the physical
+/// function itself with its pc and sp.
+fn symbolize(code: &Code<'_>, f: &PhysFrame, cache: &mut HashMap<u64, Vec<Frame>>) -> Vec<Frame> {
+    let Some(func) = code.find(f.pc) else {
+        return vec![Frame {
+            function: "?".into(),
+            file: String::new(),
+            line: -1,
+            pc: Some(f.pc),
+            sp: Some(f.sp),
+            fp: Some(f.fp),
+            offset: None,
+            inlined: false,
+        }];
+    };
+    let entry = code.entry(&func);
+    let sym = f.sym_pc(entry);
+    let mut frames = cache
+        .entry(sym)
+        .or_insert_with(|| {
+            let locs = code.tab.lookup(sym.wrapping_sub(code.bias));
+            let n = locs.len();
+            locs.into_iter()
+                .enumerate()
+                .map(|(i, l)| Frame {
+                    function: l.function,
+                    file: l.file,
+                    line: l.line,
+                    pc: None,
+                    sp: None,
+                    fp: None,
+                    offset: None,
+                    inlined: i + 1 < n,
+                })
+                .collect()
+        })
+        .clone();
+    if let Some(last) = frames.last_mut() {
+        last.pc = Some(f.pc);
+        last.sp = Some(f.sp);
+        last.fp = Some(f.fp);
+        last.offset = (f.pc > entry).then(|| f.pc - entry);
+    }
+    frames
+}

@@ -1,0 +1,477 @@
+//! The Go runtime's own view of a process, read from its memory: every M and thread, every
+//! goroutine with its state and stack. Works from a core file or a live process, with or
+//! without DWARF and symbols.
+
+mod goroutine;
+mod offsets;
+pub mod unwind;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::binary::Binary;
+use crate::error::{Error, ErrorKind, Result};
+use crate::memory::{Memory, MemoryExt, Thread};
+
+pub use self::goroutine::{CreatedBy, Frame, Goroutine, SourceRef};
+pub use self::offsets::Offsets;
+use self::unwind::{Code, GStack, StackKind, Stacks};
+
+/// Bounds on walks over target lists, so a corrupt core can never make goscope loop.
+pub const MAX_MS: usize = 1 << 16;
+pub const MAX_GOROUTINES: u64 = 1 << 24;
+pub const DEFAULT_MAX_FRAMES: usize = 100_000;
+
+/// Names the runtime gives its goroutine states (`gStatusStrings`), indexed by state.
+const STATUS_NAMES: &[&str] = &[
+    "idle",
+    "runnable",
+    "running",
+    "syscall",
+    "waiting",
+    "moribund_unused",
+    "dead",
+    "enqueue_unused",
+    "copystack",
+    "preempted",
+    "leaked",
+];
+const G_SCAN: u32 = 0x1000;
+const G_RUNNING: u32 = 2;
+const G_SYSCALL: u32 = 3;
+const G_DEAD: u32 = 6;
+
+/// Version-specific names the caller supplies (from the layout tables or DWARF).
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    /// `waitReasonStrings` in enum order.
+    pub wait_reasons: Vec<String>,
+    /// Extra dead-like states to skip, beyond `_Gdead` (e.g. `_Gdeadextra`).
+    pub dead_states: Vec<u32>,
+}
+
+/// One M (OS thread the runtime manages).
+#[derive(Debug, Clone, Serialize)]
+pub struct MInfo {
+    pub addr: u64,
+    pub id: i64,
+    pub procid: u64,
+    pub g0: u64,
+    pub gsignal: u64,
+    pub curg: u64,
+    pub p: u64,
+    pub lockedg: u64,
+}
+
+/// One thread of the process and what the runtime is doing on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadInfo {
+    pub lwp: u32,
+    pub pc: u64,
+    pub sp: u64,
+    pub m: Option<i64>,
+    pub p: Option<i64>,
+    /// goid of the M's current goroutine.
+    pub g: Option<u64>,
+    /// Which stack the thread is executing on.
+    pub stack: StackKind,
+    pub crashed: bool,
+}
+
+pub struct Runtime {
+    binary: Arc<Binary>,
+    mem: Arc<dyn Memory>,
+    bias: u64,
+    off: Offsets,
+    names: Names,
+    threads: Vec<Thread>,
+    ms: Vec<MInfo>,
+    allgs: (u64, u64),
+    pub max_frames: usize,
+}
+
+impl Runtime {
+    /// Reads the runtime's roots: Ms (from `runtime.allm` or the threads' g registers) and
+    /// `runtime.allgs` (from the symbol table, else by a validated scan of .bss).
+    pub fn new(
+        binary: Arc<Binary>,
+        mem: Arc<dyn Memory>,
+        bias: u64,
+        threads: Vec<Thread>,
+        off: Offsets,
+        names: Names,
+    ) -> Result<Runtime> {
+        let mut rt = Runtime {
+            binary,
+            mem,
+            bias,
+            off,
+            names,
+            threads,
+            ms: Vec::new(),
+            allgs: (0, 0),
+            max_frames: DEFAULT_MAX_FRAMES,
+        };
+        rt.ms = rt.find_ms();
+        rt.allgs = rt.find_allgs()?;
+        Ok(rt)
+    }
+
+    pub fn binary(&self) -> &Binary {
+        &self.binary
+    }
+
+    pub fn memory(&self) -> &dyn Memory {
+        &*self.mem
+    }
+
+    pub fn bias(&self) -> u64 {
+        self.bias
+    }
+
+    pub fn offsets(&self) -> &Offsets {
+        &self.off
+    }
+
+    pub fn ms(&self) -> &[MInfo] {
+        &self.ms
+    }
+
+    pub fn raw_threads(&self) -> &[Thread] {
+        &self.threads
+    }
+
+    fn symbol(&self, name: &str) -> Option<u64> {
+        self.binary
+            .image()
+            .symbol(name)
+            .map(|(a, _)| a.wrapping_add(self.bias))
+    }
+
+    fn read_m(&self, addr: u64) -> Option<MInfo> {
+        let o = &self.off.m;
+        let size = o.size.max(o.alllink + 8).max(o.lockedg + 8);
+        let buf = self.mem.read_vec(addr, size as usize).ok()?;
+        let w = |off: u64| word(&buf, off);
+        Some(MInfo {
+            addr,
+            id: w(o.id)? as i64,
+            procid: w(o.procid)?,
+            g0: w(o.g0)?,
+            gsignal: w(o.gsignal)?,
+            curg: w(o.curg)?,
+            p: w(o.p)?,
+            lockedg: w(o.lockedg)?,
+        })
+    }
+
+    fn m_alllink(&self, m: u64) -> Option<u64> {
+        self.mem.read_ptr(m + self.off.m.alllink).ok()
+    }
+
+    /// Whether `g` is a g its M knows (its g0, gsignal or curg).
+    fn g_is_consistent(&self, g: u64) -> Option<u64> {
+        if g == 0 || !g.is_multiple_of(8) {
+            return None;
+        }
+        let m = self.mem.read_ptr(g + self.off.g.m).ok()?;
+        if m == 0 {
+            return None;
+        }
+        let mi = self.read_m(m)?;
+        (mi.g0 == g || mi.gsignal == g || mi.curg == g).then_some(m)
+    }
+
+    fn find_ms(&self) -> Vec<MInfo> {
+        let mut heads = Vec::new();
+        if let Some(sym) = self.symbol("runtime.allm") {
+            if let Ok(head) = self.mem.read_ptr(sym) {
+                heads.push(head);
+            }
+        }
+        // Each thread's g register (or TLS slot) leads to its M; the M list is linked from
+        // newest to oldest, so every thread's M is a starting point.
+        for t in &self.threads {
+            let regs = &t.registers;
+            let mut candidates = vec![regs.g_register()];
+            if let Some(tls) = regs.tls_base() {
+                if let Ok(g) = self.mem.read_ptr(tls.wrapping_sub(8)) {
+                    candidates.push(g);
+                }
+            }
+            for g in candidates {
+                if let Some(m) = self.g_is_consistent(g) {
+                    heads.push(m);
+                    break;
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut ms = Vec::new();
+        for head in heads {
+            let mut m = head;
+            while m != 0 && ms.len() < MAX_MS && seen.insert(m) {
+                let Some(info) = self.read_m(m) else { break };
+                ms.push(info);
+                m = self.m_alllink(m).unwrap_or(0);
+            }
+        }
+        ms.sort_by_key(|m| m.id);
+        ms
+    }
+
+    /// `runtime.allgs`: (pointer, length).
+    fn find_allgs(&self) -> Result<(u64, u64)> {
+        if let Some(sym) = self.symbol("runtime.allgs") {
+            let ptr = self.mem.read_ptr(sym)?;
+            let len = self.mem.read_u64(sym + 8)?;
+            if len <= MAX_GOROUTINES {
+                return Ok((ptr, len));
+            }
+        }
+        self.scan_allgs().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Corrupt,
+                "cannot find the goroutine list (runtime.allgs): no symbol, and no slice in .bss holds goroutine 1",
+            )
+        })
+    }
+
+    /// Looks for a `[]*g` slice header in .bss whose first element is goroutine 1 and whose
+    /// first few elements are all plausible goroutines.
+    fn scan_allgs(&self) -> Option<(u64, u64)> {
+        let md = self.binary.moduledata()?;
+        let (lo, hi) = (md.bss + self.bias, md.ebss + self.bias);
+        let len = usize::try_from(hi.checked_sub(lo)?).ok()?.min(64 << 20);
+        let bss = self.mem.read_vec(lo, len).ok()?;
+        let mut i = 0usize;
+        while i + 24 <= bss.len() {
+            let (ptr, n, cap) = (
+                word(&bss, i as u64)?,
+                word(&bss, i as u64 + 8)?,
+                word(&bss, i as u64 + 16)?,
+            );
+            i += 8;
+            if ptr == 0 || !ptr.is_multiple_of(8) || n == 0 || n > cap || cap > MAX_GOROUTINES {
+                continue;
+            }
+            let Ok(first) = self.mem.read_ptr(ptr) else {
+                continue;
+            };
+            if self.mem.read_u64(first + self.off.g.goid).ok() != Some(1) {
+                continue;
+            }
+            let plausible = (0..n.min(8)).all(|k| {
+                self.mem
+                    .read_ptr(ptr + 8 * k)
+                    .ok()
+                    .is_some_and(|g| self.plausible_g(g))
+            });
+            if plausible {
+                return Some((ptr, n));
+            }
+        }
+        None
+    }
+
+    fn plausible_g(&self, g: u64) -> bool {
+        if g == 0 || !g.is_multiple_of(8) {
+            return false;
+        }
+        let o = &self.off.g;
+        let (Ok(status), Ok(goid), Ok(lo), Ok(hi)) = (
+            self.mem.read_u32(g + o.atomicstatus),
+            self.mem.read_u64(g + o.goid),
+            self.mem.read_u64(g + o.stack_lo),
+            self.mem.read_u64(g + o.stack_hi),
+        ) else {
+            return false;
+        };
+        let status = status & !G_SCAN;
+        (status as usize) < STATUS_NAMES.len()
+            && goid < (1 << 48)
+            && (status == G_DEAD || (lo < hi && hi - lo <= 1 << 30))
+    }
+
+    /// The number of goroutine slots (live or dead) in `allgs`.
+    pub fn allg_count(&self) -> u64 {
+        self.allgs.1
+    }
+
+    /// Every goroutine the runtime would print (dead ones skipped), with stacks.
+    pub fn goroutines(&self, with_stacks: bool) -> Vec<Goroutine> {
+        let code = Code::new(self.binary.pclntab(), self.bias);
+        let mut sym_cache: HashMap<u64, Vec<Frame>> = HashMap::new();
+        let (ptr, len) = self.allgs;
+        let mut out = Vec::new();
+        for i in 0..len.min(MAX_GOROUTINES) {
+            let gp = match self.mem.read_ptr(ptr + 8 * i) {
+                Ok(g) => g,
+                Err(e) => {
+                    out.push(Goroutine::unreadable(0, format!("allgs[{i}]: {e}")));
+                    continue;
+                }
+            };
+            if gp == 0 {
+                continue;
+            }
+            if let Some(g) = self.goroutine_at(&code, gp, with_stacks, &mut sym_cache) {
+                out.push(g);
+            }
+        }
+        out
+    }
+
+    /// Decodes the goroutine at `gp`; None for a dead goroutine.
+    fn goroutine_at(
+        &self,
+        code: &Code<'_>,
+        gp: u64,
+        with_stacks: bool,
+        cache: &mut HashMap<u64, Vec<Frame>>,
+    ) -> Option<Goroutine> {
+        goroutine::decode(self, code, gp, with_stacks, cache)
+    }
+
+    /// The goroutine with this id.
+    pub fn goroutine(&self, goid: u64) -> Option<Goroutine> {
+        let code = Code::new(self.binary.pclntab(), self.bias);
+        let mut cache = HashMap::new();
+        let (ptr, len) = self.allgs;
+        for i in 0..len.min(MAX_GOROUTINES) {
+            let gp = self.mem.read_ptr(ptr + 8 * i).ok()?;
+            if gp != 0 && self.mem.read_u64(gp + self.off.g.goid).ok() == Some(goid) {
+                return self.goroutine_at(&code, gp, true, &mut cache);
+            }
+        }
+        None
+    }
+
+    pub fn status_name(code: u32) -> &'static str {
+        STATUS_NAMES.get(code as usize).copied().unwrap_or("???")
+    }
+
+    pub fn wait_reason(&self, code: u8) -> Option<&str> {
+        self.names
+            .wait_reasons
+            .get(usize::from(code))
+            .map(|s| s.as_str())
+    }
+
+    fn is_dead(&self, status: u32) -> bool {
+        status == G_DEAD || self.names.dead_states.contains(&status)
+    }
+
+    /// The M whose address is `m`.
+    pub fn m_at(&self, m: u64) -> Option<&MInfo> {
+        self.ms.iter().find(|x| x.addr == m)
+    }
+
+    /// The thread running M `m`.
+    pub fn thread_of_m(&self, m: &MInfo) -> Option<&Thread> {
+        self.threads
+            .iter()
+            .find(|t| u64::from(t.lwp) == m.procid && m.procid != 0)
+    }
+
+    /// Every thread with its M, P, goroutine and stack.
+    pub fn threads(&self) -> Vec<ThreadInfo> {
+        self.threads
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let m = self.ms.iter().find(|m| m.procid == u64::from(t.lwp));
+                let sp = t.registers.sp();
+                let (stack, g) = match m {
+                    Some(m) => {
+                        let owner = [m.curg, m.g0, m.gsignal]
+                            .into_iter()
+                            .filter(|&g| g != 0)
+                            .find_map(|g| self.stack_of(g).filter(|s| sp >= s.lo && sp < s.hi));
+                        let goid = (m.curg != 0)
+                            .then(|| self.mem.read_u64(m.curg + self.off.g.goid).ok())
+                            .flatten();
+                        (owner.map_or(StackKind::Unknown, |s| s.kind), goid)
+                    }
+                    None => (StackKind::Unknown, None),
+                };
+                ThreadInfo {
+                    lwp: t.lwp,
+                    pc: t.registers.pc(),
+                    sp,
+                    m: m.map(|m| m.id),
+                    p: m.filter(|m| m.p != 0)
+                        .and_then(|m| self.mem.read_u32(m.p + self.off.p.id).ok())
+                        .map(|p| i64::from(p as i32)),
+                    g,
+                    stack,
+                    crashed: i == 0 && t.signal != 0,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Stacks for Runtime {
+    fn stack_of(&self, g: u64) -> Option<GStack> {
+        let o = &self.off.g;
+        let lo = self.mem.read_u64(g + o.stack_lo).ok()?;
+        let hi = self.mem.read_u64(g + o.stack_hi).ok()?;
+        let m = self.mem.read_ptr(g + o.m).ok().unwrap_or(0);
+        let kind = match self.m_at(m) {
+            Some(mi) if mi.g0 == g => StackKind::G0,
+            Some(mi) if mi.gsignal == g => StackKind::Gsignal,
+            _ => StackKind::Goroutine,
+        };
+        Some(GStack { g, lo, hi, kind })
+    }
+
+    fn curg_switch(&self, g0: u64) -> Option<(u64, u64, u64, u64)> {
+        let m = self.mem.read_ptr(g0 + self.off.g.m).ok()?;
+        let mi = self.m_at(m)?;
+        let curg = mi.curg;
+        if curg == 0 || self.mem.read_ptr(curg + self.off.g.m).ok()? != m {
+            return None;
+        }
+        let o = &self.off.g;
+        Some((
+            curg,
+            self.mem.read_u64(curg + o.sched_pc).ok()?,
+            self.mem.read_u64(curg + o.sched_sp).ok()?,
+            self.mem.read_u64(curg + o.sched_lr).ok()?,
+        ))
+    }
+
+    fn owner_of_sp(&self, g: u64, sp: u64) -> Option<GStack> {
+        let m = self.mem.read_ptr(g + self.off.g.m).ok().unwrap_or(0);
+        let mut candidates = vec![g];
+        if let Some(mi) = self.m_at(m) {
+            candidates.extend([mi.curg, mi.g0, mi.gsignal]);
+        }
+        candidates
+            .into_iter()
+            .filter(|&c| c != 0)
+            .filter_map(|c| self.stack_of(c))
+            .find(|s| sp >= s.lo && sp < s.hi)
+            .or_else(|| {
+                // g0 stacks of threads the runtime did not create have estimated bounds;
+                // a sp just outside them still belongs to that g0.
+                self.stack_of(g).filter(|s| s.kind == StackKind::G0)
+            })
+    }
+}
+
+/// Little-endian word at `off` of a buffer read from the target.
+fn word(buf: &[u8], off: u64) -> Option<u64> {
+    let off = usize::try_from(off).ok()?;
+    let b = buf.get(off..off.checked_add(8)?)?;
+    Some(u64::from_le_bytes(b.try_into().ok()?))
+}
+
+fn word32(buf: &[u8], off: u64) -> Option<u32> {
+    let off = usize::try_from(off).ok()?;
+    let b = buf.get(off..off.checked_add(4)?)?;
+    Some(u32::from_le_bytes(b.try_into().ok()?))
+}

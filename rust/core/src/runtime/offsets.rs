@@ -1,0 +1,127 @@
+//! The runtime field offsets the goroutine walker needs, resolved once from a layout so the
+//! hot loops read fixed numbers instead of looking names up.
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Offsets inside `runtime.g`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GOffsets {
+    pub size: u64,
+    pub stack_lo: u64,
+    pub stack_hi: u64,
+    pub panic: u64,
+    pub defer: u64,
+    pub m: u64,
+    pub sched_sp: u64,
+    pub sched_pc: u64,
+    pub sched_lr: u64,
+    pub sched_bp: u64,
+    pub syscallsp: u64,
+    pub syscallpc: u64,
+    pub atomicstatus: u64,
+    pub goid: u64,
+    pub waitsince: u64,
+    pub waitreason: u64,
+    pub lockedm: u64,
+    pub labels: u64,
+    pub startpc: u64,
+    pub gopc: u64,
+    pub parent_goid: Option<u64>,
+    pub waiting: u64,
+}
+
+/// Offsets inside `runtime.m`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MOffsets {
+    pub size: u64,
+    pub g0: u64,
+    pub procid: u64,
+    pub gsignal: u64,
+    pub curg: u64,
+    pub p: u64,
+    pub id: u64,
+    pub alllink: u64,
+    pub lockedg: u64,
+    pub throwing: Option<u64>,
+    pub ncgo: u64,
+    pub vdso_sp: Option<u64>,
+    pub vdso_pc: Option<u64>,
+}
+
+/// Offsets inside `runtime.p`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct POffsets {
+    pub id: u64,
+    pub status: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Offsets {
+    pub g: GOffsets,
+    pub m: MOffsets,
+    pub p: POffsets,
+}
+
+impl Offsets {
+    /// Resolves every offset through `field(type, dotted_field)` and `size(type)`.
+    pub fn resolve(
+        field: &dyn Fn(&str, &str) -> Option<u64>,
+        size: &dyn Fn(&str) -> Option<u64>,
+    ) -> Result<Offsets> {
+        let need = |t: &str, f: &str| {
+            field(t, f).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Unsupported,
+                    format!("the runtime layout has no {t}.{f}"),
+                )
+            })
+        };
+        let g = |f: &str| need("runtime.g", f);
+        let m = |f: &str| need("runtime.m", f);
+        Ok(Offsets {
+            g: GOffsets {
+                size: size("runtime.g").unwrap_or(0),
+                stack_lo: g("stack.lo")?,
+                stack_hi: g("stack.hi")?,
+                panic: g("_panic")?,
+                defer: g("_defer")?,
+                m: g("m")?,
+                sched_sp: g("sched.sp")?,
+                sched_pc: g("sched.pc")?,
+                sched_lr: g("sched.lr")?,
+                sched_bp: g("sched.bp")?,
+                syscallsp: g("syscallsp")?,
+                syscallpc: g("syscallpc")?,
+                atomicstatus: g("atomicstatus")?,
+                goid: g("goid")?,
+                waitsince: g("waitsince")?,
+                waitreason: g("waitreason")?,
+                lockedm: g("lockedm")?,
+                labels: g("labels")?,
+                startpc: g("startpc")?,
+                gopc: g("gopc")?,
+                parent_goid: field("runtime.g", "parentGoid"),
+                waiting: g("waiting")?,
+            },
+            m: MOffsets {
+                size: size("runtime.m").unwrap_or(0),
+                g0: m("g0")?,
+                procid: m("procid")?,
+                gsignal: m("gsignal")?,
+                curg: m("curg")?,
+                p: m("p")?,
+                id: m("id")?,
+                alllink: m("alllink")?,
+                lockedg: m("lockedg")?,
+                throwing: field("runtime.m", "throwing"),
+                ncgo: m("ncgo")?,
+                vdso_sp: field("runtime.m", "vdsoSP"),
+                vdso_pc: field("runtime.m", "vdsoPC"),
+            },
+            p: POffsets {
+                id: need("runtime.p", "id")?,
+                status: need("runtime.p", "status")?,
+            },
+        })
+    }
+}

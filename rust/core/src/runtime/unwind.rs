@@ -1,0 +1,409 @@
+//! Stack unwinding from pclntab alone, following the rules of `runtime/traceback.go`: frame
+//! sizes from the pcsp table, return addresses read from the frame, the same treatment of
+//! top frames, SP-writing functions, injected calls (sigpanic, asyncPreempt) and system
+//! stack switches — plus what a debugger needs beyond the runtime's own traceback: leaving
+//! a signal handler through the ucontext the kernel saved for `runtime.sigtramp`.
+
+use serde::Serialize;
+
+use crate::memory::{Memory, MemoryExt};
+use crate::pclntab::{Func, Pclntab};
+
+/// `abi.FuncFlag` bits.
+const FLAG_TOP_FRAME: u8 = 1;
+const FLAG_SP_WRITE: u8 = 2;
+
+const PTR: u64 = 8;
+
+/// Runtime functions the unwinder treats specially, known by name (their numeric FuncIDs
+/// shift between releases, their names do not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Special {
+    Morestack,
+    Systemstack,
+    SystemstackSwitch,
+    Mcall,
+    Sigpanic,
+    AsyncPreempt,
+    DebugCallV2,
+    Cgocallback,
+    Asmcgocall,
+    Sigtramp,
+    Goexit,
+    Mstart,
+    Rt0Go,
+}
+
+const SPECIAL_NAMES: &[(&str, Special)] = &[
+    ("runtime.morestack", Special::Morestack),
+    ("runtime.systemstack", Special::Systemstack),
+    ("runtime.systemstack_switch", Special::SystemstackSwitch),
+    ("runtime.mcall", Special::Mcall),
+    ("runtime.sigpanic", Special::Sigpanic),
+    ("runtime.asyncPreempt", Special::AsyncPreempt),
+    ("runtime.debugCallV2", Special::DebugCallV2),
+    ("runtime.cgocallback", Special::Cgocallback),
+    ("runtime.asmcgocall", Special::Asmcgocall),
+    ("runtime.sigtramp", Special::Sigtramp),
+    ("runtime.goexit", Special::Goexit),
+    ("runtime.mstart", Special::Mstart),
+    ("runtime.rt0_go", Special::Rt0Go),
+];
+
+/// Function lookup in runtime addresses: pclntab plus the load bias, and the specials.
+pub struct Code<'a> {
+    pub tab: &'a Pclntab,
+    pub bias: u64,
+    specials: Vec<(u64, Special)>,
+}
+
+impl<'a> Code<'a> {
+    pub fn new(tab: &'a Pclntab, bias: u64) -> Self {
+        let mut specials: Vec<(u64, Special)> = SPECIAL_NAMES
+            .iter()
+            .filter_map(|&(name, s)| tab.find_by_name(name).map(|f| (f.entry(), s)))
+            .collect();
+        specials.sort_unstable_by_key(|&(e, _)| e);
+        Code {
+            tab,
+            bias,
+            specials,
+        }
+    }
+
+    /// The function containing runtime address `pc`.
+    pub fn find(&self, pc: u64) -> Option<Func<'a>> {
+        self.tab.find(pc.checked_sub(self.bias)?)
+    }
+
+    pub fn special(&self, f: &Func<'_>) -> Option<Special> {
+        let i = self
+            .specials
+            .binary_search_by_key(&f.entry(), |&(e, _)| e)
+            .ok()?;
+        self.specials.get(i).map(|&(_, s)| s)
+    }
+
+    /// Runtime address of a function's entry.
+    pub fn entry(&self, f: &Func<'_>) -> u64 {
+        f.entry().wrapping_add(self.bias)
+    }
+
+    /// Frame size at runtime address `pc` of `f`.
+    fn sp_delta(&self, f: &Func<'_>, pc: u64) -> Option<u64> {
+        let d = f.sp_delta(pc.wrapping_sub(self.bias))?;
+        u64::try_from(d).ok()
+    }
+}
+
+/// Which stack of an M or goroutine a frame lies on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StackKind {
+    Goroutine,
+    G0,
+    Gsignal,
+    Unknown,
+}
+
+/// One physical frame.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhysFrame {
+    pub pc: u64,
+    pub sp: u64,
+    pub fp: u64,
+    /// The pc is an interrupted instruction, not a return address: symbolize it as is.
+    pub trap: bool,
+    /// The g whose stack holds the frame.
+    pub g: u64,
+    pub stack: StackKind,
+}
+
+impl PhysFrame {
+    /// The pc to symbolize: the call instruction for a return address (as the runtime's
+    /// `symPC` does), the pc itself for a trap or a function entry.
+    pub fn sym_pc(&self, entry: u64) -> u64 {
+        if !self.trap && self.pc > entry {
+            self.pc - 1
+        } else {
+            self.pc
+        }
+    }
+}
+
+/// A g's stack as the unwinder needs it: bounds and, for a g0, the M's current goroutine.
+#[derive(Debug, Clone, Copy)]
+pub struct GStack {
+    pub g: u64,
+    pub lo: u64,
+    pub hi: u64,
+    pub kind: StackKind,
+}
+
+/// What the unwinder asks of the runtime about stacks.
+pub trait Stacks {
+    /// The stack of `g`.
+    fn stack_of(&self, g: u64) -> Option<GStack>;
+    /// For a g0: the M's curg, if the curg is on that M, and its saved (pc, sp, lr).
+    fn curg_switch(&self, g0: u64) -> Option<(u64, u64, u64, u64)>;
+    /// The g whose stack contains `sp`, among the stacks of the M that owns `g`.
+    fn owner_of_sp(&self, g: u64, sp: u64) -> Option<GStack>;
+}
+
+/// Where to start unwinding.
+#[derive(Debug, Clone, Copy)]
+pub struct Start {
+    pub pc: u64,
+    pub sp: u64,
+    pub lr: u64,
+    pub g: u64,
+    /// Interrupted instruction (a signal context or a stopped thread), not a return address.
+    pub trap: bool,
+    /// Saved syscall pc/sp: a function that writes SP may still be unwound past.
+    pub syscall: bool,
+}
+
+/// Result of one walk: frames innermost first, and why the walk ended early, if it did.
+#[derive(Debug, Clone, Default)]
+pub struct Walk {
+    pub frames: Vec<PhysFrame>,
+    pub error: Option<String>,
+}
+
+struct State<'f> {
+    pc: u64,
+    sp: u64,
+    fp: u64,
+    lr: u64,
+    func: Func<'f>,
+    trap: bool,
+    stack: GStack,
+}
+
+/// Unwinds from `start` for at most `max_frames` frames, crossing g0 → goroutine stack
+/// switches and signal frames.
+pub fn walk<'f>(
+    code: &Code<'f>,
+    mem: &dyn Memory,
+    stacks: &dyn Stacks,
+    start: Start,
+    max_frames: usize,
+) -> Walk {
+    let mut out = Walk::default();
+    let Some(mut stack) = stacks.stack_of(start.g) else {
+        out.error = Some(format!("g {:#x} is unreadable", start.g));
+        return out;
+    };
+    let (mut pc, mut sp) = (start.pc, start.sp);
+    if pc == 0 {
+        // A call through a nil function value: start in the caller.
+        match mem.read_ptr(sp) {
+            Ok(ret) => {
+                pc = ret;
+                sp += PTR;
+            }
+            Err(e) => {
+                out.error = Some(e.to_string());
+                return out;
+            }
+        }
+    }
+    let Some(func) = code.find(pc) else {
+        out.error = Some(format!("unknown pc {pc:#x}"));
+        return out;
+    };
+    if let Some(owner) = stacks.owner_of_sp(stack.g, sp) {
+        stack = owner;
+    }
+    let mut st = State {
+        pc,
+        sp,
+        fp: 0,
+        lr: start.lr,
+        func,
+        trap: start.trap,
+        stack,
+    };
+    let mut innermost = true;
+    let mut is_syscall = start.syscall;
+    loop {
+        if out.frames.len() >= max_frames {
+            out.error = Some(format!("stopped after {max_frames} frames"));
+            return out;
+        }
+        if let Err(e) = resolve(code, mem, stacks, &mut st, innermost, is_syscall) {
+            out.error = Some(e);
+            return out;
+        }
+        out.frames.push(PhysFrame {
+            pc: st.pc,
+            sp: st.sp,
+            fp: st.fp,
+            trap: st.trap,
+            g: st.stack.g,
+            stack: st.stack.kind,
+        });
+        innermost = false;
+        is_syscall = false;
+        // A signal handler's stack ends in sigtramp; the interrupted context is in the
+        // ucontext the kernel pushed just above sigtramp's return slot.
+        if code.special(&st.func) == Some(Special::Sigtramp) {
+            match signal_context(code, mem, stacks, &st) {
+                Ok(Some(next)) => {
+                    st = next;
+                    is_syscall = false;
+                    continue;
+                }
+                Ok(None) => return out,
+                Err(e) => {
+                    out.error = Some(e);
+                    return out;
+                }
+            }
+        }
+        if st.lr == 0 {
+            return out;
+        }
+        let Some(caller) = code.find(st.lr) else {
+            out.error = Some(format!(
+                "unexpected return pc {:#x} for {}",
+                st.lr,
+                st.func.name()
+            ));
+            return out;
+        };
+        if st.pc == st.lr && st.sp == st.fp {
+            out.error = Some(format!(
+                "traceback stuck at pc {:#x} sp {:#x}",
+                st.pc, st.sp
+            ));
+            return out;
+        }
+        let injected = matches!(
+            code.special(&st.func),
+            Some(Special::Sigpanic | Special::AsyncPreempt | Special::DebugCallV2)
+        );
+        if st.fp <= st.sp || st.fp > st.stack.hi {
+            out.error = Some(format!(
+                "frame of {} at sp {:#x} runs past its stack [{:#x}, {:#x})",
+                st.func.name(),
+                st.sp,
+                st.stack.lo,
+                st.stack.hi
+            ));
+            return out;
+        }
+        st.trap = injected;
+        st.func = caller;
+        st.pc = st.lr;
+        st.lr = 0;
+        st.sp = st.fp;
+        st.fp = 0;
+    }
+}
+
+/// Computes the frame pointer and the return address of the current frame, as the
+/// runtime's `resolveInternal` does.
+fn resolve<'f>(
+    code: &Code<'f>,
+    mem: &dyn Memory,
+    stacks: &dyn Stacks,
+    st: &mut State<'f>,
+    innermost: bool,
+    is_syscall: bool,
+) -> Result<(), String> {
+    let mut flag = st.func.flag();
+    let special = code.special(&st.func);
+    if special == Some(Special::Cgocallback) || is_syscall {
+        flag &= !FLAG_SP_WRITE;
+    }
+    if st.fp == 0 {
+        if st.stack.kind == StackKind::G0 {
+            if let Some((curg, cpc, csp, clr)) = stacks.curg_switch(st.stack.g) {
+                match special {
+                    Some(Special::Morestack) => {
+                        let f = code
+                            .find(cpc)
+                            .ok_or_else(|| format!("unknown pc {cpc:#x} saved by morestack"))?;
+                        st.stack = stacks
+                            .stack_of(curg)
+                            .ok_or_else(|| format!("g {curg:#x} is unreadable"))?;
+                        st.pc = cpc;
+                        st.func = f;
+                        flag = f.flag();
+                        st.lr = clr;
+                        st.sp = csp;
+                    }
+                    Some(Special::Systemstack) => {
+                        st.stack = stacks
+                            .stack_of(curg)
+                            .ok_or_else(|| format!("g {curg:#x} is unreadable"))?;
+                        st.sp = csp;
+                        flag &= !FLAG_SP_WRITE;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let delta = code
+            .sp_delta(&st.func, st.pc)
+            .ok_or_else(|| format!("no frame size for {} at pc {:#x}", st.func.name(), st.pc))?;
+        // The call instruction pushed the return address just above the frame.
+        st.fp = st.sp.wrapping_add(delta).wrapping_add(PTR);
+    }
+    let sigtramp = special == Some(Special::Sigtramp);
+    if flag & FLAG_TOP_FRAME != 0 || sigtramp {
+        st.lr = 0;
+    } else if flag & FLAG_SP_WRITE != 0 {
+        // A function that sets SP to a value the tables cannot describe ends the walk, as
+        // it does in the runtime's own tracebacks.
+        st.lr = 0;
+    } else if st.lr == 0 {
+        st.lr = mem
+            .read_ptr(st.fp.wrapping_sub(PTR))
+            .map_err(|e| format!("return address of {}: {e}", st.func.name()))?;
+    }
+    let _ = innermost;
+    Ok(())
+}
+
+/// amd64 `struct sigcontext` offsets inside `ucontext.uc_mcontext` (which starts at 40).
+const UC_MCONTEXT: u64 = 40;
+const SC_RSP: u64 = 120;
+const SC_RIP: u64 = 128;
+
+/// Leaves `runtime.sigtramp` for the interrupted context. The kernel entered sigtramp with
+/// SP at the signal frame's return slot, with the ucontext right after it; sigtramp's frame
+/// pointer (SP at entry plus one word) is therefore the ucontext's address.
+fn signal_context<'f>(
+    code: &Code<'f>,
+    mem: &dyn Memory,
+    stacks: &dyn Stacks,
+    st: &State<'f>,
+) -> Result<Option<State<'f>>, String> {
+    let uc = st.fp;
+    let pc = mem
+        .read_u64(uc + UC_MCONTEXT + SC_RIP)
+        .map_err(|e| format!("signal context: {e}"))?;
+    let sp = mem
+        .read_u64(uc + UC_MCONTEXT + SC_RSP)
+        .map_err(|e| format!("signal context: {e}"))?;
+    let Some(func) = code.find(pc) else {
+        // Interrupted outside Go code (C code in a cgo call, or the vDSO): stop here.
+        return Ok(None);
+    };
+    let Some(stack) = stacks.owner_of_sp(st.stack.g, sp) else {
+        return Err(format!(
+            "signal context sp {sp:#x} lies on no stack of this thread"
+        ));
+    };
+    Ok(Some(State {
+        pc,
+        sp,
+        fp: 0,
+        lr: 0,
+        func,
+        trap: true,
+        stack,
+    }))
+}
