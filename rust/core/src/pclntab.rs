@@ -406,8 +406,8 @@ impl Pclntab {
             };
             frames.push(Location {
                 function: self.name_at(call.name_off).to_string(),
-                file: f.file(cur).unwrap_or_default().to_string(),
-                line: f.line(cur).unwrap_or(-1),
+                file: self.raw_file(&f, cur).to_string(),
+                line: self.raw_line(&f, cur),
             });
             let Some(parent) = f.entry.checked_add_signed(i64::from(call.parent_pc)) else {
                 break;
@@ -417,8 +417,8 @@ impl Pclntab {
         }
         frames.push(Location {
             function: f.name().to_string(),
-            file: f.file(cur).unwrap_or_default().to_string(),
-            line: f.line(cur).unwrap_or(-1),
+            file: self.raw_file(&f, cur).to_string(),
+            line: self.raw_line(&f, cur),
         });
         frames
     }
