@@ -987,6 +987,17 @@ fn synthetic_amd64_signals_and_no_threads() {
 }
 
 #[test]
+fn backends_are_shareable_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<CoreFile>();
+    send_sync::<CoreMemory>();
+    send_sync::<ProcMemory>();
+    send_sync::<PageCache<CoreMemory>>();
+    send_sync::<PageCache<Box<dyn Memory>>>();
+    send_sync::<VecMemory>();
+}
+
+#[test]
 fn registers_by_name() {
     let mut r = Registers::new(Arch::Amd64);
     assert!(r.set("rip", 5) && r.set("rsp", 6) && r.set("r14", 7) && r.set("fs_base", 8));

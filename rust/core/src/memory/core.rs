@@ -485,7 +485,7 @@ impl CoreFile {
     pub fn check_executable_named(&self, exe: &ElfImage, exe_name: &str) -> Result<()> {
         let mismatch = |detail: String| {
             let ran = self
-                .main_mapping_path(exe)
+                .main_mapping_path()
                 .map(|p| format!(" ({p})"))
                 .unwrap_or_default();
             Error::corrupt(format!(
@@ -588,11 +588,12 @@ impl CoreFile {
         ids
     }
 
-    /// The path NT_FILE gives for the mapping where the executable's first segment should be.
-    fn main_mapping_path(&self, exe: &ElfImage) -> Option<String> {
-        let layout = ExeLayout::parse(exe).ok()?;
-        let bias = self.load_bias(exe).ok()?;
-        let at = layout.loads.first()?.vaddr.wrapping_add(bias);
+    /// The path NT_FILE gives for the dumped process's executable (the mapping that holds
+    /// its program headers or entry point).
+    fn main_mapping_path(&self) -> Option<String> {
+        let at = self
+            .auxv_value(AT_PHDR)
+            .or_else(|| self.auxv_value(AT_ENTRY))?;
         self.mapped_files()
             .iter()
             .find(|f| f.start <= at && at < f.end)

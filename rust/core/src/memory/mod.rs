@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 pub use self::cache::PageCache;
 pub use self::callback::CallbackMemory;
 pub use self::core::{CoreFile, CoreMemory, CoreSegment};
-pub use self::notes::{MappedFile, ProcessInfo, SignalInfo, Thread};
+pub use self::notes::{signal_name, MappedFile, ProcessInfo, SignalInfo, Thread};
 pub use self::proc::ProcMemory;
 pub use self::regions::{RegionMemory, SliceMemory, VecMemory};
 pub use self::registers::Registers;
