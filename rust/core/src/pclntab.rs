@@ -432,17 +432,23 @@ impl Pclntab {
     /// tables, so this follows gosym to print what addr2line prints for them too.
     pub fn pc_line(&self, pc: u64) -> Option<Location> {
         let f = self.find(pc)?;
+        Some(Location {
+            function: f.name().to_string(),
+            file: self.raw_file(&f, pc).to_string(),
+            line: self.raw_line(&f, pc),
+        })
+    }
+
+    /// File at `pc` decoded the way `debug/gosym` does (see [`Pclntab::pc_line`]).
+    fn raw_file(&self, f: &Func<'_>, pc: u64) -> &str {
         let fileno = self
             .decode_pcvalue(f.pcfile_off(), f.entry, pc)
             .unwrap_or(-1);
-        Some(Location {
-            function: f.name().to_string(),
-            file: self
-                .file_name(f.cu_offset(), fileno)
-                .unwrap_or_default()
-                .to_string(),
-            line: self.decode_pcvalue(f.pcln_off(), f.entry, pc).unwrap_or(-1),
-        })
+        self.file_name(f.cu_offset(), fileno).unwrap_or_default()
+    }
+
+    fn raw_line(&self, f: &Func<'_>, pc: u64) -> i32 {
+        self.decode_pcvalue(f.pcln_off(), f.entry, pc).unwrap_or(-1)
     }
 
     /// Start addresses of every run of instructions attributed to `file:line`, inlined copies
