@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use gimli::{AttributeValue, EndianSlice, LittleEndian, UnitOffset};
 use object::{Object, ObjectSection};
@@ -22,6 +23,7 @@ use crate::elf::ElfImage;
 use crate::error::{Error, Result};
 
 type Slice<'a> = EndianSlice<'a, LittleEndian>;
+type Entry<'a> = gimli::DebuggingInformationEntry<Slice<'a>>;
 
 /// How many levels of nested structs are flattened into dotted field names.
 const MAX_NESTING: usize = 4;
@@ -49,16 +51,30 @@ pub(crate) fn read(image: &ElfImage) -> Result<Option<RuntimeLayout>> {
         return Ok(None);
     }
     let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'_, [u8]>> {
+        // Only what type, constant and variable entries need: skipping the line, frame,
+        // location and range tables saves decompressing most of the DWARF.
+        let wanted = matches!(
+            id,
+            gimli::SectionId::DebugInfo
+                | gimli::SectionId::DebugAbbrev
+                | gimli::SectionId::DebugStr
+                | gimli::SectionId::DebugLineStr
+        );
         match file.section_by_name(id.name()) {
-            Some(section) => section.uncompressed_data().map_err(|e| {
+            Some(section) if wanted => section.uncompressed_data().map_err(|e| {
                 Error::corrupt(format!("cannot read DWARF section {}: {e}", id.name()))
             }),
-            None => Ok(Cow::Borrowed(&[])),
+            _ => Ok(Cow::Borrowed(&[])),
         }
     })?;
     let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));
     let reader = DwarfReader::new(&dwarf)?;
-    let found = reader.scan()?;
+    // Go puts the runtime's types, constants and variables in units named "runtime"; look
+    // there first and read everything only if that finds nothing.
+    let mut found = reader.scan(true)?;
+    if !found.structs.contains_key("runtime.g") {
+        found = reader.scan(false)?;
+    }
     if !found.structs.contains_key("runtime.g") {
         return Ok(None);
     }
@@ -105,10 +121,17 @@ struct TypeInfo {
     array: Option<(u64, u64)>,
 }
 
+/// One unit: the `.debug_info` range it covers, its header and abbreviations.
+struct UnitEntry<'a> {
+    start: usize,
+    end: usize,
+    header: gimli::UnitHeader<Slice<'a>>,
+    abbrevs: Arc<gimli::Abbreviations>,
+}
+
 struct DwarfReader<'d, 'a> {
     dwarf: &'d gimli::Dwarf<Slice<'a>>,
-    /// Each unit with the `.debug_info` range it covers.
-    units: Vec<(usize, usize, gimli::Unit<Slice<'a>>)>,
+    units: Vec<UnitEntry<'a>>,
 }
 
 impl<'d, 'a> DwarfReader<'d, 'a> {
@@ -120,51 +143,60 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
                 continue;
             };
             let end = start.saturating_add(header.length_including_self());
-            let unit = dwarf.unit(header).map_err(|e| dwarf_error("unit", e))?;
-            units.push((start, end, unit));
+            let abbrevs = dwarf
+                .abbreviations(&header)
+                .map_err(|e| dwarf_error("abbreviations", e))?;
+            units.push(UnitEntry {
+                start,
+                end,
+                header,
+                abbrevs,
+            });
         }
         Ok(DwarfReader { dwarf, units })
     }
 
-    fn unit(&self, index: usize) -> Result<&gimli::Unit<Slice<'a>>> {
+    fn unit(&self, index: usize) -> Result<&UnitEntry<'a>> {
         self.units
             .get(index)
-            .map(|(_, _, u)| u)
             .ok_or_else(|| Error::corrupt("DWARF reference to a unit that does not exist"))
     }
 
-    fn name(
-        &self,
-        unit: usize,
-        entry: &gimli::DebuggingInformationEntry<Slice<'a>>,
-    ) -> Result<Option<String>> {
-        let Some(value) = entry.attr_value(gimli::DW_AT_name) else {
-            return Ok(None);
+    /// An entry's `DW_AT_name`. Go writes names inline or in `.debug_str`.
+    fn name(&self, entry: &Entry<'a>) -> Result<Option<String>> {
+        let s = match entry.attr_value(gimli::DW_AT_name) {
+            None => return Ok(None),
+            Some(AttributeValue::String(s)) => s,
+            Some(AttributeValue::DebugStrRef(offset)) => self
+                .dwarf
+                .debug_str
+                .get_str(offset)
+                .map_err(|e| dwarf_error("name", e))?,
+            Some(AttributeValue::DebugLineStrRef(offset)) => self
+                .dwarf
+                .debug_line_str
+                .get_str(offset)
+                .map_err(|e| dwarf_error("name", e))?,
+            Some(_) => return Err(Error::corrupt("DWARF name of an unexpected form")),
         };
-        let unit = self.unit(unit)?;
-        let s = self
-            .dwarf
-            .attr_string(unit, value)
-            .map_err(|e| dwarf_error("name", e))?;
         Ok(Some(s.to_string_lossy().into_owned()))
     }
 
-    /// One pass over the top-level entries of every unit: the wanted structs, the runtime
-    /// constants and `runtime.waitReasonStrings`.
-    fn scan(&self) -> Result<Found> {
+    /// One pass over the top-level entries of every unit (or of the units named "runtime"):
+    /// the wanted structs, the runtime constants and `runtime.waitReasonStrings`.
+    fn scan(&self, runtime_only: bool) -> Result<Found> {
         let mut found = Found {
             structs: HashMap::new(),
             constants: BTreeMap::new(),
             wait_reasons: None,
         };
-        for (index, (_, _, unit)) in self.units.iter().enumerate() {
-            let mut cursor = unit.entries();
+        for (index, unit) in self.units.iter().enumerate() {
+            let mut cursor = unit.header.entries(&unit.abbrevs);
             // The unit's root, then its first child.
-            if cursor
-                .next_dfs()
-                .map_err(|e| dwarf_error("entry", e))?
-                .is_none()
-            {
+            let Some(root) = cursor.next_dfs().map_err(|e| dwarf_error("entry", e))? else {
+                continue;
+            };
+            if runtime_only && self.name(root)?.as_deref() != Some("runtime") {
                 continue;
             }
             if cursor
@@ -180,53 +212,14 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
                     || tag == gimli::DW_TAG_constant
                     || tag == gimli::DW_TAG_variable
                 {
-                    if let Some(name) = self.name(index, entry)? {
-                        self.note(&mut found, index, entry, tag, name);
+                    if let Some(name) = self.name(entry)? {
+                        note(&mut found, index, entry, tag, name);
                     }
                 }
                 cursor.next_sibling().map_err(|e| dwarf_error("entry", e))?;
             }
         }
         Ok(found)
-    }
-
-    fn note(
-        &self,
-        found: &mut Found,
-        unit: usize,
-        entry: &gimli::DebuggingInformationEntry<Slice<'a>>,
-        tag: gimli::DwTag,
-        name: String,
-    ) {
-        if tag == gimli::DW_TAG_structure_type {
-            if RUNTIME_TYPES.contains(&name.as_str()) {
-                found.structs.entry(name).or_insert((unit, entry.offset()));
-            }
-            return;
-        }
-        let Some(short) = name.strip_prefix("runtime.") else {
-            return;
-        };
-        if tag == gimli::DW_TAG_variable {
-            if short == "waitReasonStrings" && found.wait_reasons.is_none() {
-                found.wait_reasons = Some((unit, entry.offset()));
-            }
-            return;
-        }
-        if !is_layout_constant(short) || found.constants.contains_key(short) {
-            return;
-        }
-        let value = match entry.attr_value(gimli::DW_AT_const_value) {
-            Some(AttributeValue::Sdata(v)) => v,
-            // Unsigned constants keep their bit pattern.
-            Some(AttributeValue::Udata(v)) => v as i64,
-            Some(AttributeValue::Data1(v)) => i64::from(v),
-            Some(AttributeValue::Data2(v)) => i64::from(v),
-            Some(AttributeValue::Data4(v)) => i64::from(v),
-            Some(AttributeValue::Data8(v)) => v as i64,
-            _ => return,
-        };
-        found.constants.insert(short.to_string(), value);
     }
 
     /// Follows a `DW_AT_type`-style reference from an entry of unit `unit`.
@@ -237,21 +230,19 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
                 let target = offset.0;
                 let index = self
                     .units
-                    .partition_point(|(start, _, _)| *start <= target)
+                    .partition_point(|u| u.start <= target)
                     .checked_sub(1)
                     .ok_or_else(|| Error::corrupt("DWARF reference before the first unit"))?;
-                let (start, end, unit) = self
-                    .units
-                    .get(index)
-                    .ok_or_else(|| Error::corrupt("DWARF reference past the last unit"))?;
-                if target >= *end {
+                let unit = self.unit(index)?;
+                if target >= unit.end {
                     return Err(Error::corrupt(format!(
                         "DWARF reference {target:#x} lies outside every unit"
                     )));
                 }
                 let local = offset.to_unit_offset(&unit.header).ok_or_else(|| {
                     Error::corrupt(format!(
-                        "DWARF reference {target:#x} is not in unit {start:#x}"
+                        "DWARF reference {target:#x} is not in unit {:#x}",
+                        unit.start
                     ))
                 })?;
                 Ok((index, local))
@@ -260,13 +251,14 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
         }
     }
 
-    fn entry(&self, die: DieRef) -> Result<gimli::DebuggingInformationEntry<Slice<'a>>> {
-        self.unit(die.0)?
-            .entry(die.1)
+    fn entry(&self, die: DieRef) -> Result<Entry<'a>> {
+        let unit = self.unit(die.0)?;
+        unit.header
+            .entry(&unit.abbrevs, die.1)
             .map_err(|e| dwarf_error("entry", e))
     }
 
-    fn byte_size(entry: &gimli::DebuggingInformationEntry<Slice<'a>>) -> Option<u64> {
+    fn byte_size(entry: &Entry<'a>) -> Option<u64> {
         entry.attr(gimli::DW_AT_byte_size)?.udata_value()
     }
 
@@ -278,7 +270,7 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
         for _ in 0..MAX_TYPE_HOPS {
             let entry = self.entry(die)?;
             if name.is_none() {
-                name = self.name(die.0, &entry)?;
+                name = self.name(&entry)?;
             }
             let tag = entry.tag();
             let size = Self::byte_size(&entry);
@@ -319,7 +311,7 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
     fn array_info(
         &self,
         die: DieRef,
-        entry: &gimli::DebuggingInformationEntry<Slice<'a>>,
+        entry: &Entry<'a>,
         name: String,
         size: Option<u64>,
     ) -> Result<TypeInfo> {
@@ -333,7 +325,8 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
         let mut len = None;
         let unit = self.unit(die.0)?;
         let mut tree = unit
-            .entries_tree(Some(die.1))
+            .header
+            .entries_tree(&unit.abbrevs, Some(die.1))
             .map_err(|e| dwarf_error("array", e))?;
         let root = tree.root().map_err(|e| dwarf_error("array", e))?;
         let mut children = root.children();
@@ -409,7 +402,8 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
     ) -> Result<()> {
         let unit = self.unit(die.0)?;
         let mut tree = unit
-            .entries_tree(Some(die.1))
+            .header
+            .entries_tree(&unit.abbrevs, Some(die.1))
             .map_err(|e| dwarf_error("struct", e))?;
         let root = tree.root().map_err(|e| dwarf_error("struct", e))?;
         let mut children = root.children();
@@ -421,7 +415,7 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
             if out.len() >= MAX_FIELDS {
                 return Err(Error::corrupt("DWARF struct has too many fields"));
             }
-            let member = self.name(die.0, e)?.unwrap_or_default();
+            let member = self.name(e)?.unwrap_or_default();
             let offset = member_offset(e)
                 .ok_or_else(|| Error::corrupt(format!("DWARF member {member} has no offset")))?;
             let offset = base
@@ -491,8 +485,41 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
     }
 }
 
+/// Records a top-level entry if it is one of the wanted structs, constants or variables.
+fn note(found: &mut Found, unit: usize, entry: &Entry<'_>, tag: gimli::DwTag, name: String) {
+    if tag == gimli::DW_TAG_structure_type {
+        if RUNTIME_TYPES.contains(&name.as_str()) {
+            found.structs.entry(name).or_insert((unit, entry.offset()));
+        }
+        return;
+    }
+    let Some(short) = name.strip_prefix("runtime.") else {
+        return;
+    };
+    if tag == gimli::DW_TAG_variable {
+        if short == "waitReasonStrings" && found.wait_reasons.is_none() {
+            found.wait_reasons = Some((unit, entry.offset()));
+        }
+        return;
+    }
+    if !is_layout_constant(short) || found.constants.contains_key(short) {
+        return;
+    }
+    let value = match entry.attr_value(gimli::DW_AT_const_value) {
+        Some(AttributeValue::Sdata(v)) => v,
+        // Unsigned constants keep their bit pattern.
+        Some(AttributeValue::Udata(v)) => v as i64,
+        Some(AttributeValue::Data1(v)) => i64::from(v),
+        Some(AttributeValue::Data2(v)) => i64::from(v),
+        Some(AttributeValue::Data4(v)) => i64::from(v),
+        Some(AttributeValue::Data8(v)) => v as i64,
+        _ => return,
+    };
+    found.constants.insert(short.to_string(), value);
+}
+
 /// `DW_AT_data_member_location` as a constant, or as `DW_OP_plus_uconst N`.
-fn member_offset(entry: &gimli::DebuggingInformationEntry<Slice<'_>>) -> Option<u64> {
+fn member_offset(entry: &Entry<'_>) -> Option<u64> {
     let attr = entry.attr(gimli::DW_AT_data_member_location)?;
     if let Some(v) = attr.udata_value() {
         return Some(v);
