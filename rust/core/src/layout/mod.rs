@@ -197,10 +197,13 @@ pub fn is_goroutine_status(name: &str) -> bool {
     })
 }
 
-/// P states: `_Pidle`, `_Prunning`, `_Psyscall`, `_Pgcstop`, `_Pdead`.
+/// P states: `_Pidle`, `_Prunning`, `_Psyscall` (`_Psyscall_unused` from go1.26), `_Pgcstop`,
+/// `_Pdead`.
 pub fn is_p_status(name: &str) -> bool {
-    name.strip_prefix("_P")
-        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase()))
+    name.strip_prefix("_P").is_some_and(|rest| {
+        rest.starts_with(|c: char| c.is_ascii_lowercase())
+            && rest.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+    })
 }
 
 /// The values of the runtime's `waitReason` enum: `waitReasonZero`, `waitReasonChanReceive`, …
@@ -332,6 +335,8 @@ pub struct RuntimeLayout {
     types: BTreeMap<String, TypeLayout>,
     constants: BTreeMap<String, i64>,
     wait_reasons: Vec<String>,
+    /// Goroutine states by value, from `constants`.
+    statuses: HashMap<i64, String>,
 }
 
 /// The on-disk form of a table.
@@ -377,7 +382,27 @@ impl RuntimeLayout {
             types: types.into_iter().map(|t| (t.name.clone(), t)).collect(),
             constants,
             wait_reasons,
+            statuses: HashMap::new(),
         }
+        .with_statuses()
+    }
+
+    fn with_statuses(mut self) -> Self {
+        self.index_statuses();
+        self
+    }
+
+    fn index_statuses(&mut self) {
+        self.statuses = self
+            .constants
+            .iter()
+            .filter_map(|(name, &value)| {
+                let state = name
+                    .strip_prefix("_G")
+                    .filter(|_| is_goroutine_status(name))?;
+                Some((value, state.to_string()))
+            })
+            .collect();
     }
 
     /// Reads the layout from the binary's DWARF. `Ok(None)` when the binary has no DWARF or its
@@ -633,13 +658,7 @@ impl RuntimeLayout {
     /// The runtime's name of a goroutine state without its `_G` prefix: 2 → "running",
     /// 0x1004 → "scanwaiting". None for a value that is no state of this release.
     pub fn status_name(&self, status: u32) -> Option<&str> {
-        self.constants.iter().find_map(|(name, &value)| {
-            if value == i64::from(status) && is_goroutine_status(name) {
-                name.strip_prefix("_G")
-            } else {
-                None
-            }
-        })
+        self.statuses.get(&i64::from(status)).map(String::as_str)
     }
 
     /// The runtime's text for a wait reason (`waitReasonStrings[reason]`); "" for
@@ -664,6 +683,7 @@ impl RuntimeLayout {
     ) {
         self.constants = constants;
         self.wait_reasons = wait_reasons;
+        self.index_statuses();
     }
 
     /// Relabels the layout (the generator names a table by its minor release).
@@ -681,6 +701,7 @@ impl RuntimeLayout {
         for (name, &value) in &other.constants {
             self.constants.entry(name.clone()).or_insert(value);
         }
+        self.index_statuses();
         if self.wait_reasons.is_empty() {
             self.wait_reasons = other.wait_reasons.clone();
         }
@@ -800,6 +821,7 @@ mod tests {
             assert!(!is_goroutine_status(name), "{name}");
         }
         assert!(is_p_status("_Pgcstop"));
+        assert!(is_p_status("_Psyscall_unused"));
         assert!(!is_p_status("_PageShift"));
         assert!(is_wait_reason_constant("waitReasonZero"));
         assert!(!is_wait_reason_constant("waitReasonStrings_"));
