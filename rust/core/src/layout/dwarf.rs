@@ -35,6 +35,8 @@ const MAX_TYPE_HOPS: usize = 16;
 const MAX_WAIT_REASONS: u64 = 256;
 /// No wait reason is anywhere near this long.
 const MAX_WAIT_REASON_LEN: u64 = 4096;
+/// No Go binary's `.debug_info` comes near this; a larger claim is a corrupt header.
+const MAX_SECTION_SIZE: u64 = 4 << 30;
 /// Pointer size of every target goscope reads.
 const PTR_SIZE: u64 = 8;
 
@@ -61,9 +63,19 @@ pub(crate) fn read(image: &ElfImage) -> Result<Option<RuntimeLayout>> {
                 | gimli::SectionId::DebugLineStr
         );
         match file.section_by_name(id.name()) {
-            Some(section) if wanted => section.uncompressed_data().map_err(|e| {
-                Error::corrupt(format!("cannot read DWARF section {}: {e}", id.name()))
-            }),
+            Some(section) if wanted => {
+                let read_error =
+                    |e| Error::corrupt(format!("cannot read DWARF section {}: {e}", id.name()));
+                let compressed = section.compressed_data().map_err(read_error)?;
+                if compressed.uncompressed_size > MAX_SECTION_SIZE {
+                    return Err(Error::corrupt(format!(
+                        "DWARF section {} claims {} bytes uncompressed",
+                        id.name(),
+                        compressed.uncompressed_size
+                    )));
+                }
+                compressed.decompress().map_err(read_error)
+            }
             _ => Ok(Cow::Borrowed(&[])),
         }
     })?;
