@@ -171,6 +171,17 @@ pub(super) fn decode(
             pc: gopc,
         });
     }
+    if id == 1 {
+        // The runtime prints no creator for the main goroutine (rt0_go made it).
+        g.created_by = None;
+    }
+    let labels = w(o.labels);
+    if labels != 0 {
+        match read_labels(rt, labels) {
+            Ok(l) => g.labels = l,
+            Err(e) => g.error = Some(format!("pprof labels: {e}")),
+        }
+    }
     let startpc = w(o.startpc);
     if let Some(f) = code.find(startpc) {
         g.start = Some(SourceRef {
@@ -208,7 +219,9 @@ pub(super) fn decode(
         };
         unwind::walk(code, rt.memory(), rt, start, rt.max_frames)
     };
-    g.error = walk.error.clone();
+    if walk.error.is_some() {
+        g.error = walk.error.clone();
+    }
     let frames: Vec<&PhysFrame> = walk.frames.iter().filter(|f| f.g == gp).collect();
     let mut frames = frames.as_slice();
     // A fatal panic or throw is printed from the caller of fatalpanic/fatalthrow.
@@ -308,4 +321,69 @@ fn symbolize(code: &Code<'_>, f: &PhysFrame, cache: &mut HashMap<u64, Vec<Frame>
         last.offset = (f.pc > entry).then(|| f.pc - entry);
     }
     frames
+}
+
+/// Bounds on label sets: real ones hold a handful of pairs.
+const MAX_LABELS: u64 = 4096;
+
+/// Decodes `g.labels`: from Go 1.24 a `labelMap` holding a sorted `[]label` of string
+/// pairs; before that a `map[string]string`.
+fn read_labels(
+    rt: &Runtime,
+    ptr: u64,
+) -> crate::error::Result<std::collections::BTreeMap<String, String>> {
+    let mem = rt.memory();
+    let mut out = std::collections::BTreeMap::new();
+    let slice_form = rt.binary().go_version().is_none_or(|v| v.at_least(1, 24));
+    if slice_form {
+        let list = mem.read_ptr(ptr)?;
+        let len = mem.read_u64(ptr + 8)?.min(MAX_LABELS);
+        for i in 0..len {
+            let at = list + 32 * i;
+            out.insert(mem.read_go_string(at)?, mem.read_go_string(at + 16)?);
+        }
+        return Ok(out);
+    }
+    // g.labels points at a labelMap, which is a map: a pointer to the hmap.
+    let ptr = mem.read_ptr(ptr)?;
+    if ptr == 0 {
+        return Ok(out);
+    }
+    // hmap: count int, flags u8, B u8, noverflow u16, hash0 u32, buckets, oldbuckets, ...
+    let b = mem.read_u8(ptr + 9)?;
+    let buckets = mem.read_ptr(ptr + 16)?;
+    let oldbuckets = mem.read_ptr(ptr + 24)?;
+    if b > 16 {
+        return Err(crate::error::Error::corrupt(format!(
+            "label map with 2^{b} buckets"
+        )));
+    }
+    // A map[string]string bucket: tophash [8]u8, keys [8]string, elems [8]string, overflow.
+    const BUCKET: u64 = 8 + 8 * 16 + 8 * 16 + 8;
+    const MIN_TOP_HASH: u8 = 5;
+    let mut visited = 0u64;
+    for (base, count) in [
+        (buckets, 1u64 << b),
+        (oldbuckets, 1u64 << b.saturating_sub(1)),
+    ] {
+        if base == 0 {
+            continue;
+        }
+        for i in 0..count {
+            let mut bucket = base + i * BUCKET;
+            while bucket != 0 && visited < MAX_LABELS {
+                visited += 1;
+                let tophash = mem.read_vec(bucket, 8)?;
+                for (slot, &h) in tophash.iter().enumerate() {
+                    if h >= MIN_TOP_HASH {
+                        let k = bucket + 8 + 16 * slot as u64;
+                        let v = bucket + 8 + 128 + 16 * slot as u64;
+                        out.insert(mem.read_go_string(k)?, mem.read_go_string(v)?);
+                    }
+                }
+                bucket = mem.read_ptr(bucket + BUCKET - 8)?;
+            }
+        }
+    }
+    Ok(out)
 }
