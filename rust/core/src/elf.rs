@@ -146,8 +146,12 @@ impl ElfImage {
                 ))
             }
         };
-        let file = object::read::elf::ElfFile64::<object::LittleEndian>::parse(bytes)
-            .map_err(|e| Error::truncated(format!("malformed ELF: {e}")))?;
+        check_tables_fit(header, bytes.len() as u64)?;
+        let file =
+            object::read::elf::ElfFile64::<object::LittleEndian>::parse(bytes).map_err(|e| {
+                cut_section(header, bytes)
+                    .unwrap_or_else(|| Error::truncated(format!("malformed ELF: {e}")))
+            })?;
         let pie = header.e_type(endian) == elf::ET_DYN;
         let entry = header.e_entry(endian);
 
@@ -332,6 +336,60 @@ impl ElfImage {
             .iter()
             .filter(|s| s.writable && s.file_range.is_some())
     }
+}
+
+/// A copy cut short loses the section header table, which linkers put at the end: say so
+/// instead of letting the parser report a garbled table.
+fn check_tables_fit(header: &elf::FileHeader64<object::LittleEndian>, file_len: u64) -> Result<()> {
+    let e = object::LittleEndian;
+    let tables = [
+        (
+            "section header table",
+            header.e_shoff(e),
+            u64::from(header.e_shnum(e)) * u64::from(header.e_shentsize(e)),
+        ),
+        (
+            "program header table",
+            header.e_phoff(e),
+            u64::from(header.e_phnum(e)) * u64::from(header.e_phentsize(e)),
+        ),
+    ];
+    for (what, off, len) in tables {
+        let end = off.saturating_add(len);
+        if off != 0 && end > file_len {
+            return Err(Error::truncated(format!(
+                "the file is truncated: its {what} ends at offset {end:#x} but the file has only {file_len:#x} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// When a section's contents run past the end of the file, the error that names it.
+fn cut_section(header: &elf::FileHeader64<object::LittleEndian>, bytes: &[u8]) -> Option<Error> {
+    let e = object::LittleEndian;
+    let table = header.sections(e, bytes).ok()?;
+    let len = bytes.len() as u64;
+    let (end, name) = table
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.sh_type(e) != elf::SHT_NOBITS)
+        .map(|(i, s)| {
+            let end = s.sh_offset(e).saturating_add(s.sh_size(e));
+            // The section name table may itself be among what was cut off.
+            let name = table
+                .section_name(e, s)
+                .ok()
+                .filter(|n| !n.is_empty())
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_else(|| format!("#{i}"));
+            (end, name)
+        })
+        .filter(|(end, _)| *end > len)
+        .max()?;
+    Some(Error::truncated(format!(
+        "the file is truncated: section {name} ends at offset {end:#x} but the file has only {len:#x} bytes"
+    )))
 }
 
 /// Reads every R_*_RELATIVE entry of one SHT_RELA section.
