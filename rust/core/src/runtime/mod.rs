@@ -310,8 +310,12 @@ impl Runtime {
             let gp = match self.mem.read_ptr(ptr + 8 * i) {
                 Ok(g) => g,
                 Err(e) => {
-                    out.push(Goroutine::unreadable(0, format!("allgs[{i}]: {e}")));
-                    continue;
+                    // The rest of the array is as unreadable as this slot: say so once.
+                    out.push(Goroutine::unreadable(
+                        0,
+                        format!("goroutine list entries {i}..{len} are unreadable: {e}"),
+                    ));
+                    break;
                 }
             };
             if gp == 0 {
