@@ -114,25 +114,7 @@ impl ElfImage {
 
     pub fn parse(data: Blob) -> Result<ElfImage> {
         let bytes: &[u8] = &data;
-        if bytes.get(..4) != Some(b"\x7fELF".as_slice()) {
-            return Err(Error::new(ErrorKind::NotElf, "not an ELF file"));
-        }
-        match bytes.get(4) {
-            Some(2) => {}
-            Some(1) => {
-                return Err(Error::new(
-                    ErrorKind::UnsupportedArch,
-                    "32-bit ELF: goscope reads 64-bit linux/amd64 and linux/arm64 binaries",
-                ))
-            }
-            _ => return Err(Error::truncated("ELF header is incomplete")),
-        }
-        if bytes.get(5) != Some(&1) {
-            return Err(Error::new(
-                ErrorKind::UnsupportedArch,
-                "big-endian ELF: goscope reads little-endian linux/amd64 and linux/arm64 binaries",
-            ));
-        }
+        check_ident(bytes, "binaries")?;
         let header = elf::FileHeader64::<object::LittleEndian>::parse(bytes)
             .map_err(|_| Error::truncated("ELF header is incomplete"))?;
         let endian = object::LittleEndian;
@@ -336,6 +318,33 @@ impl ElfImage {
             .iter()
             .filter(|s| s.writable && s.file_range.is_some())
     }
+}
+
+/// Checks the ELF identification bytes: an ELF, 64-bit, little-endian. `noun` names what
+/// goscope reads in the message ("binaries", "cores").
+pub(crate) fn check_ident(bytes: &[u8], noun: &str) -> Result<()> {
+    if bytes.get(..4) != Some(b"\x7fELF".as_slice()) {
+        return Err(Error::new(ErrorKind::NotElf, "not an ELF file"));
+    }
+    match bytes.get(4) {
+        Some(2) => {}
+        Some(1) => {
+            return Err(Error::new(
+                ErrorKind::UnsupportedArch,
+                format!("32-bit ELF: goscope reads 64-bit linux/amd64 and linux/arm64 {noun}"),
+            ))
+        }
+        _ => return Err(Error::truncated("the ELF header is incomplete")),
+    }
+    if bytes.get(5) != Some(&1) {
+        return Err(Error::new(
+            ErrorKind::UnsupportedArch,
+            format!(
+                "big-endian ELF: goscope reads little-endian linux/amd64 and linux/arm64 {noun}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A copy cut short loses the section header table, which linkers put at the end: say so

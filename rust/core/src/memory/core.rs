@@ -52,25 +52,7 @@ fn u16_at(b: &[u8], off: usize) -> Option<u16> {
 }
 
 fn parse_elf_header(bytes: &[u8]) -> Result<ElfHeader> {
-    if bytes.get(..4) != Some(b"\x7fELF".as_slice()) {
-        return Err(Error::new(ErrorKind::NotElf, "not an ELF file"));
-    }
-    match bytes.get(4) {
-        Some(2) => {}
-        Some(1) => {
-            return Err(Error::new(
-                ErrorKind::UnsupportedArch,
-                "32-bit ELF: goscope reads 64-bit linux/amd64 and linux/arm64 cores",
-            ))
-        }
-        _ => return Err(Error::truncated("the ELF header is incomplete")),
-    }
-    if bytes.get(5) != Some(&1) {
-        return Err(Error::new(
-            ErrorKind::UnsupportedArch,
-            "big-endian ELF: goscope reads little-endian linux/amd64 and linux/arm64 cores",
-        ));
-    }
+    crate::elf::check_ident(bytes, "cores")?;
     let (Some(elf_type), Some(machine), Some(phoff), Some(shoff)) = (
         u16_at(bytes, 0x10),
         u16_at(bytes, 0x12),
