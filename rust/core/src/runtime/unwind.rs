@@ -212,8 +212,16 @@ pub fn walk<'f>(
         out.error = Some(format!("unknown pc {pc:#x}"));
         return out;
     };
-    if let Some(owner) = stacks.owner_of_sp(stack.g, sp) {
-        stack = owner;
+    match stacks.owner_of_sp(stack.g, sp) {
+        Some(owner) => stack = owner,
+        None if stack.kind == StackKind::Goroutine => {
+            out.error = Some(format!(
+                "saved SP {sp:#x} lies outside the goroutine's stack [{:#x}, {:#x})",
+                stack.lo, stack.hi
+            ));
+            return out;
+        }
+        None => {}
     }
     let mut st = State {
         pc,
