@@ -19,13 +19,25 @@ fn main() {
             "--core" => {
                 // Dump the goroutines of a core as JSON (a development aid for the unwinder).
                 let core = args.next().unwrap_or_default();
+                let t0 = Instant::now();
                 match goscope_core::target::Target::open_core(
                     std::path::Path::new(&core),
                     std::path::Path::new(&path),
                 ) {
                     Ok(t) => {
+                        let t1 = Instant::now();
                         let gs = t.runtime().goroutines(true);
-                        println!("{}", serde_json::to_string_pretty(&gs).unwrap_or_default());
+                        if std::env::var_os("GOSCOPE_BENCH_COUNT").is_some() {
+                            let frames: usize = gs.iter().map(|g| g.frames.len()).sum();
+                            println!(
+                                "{{\"goroutines\": {}, \"frames\": {frames}, \"open_ms\": {:.1}, \"decode_ms\": {:.1}}}",
+                                gs.len(),
+                                (t1 - t0).as_secs_f64() * 1e3,
+                                t1.elapsed().as_secs_f64() * 1e3
+                            );
+                        } else {
+                            println!("{}", serde_json::to_string_pretty(&gs).unwrap_or_default());
+                        }
                     }
                     Err(e) => {
                         eprintln!("goscope-bench: {e}");

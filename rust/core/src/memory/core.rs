@@ -196,8 +196,9 @@ impl CoreFile {
             ));
         }
         // SAFETY: the mapping is read-only; a file truncated underneath us can fault, the same
-        // risk every debugger that maps its inputs accepts.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
+        // risk every debugger that maps its inputs accepts. Not populated: a core is mostly
+        // memory goscope never looks at, and its pages should not count against our RSS.
+        let map = unsafe { memmap2::MmapOptions::new().map(&file) }
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot map {name}: {e}")))?;
         Self::parse_named(Blob::new(Arc::new(map)), name)
     }

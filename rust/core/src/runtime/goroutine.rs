@@ -2,6 +2,7 @@
 //! and its stack, symbolized with inlined calls expanded.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -28,10 +29,11 @@ pub struct CreatedBy {
 }
 
 /// One frame as the traceback prints it. Inlined frames have no pc or sp of their own.
+/// Names are shared: 100,000 goroutines parked at the same place share one string.
 #[derive(Debug, Clone, Serialize)]
 pub struct Frame {
-    pub function: String,
-    pub file: String,
+    pub function: Arc<str>,
+    pub file: Arc<str>,
     pub line: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pc: Option<u64>,
@@ -232,10 +234,10 @@ pub(super) fn decode(
         frames = frames.get(i + 1..).unwrap_or(&[]);
     }
     for f in frames {
-        g.frames.extend(symbolize(code, f, cache));
+        symbolize(code, f, cache, &mut g.frames);
     }
     for f in walk.frames.iter().filter(|f| f.g != gp) {
-        g.system_frames.extend(symbolize(code, f, cache));
+        symbolize(code, f, cache, &mut g.system_frames);
     }
     Some(g)
 }
@@ -279,48 +281,51 @@ fn running_walk(rt: &Runtime, code: &Code<'_>, g: &mut Goroutine) -> unwind::Wal
 
 /// The frames one physical frame prints: inlined calls innermost first, then the physical
 /// function itself with its pc and sp.
-fn symbolize(code: &Code<'_>, f: &PhysFrame, cache: &mut HashMap<u64, Vec<Frame>>) -> Vec<Frame> {
+fn symbolize(
+    code: &Code<'_>,
+    f: &PhysFrame,
+    cache: &mut HashMap<u64, Vec<Frame>>,
+    out: &mut Vec<Frame>,
+) {
     let Some(func) = code.find(f.pc) else {
-        return vec![Frame {
+        out.push(Frame {
             function: "?".into(),
-            file: String::new(),
+            file: "".into(),
             line: -1,
             pc: Some(f.pc),
             sp: Some(f.sp),
             fp: Some(f.fp),
             offset: None,
             inlined: false,
-        }];
+        });
+        return;
     };
     let entry = code.entry(&func);
     let sym = f.sym_pc(entry);
-    let mut frames = cache
-        .entry(sym)
-        .or_insert_with(|| {
-            let locs = code.tab.lookup(sym.wrapping_sub(code.bias));
-            let n = locs.len();
-            locs.into_iter()
-                .enumerate()
-                .map(|(i, l)| Frame {
-                    function: l.function,
-                    file: l.file,
-                    line: l.line,
-                    pc: None,
-                    sp: None,
-                    fp: None,
-                    offset: None,
-                    inlined: i + 1 < n,
-                })
-                .collect()
-        })
-        .clone();
-    if let Some(last) = frames.last_mut() {
+    let frames = cache.entry(sym).or_insert_with(|| {
+        let locs = code.tab.lookup(sym.wrapping_sub(code.bias));
+        let n = locs.len();
+        locs.into_iter()
+            .enumerate()
+            .map(|(i, l)| Frame {
+                function: l.function.into(),
+                file: l.file.into(),
+                line: l.line,
+                pc: None,
+                sp: None,
+                fp: None,
+                offset: None,
+                inlined: i + 1 < n,
+            })
+            .collect()
+    });
+    out.extend_from_slice(frames);
+    if let Some(last) = out.last_mut() {
         last.pc = Some(f.pc);
         last.sp = Some(f.sp);
         last.fp = Some(f.fp);
         last.offset = (f.pc > entry).then(|| f.pc - entry);
     }
-    frames
 }
 
 /// Bounds on label sets: real ones hold a handful of pairs.

@@ -4,6 +4,9 @@
 //! stack switches — plus what a debugger needs beyond the runtime's own traceback: leaving
 //! a signal handler through the ucontext the kernel saved for `runtime.sigtramp`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::memory::{Memory, MemoryExt};
@@ -51,10 +54,19 @@ const SPECIAL_NAMES: &[(&str, Special)] = &[
 ];
 
 /// Function lookup in runtime addresses: pclntab plus the load bias, and the specials.
+/// Lookups are memoised per pc: many goroutines share the same few return addresses.
 pub struct Code<'a> {
     pub tab: &'a Pclntab,
     pub bias: u64,
     specials: Vec<(u64, Special)>,
+    by_pc: RefCell<HashMap<u64, Option<PcInfo>>>,
+}
+
+/// What the unwinder needs to know about one pc.
+#[derive(Debug, Clone, Copy)]
+struct PcInfo {
+    index: usize,
+    delta: Option<u64>,
 }
 
 impl<'a> Code<'a> {
@@ -68,12 +80,29 @@ impl<'a> Code<'a> {
             tab,
             bias,
             specials,
+            by_pc: RefCell::new(HashMap::new()),
         }
+    }
+
+    fn info(&self, pc: u64) -> Option<PcInfo> {
+        if let Some(hit) = self.by_pc.borrow().get(&pc) {
+            return *hit;
+        }
+        let info = pc.checked_sub(self.bias).and_then(|static_pc| {
+            let f = self.tab.find(static_pc)?;
+            let delta = f.sp_delta(static_pc).and_then(|d| u64::try_from(d).ok());
+            Some(PcInfo {
+                index: f.index(),
+                delta,
+            })
+        });
+        self.by_pc.borrow_mut().insert(pc, info);
+        info
     }
 
     /// The function containing runtime address `pc`.
     pub fn find(&self, pc: u64) -> Option<Func<'a>> {
-        self.tab.find(pc.checked_sub(self.bias)?)
+        self.tab.func(self.info(pc)?.index)
     }
 
     pub fn special(&self, f: &Func<'_>) -> Option<Special> {
@@ -91,8 +120,10 @@ impl<'a> Code<'a> {
 
     /// Frame size at runtime address `pc` of `f`.
     fn sp_delta(&self, f: &Func<'_>, pc: u64) -> Option<u64> {
-        let d = f.sp_delta(pc.wrapping_sub(self.bias))?;
-        u64::try_from(d).ok()
+        match self.info(pc) {
+            Some(i) if i.index == f.index() => i.delta,
+            _ => u64::try_from(f.sp_delta(pc.wrapping_sub(self.bias))?).ok(),
+        }
     }
 }
 
