@@ -1,6 +1,7 @@
 """Type stubs of the compiled module `goscope._native` (crate rust/python)."""
 
 import os
+from typing import Callable, Sequence
 
 __version__: str
 
@@ -55,3 +56,56 @@ class Binary:
         """`(entry, end)` of the function called `name`, or None."""
     def pcs_for_line(self, file: str, line: int) -> list[int]:
         """Start of every pc range whose innermost position is `file:line`."""
+
+Registers = dict[str, int]
+"""Register name (as GDB names it: `rip`, `rsp`, `rbp`, `r14`, `fs_base`) to value."""
+
+class Target:
+    """A core file or a live process with its executable, decoded as the Go runtime sees it.
+
+    Reads only: goscope never writes target memory or registers."""
+
+    @staticmethod
+    def open_core(core: str | os.PathLike[str], exe: str | os.PathLike[str]) -> Target:
+        """Opens a core file with the executable that produced it."""
+    @staticmethod
+    def live(
+        exe: str | os.PathLike[str] | Binary,
+        read_memory: Callable[[int, int], bytes],
+        threads: Sequence[tuple[int, Registers]],
+        bias: int = 0,
+    ) -> Target:
+        """A live process whose memory comes from `read_memory(addr, len)`, page-cached
+        until `clear_cache()`; `threads` are `(lwp, registers)`."""
+    @staticmethod
+    def proc(
+        exe: str | os.PathLike[str] | Binary,
+        pid: int,
+        threads: Sequence[tuple[int, Registers]],
+        bias: int = 0,
+        read_memory: Callable[[int, int], bytes] | None = None,
+    ) -> Target:
+        """A live process read through /proc/PID/mem, else through `read_memory`."""
+    @property
+    def kind(self) -> str:
+        """ "core", "live" (memory through the debugger) or "proc" (/proc/PID/mem)."""
+    @property
+    def bias(self) -> int:
+        """How far a PIE executable was moved from its link address."""
+    @property
+    def layout_source(self) -> str:
+        """Where the runtime struct layout came from: "dwarf" or "table"."""
+    def clear_cache(self) -> None:
+        """Forgets cached target memory."""
+    def goroutines_json(self, with_stacks: bool = True, max_frames: int | None = None) -> str:
+        """`{"go_version": ..., "goroutines": [...]}`, frames innermost first."""
+    def goroutine_json(self, goid: int, max_frames: int | None = None) -> str | None:
+        """One goroutine as a JSON object, or None if no live goroutine has that id."""
+    def threads_json(self) -> str:
+        """Every thread: lwp, pc, sp, function, file, line, m, p, g, stack, crashed."""
+    def ms_json(self) -> str:
+        """Every M: addr, id, procid, g0, gsignal, curg, p, lockedg."""
+    def info_json(self) -> str:
+        """kind, memory, go_version, bias, layout, signal, warnings and counts."""
+    def layout_offset(self, ty: str, field: str) -> int | None:
+        """Offset of a (dotted) field in a runtime struct, e.g. ("runtime.g", "sched.sp")."""

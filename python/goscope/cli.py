@@ -13,10 +13,19 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
-from goscope import GoscopeError, __version__
+from goscope import Binary, GoscopeError, Target, __version__
 from goscope.binary_info import BinaryInfo, open_info
 from goscope.elf_header import is_core_file
+from goscope.goroutines import (
+    CreatorOffsets,
+    Listing,
+    UserCode,
+    add_filter_arguments,
+    filters_from,
+    parse_goroutine_ids,
+)
 from goscope.implications import notes
+from goscope.render.goroutines import render_goroutine_list, render_stacks, render_threads
 from goscope.render.info import info_json_object, render_info
 from goscope.render.style import Style, for_stream
 
@@ -54,6 +63,9 @@ class Subcommand:
     description: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, Output], int]
+    #: The list positional that takes words after the options (``bt CORE --exe BIN 7 9``):
+    #: argparse gives a trailing ``nargs="*"`` positional nothing once CORE has matched.
+    trailing: str | None = None
 
 
 def executable_for(args: argparse.Namespace) -> str:
@@ -90,6 +102,140 @@ def _run_info(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+# -- goroutines, bt, threads: a core file and its executable ----------------------------------
+
+
+@dataclass
+class OpenedCore:
+    """A core opened with its executable, and what the renderers need besides it."""
+
+    target: Target
+    binary: Binary
+
+    def listing(self, with_stacks: bool = True, max_frames: int | None = None) -> Listing:
+        return Listing.parse(self.target.goroutines_json(with_stacks, max_frames))
+
+    def threads(self) -> list[dict[str, Any]]:
+        threads: list[dict[str, Any]] = json.loads(self.target.threads_json())
+        return threads
+
+    def crashed_goroutine(self) -> int | None:
+        """The goroutine on the thread that crashed (the core's first thread), if any."""
+        for thread in self.threads():
+            goid = thread.get("g")
+            if thread.get("crashed") and isinstance(goid, int):
+                return goid
+        return None
+
+    def user_code(self) -> UserCode:
+        return UserCode.from_info(json.loads(self.binary.info_json()))
+
+
+def open_core(args: argparse.Namespace) -> OpenedCore:
+    core: str = args.target
+    if not is_core_file(core):
+        raise UsageError(
+            f"{core} is not a core file; goscope {args.command} reads a core: "
+            f"goscope {args.command} CORE --exe BIN"
+        )
+    if args.exe is None:
+        raise UsageError(f"{core} is a core file; give its executable with --exe BIN")
+    return OpenedCore(target=Target.open_core(core, args.exe), binary=Binary(args.exe))
+
+
+def _warn(out: Output, target: Target) -> None:
+    """The target's warnings, one line each on stderr (never mixed into --json output)."""
+    out.stream.flush()
+    for warning in json.loads(target.info_json()).get("warnings") or []:
+        print(f"goscope: warning: {warning}", file=sys.stderr)
+
+
+def _add_goroutines_arguments(parser: argparse.ArgumentParser) -> None:
+    add_filter_arguments(parser)
+
+
+def _run_goroutines(args: argparse.Namespace, out: Output) -> int:
+    opened = open_core(args)
+    listing = opened.listing()
+    shown = filters_from(args).apply(listing.goroutines)
+    if out.json:
+        out.write_json(listing.document(shown))
+    else:
+        out.write(
+            render_goroutine_list(
+                shown,
+                len(listing.goroutines),
+                opened.user_code(),
+                out.style,
+                current=opened.crashed_goroutine(),
+            )
+        )
+    _warn(out, opened.target)
+    return EXIT_OK
+
+
+def _add_bt_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "goroutines",
+        nargs="*",
+        metavar="ID|all",
+        help="goroutine ids, or `all` (the default)",
+    )
+    parser.add_argument(
+        "-s",
+        "--system",
+        action="store_true",
+        help="also show the frames a running goroutine's thread has on its system stack",
+    )
+    parser.add_argument(
+        "--max-frames", type=int, metavar="N", help="stop each stack after N frames"
+    )
+
+
+def _run_bt(args: argparse.Namespace, out: Output) -> int:
+    try:
+        ids = parse_goroutine_ids(args.goroutines)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    opened = open_core(args)
+    listing = opened.listing(max_frames=args.max_frames)
+    status = EXIT_OK
+    if ids is None:
+        chosen = listing.goroutines
+    else:
+        chosen = []
+        for goid in ids:
+            g = listing.find(goid)
+            if g is None:
+                print(f"goscope: no goroutine {goid} in {args.target}", file=sys.stderr)
+                status = EXIT_ERROR
+            else:
+                chosen.append(g)
+    if out.json:
+        out.write_json(listing.document(chosen))
+    elif chosen:
+        offsets = CreatorOffsets(opened.binary, opened.target.bias)
+        out.write(render_stacks(chosen, out.style, system=args.system, creator_offset=offsets))
+    _warn(out, opened.target)
+    return status
+
+
+def _add_threads_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser  # `threads` has only the common options
+
+
+def _run_threads(args: argparse.Namespace, out: Output) -> int:
+    opened = open_core(args)
+    threads = opened.threads()
+    if out.json:
+        go_version = json.loads(opened.target.info_json()).get("go_version")
+        out.write_json({"go_version": go_version, "threads": threads})
+    else:
+        out.write(render_threads(threads, out.style))
+    _warn(out, opened.target)
+    return EXIT_OK
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         name="info",
@@ -101,6 +247,42 @@ SUBCOMMANDS: list[Subcommand] = [
         ),
         add_arguments=_add_info_arguments,
         run=_run_info,
+    ),
+    Subcommand(
+        name="goroutines",
+        summary="every goroutine of a core: state or wait reason, where it is, who made it",
+        description=(
+            "List every goroutine of a core file, one line each: its id, its status or wait "
+            "reason as the Go runtime prints it, the innermost frame in the program's own "
+            "code (else its innermost frame) and the function that created it. '*' marks "
+            "the goroutine of the thread that crashed. With --json, DESIGN.md's goroutine "
+            "objects with every frame."
+        ),
+        add_arguments=_add_goroutines_arguments,
+        run=_run_goroutines,
+    ),
+    Subcommand(
+        name="bt",
+        summary="goroutine stacks of a core, in the Go traceback's format",
+        description=(
+            "Print the stacks of the given goroutines (default: all) the way the Go runtime "
+            "prints a traceback: inlined calls as function(...), file:line +offset, fp, sp "
+            "and pc of every physical frame, then `created by`."
+        ),
+        add_arguments=_add_bt_arguments,
+        run=_run_bt,
+        trailing="goroutines",
+    ),
+    Subcommand(
+        name="threads",
+        summary="the threads of a core: M, P, goroutine, stack and pc of each",
+        description=(
+            "List the threads of a core file: LWP, the runtime's M and P on it, the goroutine "
+            "the M runs, which stack the thread is on (goroutine, g0, gsignal) and the pc "
+            "with its function. '*' marks the thread that crashed."
+        ),
+        add_arguments=_add_threads_arguments,
+        run=_run_threads,
     ),
 ]
 
@@ -130,13 +312,24 @@ def build_parser() -> argparse.ArgumentParser:
             help="colour the text output (default: auto, on a terminal only)",
         )
         command.add_arguments(sub)
-        sub.set_defaults(run=command.run)
+        sub.set_defaults(run=command.run, trailing=command.trailing)
     return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parses `argv`; words left after the options go to the subcommand's trailing list."""
+    args, extra = parser.parse_known_args(argv)
+    trailing = getattr(args, "trailing", None)
+    if extra and (trailing is None or any(word.startswith("-") for word in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra and trailing is not None:
+        setattr(args, trailing, [*getattr(args, trailing), *extra])
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     stream = sys.stdout
     style = for_stream(stream, "never" if args.json else args.color)
     out = Output(stream=stream, style=style, json=args.json)

@@ -2,6 +2,7 @@
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use goscope_core::Binary;
 use goscope_core::Location;
@@ -20,7 +21,14 @@ fn to_py_location(location: Location) -> PyLocation {
 /// `.gopclntab` and `.go.buildinfo` without needing DWARF or a symbol table.
 #[pyclass(name = "Binary", module = "goscope", frozen)]
 pub(crate) struct PyBinary {
-    inner: Binary,
+    inner: Arc<Binary>,
+}
+
+impl PyBinary {
+    /// The opened binary, shared with targets built on it.
+    pub(crate) fn shared(&self) -> Arc<Binary> {
+        Arc::clone(&self.inner)
+    }
 }
 
 #[pymethods]
@@ -29,7 +37,9 @@ impl PyBinary {
     #[new]
     fn new(py: Python<'_>, path: PathBuf) -> Result<Self, BindingError> {
         let inner = py.detach(|| guard("opening the binary", || Ok(Binary::open(&path)?)))?;
-        Ok(PyBinary { inner })
+        Ok(PyBinary {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The path the binary was opened from.

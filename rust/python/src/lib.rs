@@ -5,6 +5,7 @@
 
 mod binary;
 mod errors;
+mod target;
 
 use pyo3::prelude::*;
 
@@ -14,6 +15,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::install_panic_hook();
     errors::register(m)?;
     m.add_class::<binary::PyBinary>()?;
+    m.add_class::<target::PyTarget>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,0 +1,239 @@
+"""Goroutines as the core reports them (DESIGN.md's JSON contract), and what the command line
+and GDB do with them alike: the state text the Go runtime prints, which frames are the
+program's own, and the filters ``--state``, ``--wait-reason``, ``--function`` and ``--user``.
+
+A goroutine is kept as the JSON object the core produced (a ``dict``), so that ``--json``
+passes on every field, including ones added later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Sequence
+
+Goroutine = Dict[str, Any]
+Frame = Dict[str, Any]
+
+#: Packages of the runtime proper: frames in these are "runtime frames".
+_RUNTIME_PACKAGES = ("runtime",)
+_RUNTIME_PREFIXES = ("runtime/internal/", "internal/runtime/")
+
+
+def package_of(function: str) -> str:
+    """The import path of a Go function's package: ``main`` of ``main.(*T).m``,
+    ``github.com/a/b`` of ``github.com/a/b.F[...]``, ``runtime/pprof`` of ``runtime/pprof.Do``.
+    """
+    name = function.split("[", 1)[0]  # type arguments may hold dots and slashes
+    slash = name.rfind("/")
+    dot = name.find(".", slash + 1)
+    return name if dot < 0 else name[:dot]
+
+
+def is_runtime_function(function: str) -> bool:
+    """Whether the function belongs to the Go runtime (``runtime``, ``runtime/internal/...``,
+    ``internal/runtime/...``); ``runtime/pprof`` and the like are libraries, not the runtime."""
+    package = package_of(function)
+    return package in _RUNTIME_PACKAGES or package.startswith(_RUNTIME_PREFIXES)
+
+
+class UserCode:
+    """Which functions are the program's own: package ``main`` and the packages of the
+    modules the binary's build information lists (the main module and its dependencies).
+    Without build information, any package whose first path element has a dot (a module path
+    such as ``github.com/...``) counts, as the standard library has none."""
+
+    def __init__(self, module_paths: Iterable[str] = ()) -> None:
+        self.module_paths = sorted({p for p in module_paths if p}, key=len, reverse=True)
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> UserCode:
+        """From the object of :meth:`goscope.Binary.info_json`."""
+        paths: list[str] = []
+        if isinstance(info.get("path"), str):
+            paths.append(info["path"])
+        for module in [info.get("main"), *(info.get("deps") or [])]:
+            if isinstance(module, dict) and isinstance(module.get("path"), str):
+                paths.append(module["path"])
+        return cls(paths)
+
+    def is_user(self, function: str) -> bool:
+        package = package_of(function)
+        if package == "main" or package.startswith("main."):
+            return True
+        if is_runtime_function(function):
+            return False
+        if self.module_paths:
+            return any(
+                package == path or package.startswith(path + "/") for path in self.module_paths
+            )
+        return "." in package.split("/", 1)[0]
+
+
+def state_text(g: Goroutine) -> str:
+    """What the runtime prints between the brackets of a goroutine's header: its wait reason
+    (or status), the minutes it has waited when one or more, and whether it is locked to its
+    thread: ``chan receive, 5 minutes, locked to thread``."""
+    state = str(g.get("wait_reason") or g.get("status") or "???")
+    minutes = g.get("wait_minutes")
+    if isinstance(minutes, int) and minutes >= 1:
+        state += f", {minutes} minutes"
+    if g.get("locked_to_thread"):
+        state += ", locked to thread"
+    return state
+
+
+def frames(g: Goroutine) -> list[Frame]:
+    result: list[Frame] = g.get("frames") or []
+    return result
+
+
+def top_user_frame(g: Goroutine, user: UserCode) -> Frame | None:
+    """The innermost frame in the program's own code, if any."""
+    return next((f for f in frames(g) if user.is_user(str(f.get("function", "")))), None)
+
+
+def where(g: Goroutine, user: UserCode) -> Frame | None:
+    """The frame that best says where a goroutine is: its innermost frame in the program's
+    own code, else its innermost frame outside the runtime, else its innermost frame."""
+    found = top_user_frame(g, user)
+    if found is not None:
+        return found
+    stack = frames(g)
+    outside = next((f for f in stack if not is_runtime_function(str(f.get("function")))), None)
+    if outside is not None:
+        return outside
+    return stack[0] if stack else None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which goroutines to show. Empty filters show every goroutine."""
+
+    state: str | None = None
+    wait_reason: str | None = None
+    function: str | None = None
+    user: bool = False
+
+    def matches(self, g: Goroutine) -> bool:
+        if self.state is not None:
+            wanted = self.state.lower()
+            texts = (g.get("status"), g.get("wait_reason"), state_text(g))
+            if not any(isinstance(t, str) and wanted in t.lower() for t in texts):
+                return False
+        if self.wait_reason is not None:
+            reason = g.get("wait_reason")
+            if not isinstance(reason, str) or reason.lower() != self.wait_reason.lower():
+                return False
+        if self.function is not None:
+            if not any(self.function in str(f.get("function", "")) for f in frames(g)):
+                return False
+        if self.user:
+            if not any(not is_runtime_function(str(f.get("function", ""))) for f in frames(g)):
+                return False
+        return True
+
+    def apply(self, goroutines: Sequence[Goroutine]) -> list[Goroutine]:
+        return [g for g in goroutines if self.matches(g)]
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.state, self.wait_reason, self.function)) or bool(
+            self.user
+        )
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The filter options shared by ``goscope goroutines`` and ``go goroutines``."""
+    group = parser.add_argument_group("filters (all must match)")
+    group.add_argument(
+        "--state",
+        metavar="S",
+        help="status or wait reason contains S (case-insensitive): running, syscall, "
+        '"chan receive", "select", ...',
+    )
+    group.add_argument(
+        "--wait-reason",
+        metavar="S",
+        help='the wait reason is exactly S (case-insensitive), e.g. "sync.Mutex.Lock"',
+    )
+    group.add_argument(
+        "--function",
+        metavar="SUBSTR",
+        help="some frame's function name contains SUBSTR",
+    )
+    group.add_argument(
+        "--user",
+        action="store_true",
+        help="only goroutines with at least one frame outside the Go runtime",
+    )
+
+
+def filters_from(args: argparse.Namespace) -> Filters:
+    return Filters(
+        state=args.state,
+        wait_reason=args.wait_reason,
+        function=args.function,
+        user=bool(args.user),
+    )
+
+
+@dataclass
+class Listing:
+    """The decoded goroutines document: ``{"go_version": ..., "goroutines": [...]}``."""
+
+    go_version: str | None
+    goroutines: list[Goroutine]
+
+    @classmethod
+    def parse(cls, text: str) -> Listing:
+        document = json.loads(text)
+        return cls(go_version=document.get("go_version"), goroutines=document["goroutines"])
+
+    def document(self, goroutines: Sequence[Goroutine] | None = None) -> dict[str, Any]:
+        """The JSON contract's object, with `goroutines` (default: all of them)."""
+        return {
+            "go_version": self.go_version,
+            "goroutines": list(self.goroutines if goroutines is None else goroutines),
+        }
+
+    def find(self, goid: int) -> Goroutine | None:
+        return next((g for g in self.goroutines if g.get("id") == goid), None)
+
+
+def parse_goroutine_ids(words: Sequence[str]) -> list[int] | None:
+    """``all`` (or nothing) is None; otherwise the ids, each a decimal number.
+    Raises ValueError naming a word that is neither."""
+    if not words or list(words) == ["all"]:
+        return None
+    ids = []
+    for word in words:
+        try:
+            ids.append(int(word, 10))
+        except ValueError:
+            raise ValueError(f"not a goroutine id: {word!r} (give numbers or `all`)") from None
+    return ids
+
+
+class CreatorOffsets:
+    """The ``+0x..`` Go prints after a ``created by`` position: how far the ``go`` statement's
+    pc lies into the function that ran it. Needs the executable's function table and the load
+    bias; None when the pc is not inside the named function."""
+
+    def __init__(self, binary: Any, bias: int) -> None:
+        self.binary = binary
+        self.bias = bias
+
+    def __call__(self, g: Goroutine) -> int | None:
+        creator = g.get("created_by")
+        if not isinstance(creator, dict):
+            return None
+        pc, name = creator.get("pc"), creator.get("function")
+        if not isinstance(pc, int) or not isinstance(name, str):
+            return None
+        bounds = self.binary.function(name)
+        if bounds is None:
+            return None
+        entry, end = bounds[0] + self.bias, bounds[1] + self.bias
+        return pc - entry if entry < pc < end else None

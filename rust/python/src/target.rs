@@ -1,0 +1,435 @@
+//! `goscope.Target`: a Go process to inspect — a core file with its executable, or a live
+//! process whose memory comes from `/proc/PID/mem` or from the debugger through a callback.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use goscope_core::memory::{
+    CallbackMemory, Memory, PageCache, ProcMemory, Registers, SignalInfo, Thread,
+};
+use goscope_core::runtime::DEFAULT_MAX_FRAMES;
+use goscope_core::target::Target;
+use goscope_core::{Binary, Error as CoreError, ErrorKind};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use serde_json::{json, Value};
+
+use crate::binary::PyBinary;
+use crate::errors::{guard, BindingError};
+
+/// `read(addr, len) -> bytes`, calling back into Python.
+type ReadFn = Box<dyn Fn(u64, usize) -> goscope_core::Result<Vec<u8>> + Send + Sync>;
+
+/// The page caches a live target reads through, so that they can be dropped when the process
+/// moves on.
+enum Cache {
+    None,
+    Callback(Arc<PageCache<CallbackMemory<ReadFn>>>),
+    Proc(Arc<PageCache<ProcMemory>>),
+}
+
+impl Cache {
+    fn clear(&self) {
+        match self {
+            Cache::None => {}
+            Cache::Callback(cache) => cache.clear(),
+            Cache::Proc(cache) => cache.clear(),
+        }
+    }
+}
+
+/// A core file or a live process, with its executable, decoded the way the Go runtime sees
+/// it: goroutines, threads and Ms. Reads only; never writes target memory or registers.
+#[pyclass(name = "Target", module = "goscope", frozen)]
+pub(crate) struct PyTarget {
+    inner: Mutex<Target>,
+    cache: Cache,
+    /// "core", "live" or "proc".
+    kind: &'static str,
+    /// Where memory comes from, for `info_json`.
+    memory: String,
+}
+
+fn lock(target: &Mutex<Target>) -> MutexGuard<'_, Target> {
+    // A panic while decoding is caught by `guard`; the target itself is only read, so a
+    // poisoned lock holds nothing half-updated.
+    target.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `serde_json::to_string` of a value, failing as an internal error that says what was encoded.
+macro_rules! encode {
+    ($value:expr, $during:expr) => {
+        serde_json::to_string($value).map_err(|err| BindingError::Internal {
+            during: $during,
+            message: err.to_string(),
+        })
+    };
+}
+
+/// `serde_json::to_value` of a value, failing as an internal error that says what was encoded.
+macro_rules! to_value {
+    ($value:expr, $during:expr) => {
+        serde_json::to_value($value).map_err(|err| BindingError::Internal {
+            during: $during,
+            message: err.to_string(),
+        })
+    };
+}
+
+/// The executable as given from Python: a path, or an already opened `goscope.Binary`.
+fn binary_of(py: Python<'_>, exe: &Bound<'_, PyAny>) -> Result<Arc<Binary>, BindingError> {
+    if let Ok(binary) = exe.cast::<PyBinary>() {
+        return Ok(binary.get().shared());
+    }
+    let path: PathBuf = exe.extract().map_err(|_| {
+        BindingError::Core(CoreError::new(
+            ErrorKind::Io,
+            "the executable must be a path or a goscope.Binary",
+        ))
+    })?;
+    py.detach(|| guard("opening the binary", || Ok(Arc::new(Binary::open(&path)?))))
+}
+
+/// Threads as `(lwp, {register name: value})`, registers named as GDB names them on amd64
+/// (`rip`, `rsp`, `rbp`, `r14`, `fs_base`, ...) or arm64 (`pc`, `sp`, `x29`, `x28`, ...).
+fn threads_of(binary: &Binary, threads: Vec<(u32, Bound<'_, PyDict>)>) -> PyResult<Vec<Thread>> {
+    let arch = binary.image().arch;
+    let mut out = Vec::with_capacity(threads.len());
+    for (lwp, values) in threads {
+        let mut registers = Registers::new(arch);
+        for (name, value) in values.iter() {
+            let name: String = name.extract()?;
+            let value: u64 = value.extract()?;
+            if !registers.set(&name, value) {
+                return Err(PyValueError::new_err(format!(
+                    "thread {lwp}: no register named {name:?} on {arch:?}"
+                )));
+            }
+        }
+        out.push(Thread {
+            lwp,
+            signal: 0,
+            pending: 0,
+            blocked: 0,
+            registers,
+            siginfo: None,
+        });
+    }
+    Ok(out)
+}
+
+/// Memory read through the Python callable `read_memory(addr, len) -> bytes`. Whatever the
+/// callable raises becomes unreadable memory at that address.
+fn callback_memory(read_memory: Py<PyAny>) -> CallbackMemory<ReadFn> {
+    let read: ReadFn = Box::new(move |addr: u64, len: usize| {
+        Python::attach(|py| {
+            let unreadable = |why: String| {
+                CoreError::new(
+                    ErrorKind::Unreadable,
+                    format!("cannot read {len} bytes of target memory at {addr:#x}: {why}"),
+                )
+            };
+            let reply = read_memory
+                .call1(py, (addr, len))
+                .map_err(|err| unreadable(err.value(py).to_string()))?;
+            let bytes = reply
+                .bind(py)
+                .cast::<PyBytes>()
+                .map_err(|_| unreadable("the debugger's reader did not return bytes".to_owned()))?;
+            Ok(bytes.as_bytes().to_vec())
+        })
+    });
+    CallbackMemory::new(read)
+}
+
+fn signal_json(signal: Option<&SignalInfo>) -> Value {
+    match signal {
+        None => Value::Null,
+        Some(s) => json!({
+            "signo": s.signo,
+            "name": s.signal_name(),
+            "code": s.code,
+            "errno": s.errno,
+            "fault_addr": s.fault_addr,
+            "sender_pid": s.sender_pid,
+            "sender_uid": s.sender_uid,
+            "from_kernel": s.from_kernel(),
+        }),
+    }
+}
+
+fn go_version(target: &Target) -> Option<String> {
+    target
+        .binary()
+        .build_info()
+        .ok()
+        .map(|b| b.go_version.clone())
+}
+
+/// Where a live target's memory comes from.
+struct LiveMemory {
+    memory: Arc<dyn Memory>,
+    cache: Cache,
+    kind: &'static str,
+    description: String,
+}
+
+impl LiveMemory {
+    /// Through the debugger's `read_memory(addr, len) -> bytes`, page-cached.
+    fn callback(read_memory: Py<PyAny>, description: String) -> LiveMemory {
+        let cache = Arc::new(PageCache::new(callback_memory(read_memory)));
+        LiveMemory {
+            memory: cache.clone(),
+            cache: Cache::Callback(cache),
+            kind: "live",
+            description,
+        }
+    }
+
+    /// Through `/proc/PID/mem`, page-cached.
+    fn proc(proc: ProcMemory) -> LiveMemory {
+        let description = format!("/proc/{}/mem", proc.pid());
+        let cache = Arc::new(PageCache::new(proc));
+        LiveMemory {
+            memory: cache.clone(),
+            cache: Cache::Proc(cache),
+            kind: "proc",
+            description,
+        }
+    }
+}
+
+impl PyTarget {
+    fn new_live(
+        py: Python<'_>,
+        binary: Arc<Binary>,
+        source: LiveMemory,
+        threads: Vec<Thread>,
+        bias: u64,
+    ) -> Result<PyTarget, BindingError> {
+        let memory = source.memory;
+        let inner = py.detach(|| {
+            guard("reading the process's runtime", || {
+                Ok(Target::from_parts(binary, memory, bias, threads)?)
+            })
+        })?;
+        Ok(PyTarget {
+            inner: Mutex::new(inner),
+            cache: source.cache,
+            kind: source.kind,
+            memory: source.description,
+        })
+    }
+}
+
+#[pymethods]
+impl PyTarget {
+    /// Opens a core file with the executable that produced it.
+    #[staticmethod]
+    fn open_core(py: Python<'_>, core: PathBuf, exe: PathBuf) -> Result<Self, BindingError> {
+        let inner = py.detach(|| {
+            guard("opening the core file", || {
+                Ok(Target::open_core(&core, &exe)?)
+            })
+        })?;
+        Ok(PyTarget {
+            inner: Mutex::new(inner),
+            cache: Cache::None,
+            kind: "core",
+            memory: format!("core file {}", core.display()),
+        })
+    }
+
+    /// A live process whose memory is read through `read_memory(addr, len) -> bytes` (e.g.
+    /// GDB's `Inferior.read_memory`), cached page by page until [`clear_cache`]. `threads` is
+    /// a list of `(lwp, {register: value})`; `bias` is how far a PIE executable was moved.
+    #[staticmethod]
+    #[pyo3(signature = (exe, read_memory, threads, bias = 0))]
+    fn live(
+        py: Python<'_>,
+        exe: &Bound<'_, PyAny>,
+        read_memory: Py<PyAny>,
+        threads: Vec<(u32, Bound<'_, PyDict>)>,
+        bias: u64,
+    ) -> PyResult<Self> {
+        let binary = binary_of(py, exe)?;
+        let threads = threads_of(&binary, threads)?;
+        let source = LiveMemory::callback(read_memory, "the debugger".to_owned());
+        Ok(Self::new_live(py, binary, source, threads, bias)?)
+    }
+
+    /// A live process read through `/proc/PID/mem`; when that cannot be opened, through
+    /// `read_memory` if given (else the error says why it could not be opened).
+    #[staticmethod]
+    #[pyo3(signature = (exe, pid, threads, bias = 0, read_memory = None))]
+    fn proc(
+        py: Python<'_>,
+        exe: &Bound<'_, PyAny>,
+        pid: u32,
+        threads: Vec<(u32, Bound<'_, PyDict>)>,
+        bias: u64,
+        read_memory: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let binary = binary_of(py, exe)?;
+        let threads = threads_of(&binary, threads)?;
+        let source = match (ProcMemory::open(pid), read_memory) {
+            (Ok(proc), _) => LiveMemory::proc(proc),
+            (Err(error), Some(read_memory)) => {
+                LiveMemory::callback(read_memory, format!("the debugger ({error})"))
+            }
+            (Err(error), None) => return Err(BindingError::Core(error).into()),
+        };
+        Ok(Self::new_live(py, binary, source, threads, bias)?)
+    }
+
+    /// "core", "live" (memory through the debugger) or "proc" (`/proc/PID/mem`).
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// How far the executable was moved from its link address (PIE), 0 otherwise.
+    #[getter]
+    fn bias(&self) -> u64 {
+        lock(&self.inner).runtime().bias()
+    }
+
+    /// Forgets cached target memory; call it whenever the process may have changed.
+    fn clear_cache(&self) {
+        self.cache.clear();
+    }
+
+    /// `{"go_version": ..., "goroutines": [...]}` as DESIGN.md's JSON contract describes:
+    /// every goroutine the runtime would print, frames innermost first.
+    #[pyo3(signature = (with_stacks = true, max_frames = None))]
+    fn goroutines_json(
+        &self,
+        py: Python<'_>,
+        with_stacks: bool,
+        max_frames: Option<usize>,
+    ) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("listing goroutines", || {
+                let mut target = lock(inner);
+                target.runtime_mut().max_frames = max_frames.unwrap_or(DEFAULT_MAX_FRAMES);
+                let goroutines = target.runtime().goroutines(with_stacks);
+                let document = json!({
+                    "go_version": go_version(&target),
+                    "goroutines": to_value!(&goroutines, "encoding goroutines as JSON")?,
+                });
+                encode!(&document, "encoding goroutines as JSON")
+            })
+        })
+    }
+
+    /// One goroutine as a JSON object, or None when no live goroutine has that id.
+    #[pyo3(signature = (goid, max_frames = None))]
+    fn goroutine_json(
+        &self,
+        py: Python<'_>,
+        goid: u64,
+        max_frames: Option<usize>,
+    ) -> Result<Option<String>, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("reading a goroutine", || {
+                let mut target = lock(inner);
+                target.runtime_mut().max_frames = max_frames.unwrap_or(DEFAULT_MAX_FRAMES);
+                match target.runtime().goroutine(goid) {
+                    Some(g) => Ok(Some(encode!(&g, "encoding a goroutine as JSON")?)),
+                    None => Ok(None),
+                }
+            })
+        })
+    }
+
+    /// Every thread as a JSON list: lwp, pc, sp, the function at pc, M and P ids, the goid
+    /// of the M's current goroutine, which stack the thread is on, and whether it crashed.
+    fn threads_json(&self, py: Python<'_>) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("listing threads", || {
+                let target = lock(inner);
+                let bias = target.runtime().bias();
+                let binary = target.binary();
+                let mut threads = Vec::new();
+                for thread in target.runtime().threads() {
+                    let mut value = to_value!(&thread, "encoding threads as JSON")?;
+                    let at = binary.pc_line(thread.pc.wrapping_sub(bias));
+                    if let Value::Object(fields) = &mut value {
+                        fields.insert(
+                            "function".into(),
+                            at.as_ref().map(|l| l.function.clone()).into(),
+                        );
+                        fields.insert("file".into(), at.as_ref().map(|l| l.file.clone()).into());
+                        fields.insert("line".into(), at.as_ref().map(|l| l.line).into());
+                    }
+                    threads.push(value);
+                }
+                encode!(&threads, "encoding threads as JSON")
+            })
+        })
+    }
+
+    /// Every M as a JSON list (address, id, thread id, g0, gsignal, curg, p, lockedg).
+    fn ms_json(&self, py: Python<'_>) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("listing Ms", || {
+                let target = lock(inner);
+                encode!(&target.runtime().ms(), "encoding Ms as JSON")
+            })
+        })
+    }
+
+    /// Facts about the target as a JSON object: kind, where memory comes from, Go version,
+    /// load bias, the signal that stopped a core, warnings, and goroutine, thread and M
+    /// counts.
+    fn info_json(&self, py: Python<'_>) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        let kind = self.kind;
+        let memory = self.memory.as_str();
+        py.detach(|| {
+            guard("describing the target", || {
+                let target = lock(inner);
+                let runtime = target.runtime();
+                let document = json!({
+                    "kind": kind,
+                    "memory": memory,
+                    "go_version": go_version(&target),
+                    "bias": runtime.bias(),
+                    "layout": to_value!(&target.layout().source(), "encoding the layout source")?,
+                    "signal": signal_json(target.signal()),
+                    "warnings": target.warnings(),
+                    "goroutines": runtime.goroutines(false).len(),
+                    "goroutine_slots": runtime.allg_count(),
+                    "threads": runtime.raw_threads().len(),
+                    "ms": runtime.ms().len(),
+                });
+                encode!(&document, "encoding the target's description")
+            })
+        })
+    }
+
+    /// Offset of `field` (dotted: `sched.sp`) in the runtime struct `type` (`runtime.g`) as
+    /// goscope uses it for this target, or None when the layout lacks it.
+    fn layout_offset(&self, ty: &str, field: &str) -> Option<u64> {
+        lock(&self.inner).layout().offset(ty, field).ok()
+    }
+
+    /// Where the runtime layout came from: "dwarf" or "table".
+    #[getter]
+    fn layout_source(&self) -> Result<String, BindingError> {
+        let target = lock(&self.inner);
+        match to_value!(&target.layout().source(), "encoding the layout source")? {
+            Value::String(source) => Ok(source),
+            other => Ok(other.to_string()),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<goscope.Target {} from {}>", self.kind, self.memory)
+    }
+}
