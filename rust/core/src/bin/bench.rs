@@ -26,8 +26,8 @@ fn main() {
                 ) {
                     Ok(t) => {
                         let t1 = Instant::now();
-                        let gs = t.runtime().goroutines(true);
                         if std::env::var_os("GOSCOPE_BENCH_COUNT").is_some() {
+                            let gs = t.runtime().goroutines(true);
                             let frames: usize = gs.iter().map(|g| g.frames.len()).sum();
                             println!(
                                 "{{\"goroutines\": {}, \"frames\": {frames}, \"open_ms\": {:.1}, \"decode_ms\": {:.1}}}",
@@ -36,7 +36,13 @@ fn main() {
                                 t1.elapsed().as_secs_f64() * 1e3
                             );
                         } else {
-                            println!("{}", serde_json::to_string_pretty(&gs).unwrap_or_default());
+                            let stdout = std::io::stdout();
+                            let mut w = std::io::BufWriter::new(stdout.lock());
+                            if let Err(e) =
+                                t.runtime().write_goroutines_json(&mut w, true, &|_| true)
+                            {
+                                eprintln!("goscope-bench: {e}");
+                            }
                         }
                     }
                     Err(e) => {

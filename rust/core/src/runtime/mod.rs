@@ -302,16 +302,23 @@ impl Runtime {
 
     /// Every goroutine the runtime would print (dead ones skipped), with stacks.
     pub fn goroutines(&self, with_stacks: bool) -> Vec<Goroutine> {
+        let mut out = Vec::new();
+        self.for_each_goroutine(with_stacks, |g| out.push(g));
+        out
+    }
+
+    /// Decodes goroutines one at a time in `allgs` order, so a caller that streams them out
+    /// never holds 100,000 stacks at once.
+    pub fn for_each_goroutine(&self, with_stacks: bool, mut each: impl FnMut(Goroutine)) {
         let code = Code::new(self.binary.pclntab(), self.bias);
         let mut sym_cache: HashMap<u64, Vec<Frame>> = HashMap::new();
         let (ptr, len) = self.allgs;
-        let mut out = Vec::new();
         for i in 0..len.min(MAX_GOROUTINES) {
             let gp = match self.mem.read_ptr(ptr + 8 * i) {
                 Ok(g) => g,
                 Err(e) => {
                     // The rest of the array is as unreadable as this slot: say so once.
-                    out.push(Goroutine::unreadable(
+                    each(Goroutine::unreadable(
                         0,
                         format!("goroutine list entries {i}..{len} are unreadable: {e}"),
                     ));
@@ -322,10 +329,48 @@ impl Runtime {
                 continue;
             }
             if let Some(g) = self.goroutine_at(&code, gp, with_stacks, &mut sym_cache) {
-                out.push(g);
+                each(g);
             }
         }
-        out
+    }
+
+    /// Writes `{"go_version": ..., "goroutines": [...]}` (the JSON contract) goroutine by
+    /// goroutine. `keep` filters; `Ok(n)` is the number written.
+    pub fn write_goroutines_json(
+        &self,
+        out: &mut dyn std::io::Write,
+        with_stacks: bool,
+        keep: &dyn Fn(&Goroutine) -> bool,
+    ) -> std::io::Result<usize> {
+        let version = self
+            .binary
+            .build_info()
+            .ok()
+            .map(|b| b.go_version.clone())
+            .unwrap_or_default();
+        write!(out, "{{\"go_version\": ")?;
+        serde_json::to_writer(&mut *out, &version)?;
+        write!(out, ", \"goroutines\": [")?;
+        let mut n = 0usize;
+        let mut failed: Option<std::io::Error> = None;
+        self.for_each_goroutine(with_stacks, |g| {
+            if failed.is_some() || !keep(&g) {
+                return;
+            }
+            let sep = if n == 0 { "\n" } else { ",\n" };
+            let res = out
+                .write_all(sep.as_bytes())
+                .and_then(|()| serde_json::to_writer(&mut *out, &g).map_err(std::io::Error::from));
+            match res {
+                Ok(()) => n += 1,
+                Err(e) => failed = Some(e),
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        writeln!(out, "\n]}}")?;
+        Ok(n)
     }
 
     /// Decodes the goroutine at `gp`; None for a dead goroutine.
