@@ -37,6 +37,10 @@ pub trait Memory: Send + Sync {
     /// Fills all of `buf` with the bytes at `addr`, or fails with [`ErrorKind::Unreadable`]
     /// naming the address. A failed read leaves `buf` in an unspecified state.
     fn read_at(&self, addr: u64, buf: &mut [u8]) -> Result<()>;
+
+    /// A hint that data read so far will not be needed again soon: backends that keep pages
+    /// (mapped cores, caches) may let them go to bound memory over long walks.
+    fn trim(&self) {}
 }
 
 impl<M: Memory + ?Sized> Memory for &M {
@@ -54,6 +58,10 @@ impl<M: Memory + ?Sized> Memory for Box<M> {
 impl<M: Memory + ?Sized> Memory for Arc<M> {
     fn read_at(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
         (**self).read_at(addr, buf)
+    }
+
+    fn trim(&self) {
+        (**self).trim()
     }
 }
 

@@ -23,6 +23,8 @@ use self::unwind::{Code, GStack, StackKind, Stacks};
 pub const MAX_MS: usize = 1 << 16;
 pub const MAX_GOROUTINES: u64 = 1 << 24;
 pub const DEFAULT_MAX_FRAMES: usize = 100_000;
+/// How many goroutines to decode between hints that their pages may be released.
+const TRIM_EVERY: u64 = 4096;
 
 /// Names the runtime gives its goroutine states (`gStatusStrings`), indexed by state.
 const STATUS_NAMES: &[&str] = &[
@@ -330,6 +332,9 @@ impl Runtime {
             }
             if let Some(g) = self.goroutine_at(&code, gp, with_stacks, &mut sym_cache) {
                 each(g);
+            }
+            if i % TRIM_EVERY == TRIM_EVERY - 1 {
+                self.mem.trim();
             }
         }
     }
