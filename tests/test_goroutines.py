@@ -243,26 +243,10 @@ def parse_bt(text: str) -> list[TracebackGoroutine]:
     return parse("\n".join(line for line in text.splitlines() if not line.startswith(notes)))
 
 
-# -- tests ------------------------------------------------------------------------------------
-
-
-def test_goroutines_json_match_traceback(fixture: Fixture) -> None:
-    document = goroutines_json(fixture)
-    assert document.get("go_version") == fixture.facts().get("go_version", document["go_version"])
-    result = compare(fixture.id, fixture.traceback_text(), document)
-    print(f"{fixture.id}: {result.rate()}")
-    assert result.goroutines > 0, f"{fixture.id}: no goroutine in traceback.txt"
-    assert not result.problems, result.report()
-
-
-def test_bt_text_matches_traceback(fixture: Fixture) -> None:
-    """``goscope bt CORE --exe BIN all`` prints stacks in the runtime's own format: read back
-    with the traceback parser, they agree with the runtime's traceback."""
-    assert fixture.core is not None
-    proc = run_goscope("bt", str(fixture.core), "--exe", str(fixture.bin), "all")
-    assert proc.returncode == 0, describe(proc)
-    printed = parse_bt(proc.stdout)
-    document = {
+def bt_document(printed: list[TracebackGoroutine]) -> dict[str, Any]:
+    """goscope's ``bt`` text, read back with :func:`parse_bt`, as a goroutines document that
+    :func:`compare` can check against the runtime's traceback."""
+    return {
         "goroutines": [
             {
                 "id": g.id,
@@ -296,6 +280,28 @@ def test_bt_text_matches_traceback(fixture: Fixture) -> None:
             for g in printed
         ]
     }
+
+
+# -- tests ------------------------------------------------------------------------------------
+
+
+def test_goroutines_json_match_traceback(fixture: Fixture) -> None:
+    document = goroutines_json(fixture)
+    assert document.get("go_version") == fixture.facts().get("go_version", document["go_version"])
+    result = compare(fixture.id, fixture.traceback_text(), document)
+    print(f"{fixture.id}: {result.rate()}")
+    assert result.goroutines > 0, f"{fixture.id}: no goroutine in traceback.txt"
+    assert not result.problems, result.report()
+
+
+def test_bt_text_matches_traceback(fixture: Fixture) -> None:
+    """``goscope bt CORE --exe BIN all`` prints stacks in the runtime's own format: read back
+    with the traceback parser, they agree with the runtime's traceback."""
+    assert fixture.core is not None
+    proc = run_goscope("bt", str(fixture.core), "--exe", str(fixture.bin), "all")
+    assert proc.returncode == 0, describe(proc)
+    printed = parse_bt(proc.stdout)
+    document = bt_document(printed)
     result = compare(fixture.id, fixture.traceback_text(), document)
     assert not result.problems, result.report() + "\n\n" + describe(proc)
     # The creator's +0x offset, which the JSON does not carry, is printed as the runtime does.

@@ -90,6 +90,9 @@ class Target:
     def kind(self) -> str:
         """ "core", "live" (memory through the debugger) or "proc" (/proc/PID/mem)."""
     @property
+    def go_version(self) -> str | None:
+        """The Go version of the executable's build information, e.g. "go1.22.10"."""
+    @property
     def bias(self) -> int:
         """How far a PIE executable was moved from its link address."""
     @property

@@ -228,8 +228,7 @@ def _run_threads(args: argparse.Namespace, out: Output) -> int:
     opened = open_core(args)
     threads = opened.threads()
     if out.json:
-        go_version = json.loads(opened.target.info_json()).get("go_version")
-        out.write_json({"go_version": go_version, "threads": threads})
+        out.write_json({"go_version": opened.target.go_version, "threads": threads})
     else:
         out.write(render_threads(threads, out.style))
     _warn(out, opened.target)

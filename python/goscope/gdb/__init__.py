@@ -14,10 +14,11 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    from goscope.gdb import params, target
+    from goscope.gdb import params, process, target
     from goscope.gdb.commands import register_all
 
     params.register()
     register_all()
     target.connect_events()
+    process.connect_events()
     _registered = True

@@ -69,7 +69,7 @@ def _executable() -> str | None:
 _CORE_FILE = re.compile(r"Local core dump file:\s*\n\s*`(.+?)', file type")
 
 
-def _core_file_path() -> str | None:
+def core_file_path() -> str | None:
     text = _execute("info target") or ""
     match = _CORE_FILE.search(text)
     return match.group(1) if match else None
@@ -97,7 +97,7 @@ def current() -> Target:
         executable=_executable(),
         kind=kind,
         pid=inferior.pid if kind != EXECUTABLE and inferior.pid > 0 else None,
-        core_file=_core_file_path() if kind == CORE else None,
+        core_file=core_file_path() if kind == CORE else None,
     )
 
 

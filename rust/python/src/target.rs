@@ -289,6 +289,12 @@ impl PyTarget {
         self.kind
     }
 
+    /// The Go version of the executable's build information (`go1.22.10`), if it has one.
+    #[getter]
+    fn go_version(&self) -> Option<String> {
+        go_version(&lock(&self.inner))
+    }
+
     /// How far the executable was moved from its link address (PIE), 0 otherwise.
     #[getter]
     fn bias(&self) -> u64 {

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 
 def register_all() -> None:
-    from goscope.gdb.commands import base, info
+    from goscope.gdb.commands import base, goroutines, info
 
     base.GoPrefixCommand()
     info.InfoCommand()
+    goroutines.GoroutinesCommand()
+    goroutines.BtCommand()
+    goroutines.ThreadsCommand()
+    goroutines.GoroutineStackCommand()

@@ -62,13 +62,15 @@ class GoCommand(gdb.Command):
     :attr:`description`, add their options in :meth:`add_arguments` and work in :meth:`run`."""
 
     name: str = ""
+    #: What comes before `name` in the command's full name; "" for a top-level command.
+    prefix: str = "go "
     summary: str = ""
     description: str = ""
     command_class: int = gdb.COMMAND_STACK
 
     def __init__(self) -> None:
         self.parser = CommandParser(
-            prog=f"go {self.name}",
+            prog=f"{self.prefix}{self.name}",
             description=self.description,
             add_help=True,
             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -77,7 +79,7 @@ class GoCommand(gdb.Command):
         # GDB takes a command's help from its __doc__: the first line is the summary that
         # `help go` lists, the rest is what `help go NAME` adds.
         self.__doc__ = f"{self.summary}\n\n{self.parser.format_help().rstrip()}"
-        super().__init__(f"go {self.name}", self.command_class, gdb.COMPLETE_FILENAME)
+        super().__init__(f"{self.prefix}{self.name}", self.command_class, gdb.COMPLETE_FILENAME)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """Adds the command's options to `parser`."""
@@ -100,7 +102,7 @@ class GoCommand(gdb.Command):
         except gdb.GdbError:
             raise
         except gdb.error as error:
-            raise gdb.GdbError(f"go {self.name}: {error}") from None
+            raise gdb.GdbError(f"{self.prefix}{self.name}: {error}") from None
         except Exception as error:
             if params.verbose():
                 traceback.print_exc(file=sys.stdout)
@@ -108,5 +110,5 @@ class GoCommand(gdb.Command):
             else:
                 hint = " (`set goscope verbose on` shows the traceback)"
             raise gdb.GdbError(
-                f"go {self.name}: internal error: {type(error).__name__}: {error}{hint}"
+                f"{self.prefix}{self.name}: internal error: {type(error).__name__}: {error}{hint}"
             ) from None
