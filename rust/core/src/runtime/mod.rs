@@ -67,6 +67,35 @@ pub struct MInfo {
     pub lockedg: u64,
 }
 
+/// One P (a scheduler context; GOMAXPROCS of them).
+#[derive(Debug, Clone, Serialize)]
+pub struct PInfo {
+    pub addr: u64,
+    pub id: i32,
+    /// `_Pidle`, `_Prunning`, ... without the `_P`.
+    pub status: String,
+    /// The M's id, when an M holds this P.
+    pub m: Option<i64>,
+    /// Goroutines in the local run queue, plus `runnext`.
+    pub runq: u32,
+    pub runnext: bool,
+}
+
+/// The scheduler's global state (`runtime.sched`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SchedInfo {
+    pub addr: u64,
+    pub goidgen: u64,
+    /// `nanotime()` of the last network poll; 0 while a thread blocks in the poller.
+    pub lastpoll: i64,
+    pub mnext: i64,
+    pub maxmcount: i32,
+    pub npidle: i32,
+    pub nmspinning: i32,
+}
+
+const P_STATUS_NAMES: &[&str] = &["idle", "running", "syscall", "gcstop", "dead"];
+
 /// One thread of the process and what the runtime is doing on it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ThreadInfo {
@@ -91,6 +120,8 @@ pub struct Runtime {
     threads: Vec<Thread>,
     ms: Vec<MInfo>,
     allgs: (u64, u64),
+    allp: Vec<u64>,
+    sched: Option<u64>,
     pub max_frames: usize,
 }
 
@@ -114,10 +145,14 @@ impl Runtime {
             threads,
             ms: Vec::new(),
             allgs: (0, 0),
+            allp: Vec::new(),
+            sched: None,
             max_frames: DEFAULT_MAX_FRAMES,
         };
         rt.ms = rt.find_ms();
         rt.allgs = rt.find_allgs()?;
+        rt.allp = rt.find_allp();
+        rt.sched = rt.find_sched();
         Ok(rt)
     }
 
@@ -241,13 +276,10 @@ impl Runtime {
         })
     }
 
-    /// Looks for a `[]*g` slice header in .bss whose first element is goroutine 1 and whose
-    /// first few elements are all plausible goroutines.
+    /// Looks for a `[]*g` slice header in .bss whose first elements include goroutine 1 and
+    /// are all plausible goroutines.
     fn scan_allgs(&self) -> Option<(u64, u64)> {
-        let md = self.binary.moduledata()?;
-        let (lo, hi) = (md.bss + self.bias, md.ebss + self.bias);
-        let len = usize::try_from(hi.checked_sub(lo)?).ok()?.min(64 << 20);
-        let bss = self.mem.read_vec(lo, len).ok()?;
+        let bss = self.bss()?;
         let mut i = 0usize;
         while i + 24 <= bss.len() {
             let (ptr, n, cap) = (
@@ -259,10 +291,16 @@ impl Runtime {
             if ptr == 0 || !ptr.is_multiple_of(8) || n == 0 || n > cap || cap > MAX_GOROUTINES {
                 continue;
             }
-            let Ok(first) = self.mem.read_ptr(ptr) else {
-                continue;
-            };
-            if self.mem.read_u64(first + self.off.g.goid).ok() != Some(1) {
+            // Goroutine 1 (runtime.main) is among the first goroutines made; cgo programs may
+            // make an extra M's goroutine before it.
+            let has_main = (0..n.min(4)).any(|k| {
+                self.mem
+                    .read_ptr(ptr + 8 * k)
+                    .and_then(|g| self.mem.read_u64(g + self.off.g.goid))
+                    .ok()
+                    == Some(1)
+            });
+            if !has_main {
                 continue;
             }
             let plausible = (0..n.min(8)).all(|k| {
@@ -292,9 +330,192 @@ impl Runtime {
             return false;
         };
         let status = status & !G_SCAN;
-        (status as usize) < STATUS_NAMES.len()
-            && goid < (1 << 48)
-            && (status == G_DEAD || (lo < hi && hi - lo <= 1 << 30))
+        status < 32 && goid < (1 << 48) && (self.is_dead(status) || (lo < hi && hi - lo <= 1 << 30))
+    }
+
+    /// `runtime.allp`: every P, from the symbol or a scan of .bss for a `[]*p` whose
+    /// elements carry their own index as id.
+    fn find_allp(&self) -> Vec<u64> {
+        let from_symbol = self.symbol("runtime.allp").and_then(|sym| {
+            let ptr = self.mem.read_ptr(sym).ok()?;
+            let n = self.mem.read_u64(sym + 8).ok()?;
+            self.valid_allp(ptr, n).then_some((ptr, n))
+        });
+        let Some((ptr, n)) = from_symbol.or_else(|| self.scan_allp()) else {
+            return Vec::new();
+        };
+        (0..n)
+            .filter_map(|i| self.mem.read_ptr(ptr + 8 * i).ok())
+            .collect()
+    }
+
+    fn valid_allp(&self, ptr: u64, n: u64) -> bool {
+        n > 0
+            && n <= 1 << 16
+            && (0..n).all(|i| {
+                let Ok(p) = self.mem.read_ptr(ptr + 8 * i) else {
+                    return false;
+                };
+                p != 0
+                    && self.mem.read_u32(p + self.off.p.id).ok() == Some(i as u32)
+                    && self
+                        .mem
+                        .read_u32(p + self.off.p.status)
+                        .is_ok_and(|s| (s as usize) < P_STATUS_NAMES.len())
+            })
+    }
+
+    fn scan_allp(&self) -> Option<(u64, u64)> {
+        let bss = self.bss()?;
+        let mut i = 0usize;
+        while i + 24 <= bss.len() {
+            let at = i as u64;
+            i += 8;
+            let (Some(ptr), Some(n), Some(cap)) =
+                (word(&bss, at), word(&bss, at + 8), word(&bss, at + 16))
+            else {
+                continue;
+            };
+            if ptr == 0 || n == 0 || n > cap || cap > 1 << 16 {
+                continue;
+            }
+            if self.valid_allp(ptr, n) {
+                return Some((ptr, n));
+            }
+        }
+        None
+    }
+
+    /// What the .bss scans find for allgs and allp (slice data and length) and sched,
+    /// ignoring the symbol table: lets tests check the scans against the symbols of
+    /// unstripped binaries.
+    #[doc(hidden)]
+    pub fn discovery_by_scan(&self) -> (Option<(u64, u64)>, Option<(u64, u64)>, Option<u64>) {
+        (self.scan_allgs(), self.scan_allp(), self.scan_sched())
+    }
+
+    /// `runtime.sched`, from the symbol or a scan of .bss for a schedt whose counters agree
+    /// with the goroutines, Ms and Ps already found.
+    fn find_sched(&self) -> Option<u64> {
+        if let Some(sym) = self.symbol("runtime.sched") {
+            return Some(sym);
+        }
+        self.scan_sched()
+    }
+
+    fn scan_sched(&self) -> Option<u64> {
+        let o = &self.off.sched;
+        let bss = self.bss()?;
+        let base = self.binary.moduledata()?.bss + self.bias;
+        let span = o.size.max(o.nmspinning + 4) as usize;
+        let nps = self.allp.len() as i64;
+        let nms = self.ms.len() as i64;
+        let m_ok = |m: u64| m == 0 || self.ms.iter().any(|x| x.addr == m);
+        // goidgen hands out ids to Ps in batches of 16, so it lies just above every goid.
+        let (gptr, glen) = self.allgs;
+        let max_goid = (0..glen.min(MAX_GOROUTINES))
+            .filter_map(|i| self.mem.read_ptr(gptr + 8 * i).ok())
+            .filter_map(|g| self.mem.read_u64(g + self.off.g.goid).ok())
+            .max()
+            .unwrap_or(0);
+        let goid_slack = 16 * (nps as u64 + 2);
+        let p_ok = |p: u64| p == 0 || self.allp.contains(&p);
+        let mut i = 0usize;
+        while i + span <= bss.len() {
+            let at = i as u64;
+            i += 8;
+            let w = |off: u64| word(&bss, at + off);
+            let w32 = |off: u64| word32(&bss, at + off).map(|v| v as i32);
+            let (Some(goidgen), Some(mnext), Some(maxm), Some(midle), Some(pidle), Some(npidle)) = (
+                w(o.goidgen),
+                w(o.mnext).map(|v| v as i64),
+                w32(o.maxmcount),
+                w(o.midle),
+                w(o.pidle),
+                w32(o.npidle),
+            ) else {
+                continue;
+            };
+            // Ms are counted when made and when freed; the rest are on the M list.
+            let (Some(nmidle), Some(nmfreed), Some(nmspinning)) = (
+                w32(o.nmidle),
+                w(o.nmfreed).map(|v| v as i64),
+                w32(o.nmspinning),
+            ) else {
+                continue;
+            };
+            if nms > 0 && mnext - nmfreed != nms {
+                continue;
+            }
+            if !(0..=nms as i32).contains(&nmidle) || !(0..=nms as i32).contains(&nmspinning) {
+                continue;
+            }
+            if goidgen < max_goid
+                || goidgen > max_goid + goid_slack
+                || goidgen == 0
+                || !(1..=1 << 24).contains(&maxm)
+                || mnext < nms
+                || mnext > 1 << 24
+                || !(0..=nps.max(1) as i32).contains(&npidle)
+                || !m_ok(midle)
+                || !p_ok(pidle)
+            {
+                continue;
+            }
+            return Some(base + at);
+        }
+        None
+    }
+
+    /// The whole .bss of the executable, read from the target.
+    fn bss(&self) -> Option<Vec<u8>> {
+        let md = self.binary.moduledata()?;
+        let (lo, hi) = (md.bss + self.bias, md.ebss + self.bias);
+        let len = usize::try_from(hi.checked_sub(lo)?).ok()?.min(64 << 20);
+        self.mem.read_vec(lo, len).ok()
+    }
+
+    /// Every P, in id order.
+    pub fn ps(&self) -> Vec<PInfo> {
+        let o = &self.off.p;
+        self.allp
+            .iter()
+            .filter_map(|&p| {
+                let id = self.mem.read_u32(p + o.id).ok()? as i32;
+                let status = self.mem.read_u32(p + o.status).ok()?;
+                let m = self.mem.read_ptr(p + o.m).ok()?;
+                let head = self.mem.read_u32(p + o.runqhead).ok()?;
+                let tail = self.mem.read_u32(p + o.runqtail).ok()?;
+                let runnext = self.mem.read_ptr(p + o.runnext).ok()? != 0;
+                Some(PInfo {
+                    addr: p,
+                    id,
+                    status: P_STATUS_NAMES
+                        .get(status as usize)
+                        .map_or_else(|| format!("status {status}"), |s| s.to_string()),
+                    m: self.m_at(m).map(|m| m.id),
+                    runq: tail.wrapping_sub(head).min(1 << 16) + u32::from(runnext),
+                    runnext,
+                })
+            })
+            .collect()
+    }
+
+    /// The scheduler's global counters, when `runtime.sched` was found.
+    pub fn sched(&self) -> Option<SchedInfo> {
+        let addr = self.sched?;
+        let o = &self.off.sched;
+        let r64 = |off: u64| self.mem.read_u64(addr + off).ok();
+        let r32 = |off: u64| self.mem.read_u32(addr + off).ok().map(|v| v as i32);
+        Some(SchedInfo {
+            addr,
+            goidgen: r64(o.goidgen)?,
+            lastpoll: r64(o.lastpoll)? as i64,
+            mnext: r64(o.mnext)? as i64,
+            maxmcount: r32(o.maxmcount)?,
+            npidle: r32(o.npidle)?,
+            nmspinning: r32(o.nmspinning)?,
+        })
     }
 
     /// The number of goroutine slots (live or dead) in `allgs`.

@@ -53,6 +53,26 @@ pub struct MOffsets {
 pub struct POffsets {
     pub id: u64,
     pub status: u64,
+    pub m: u64,
+    pub runqhead: u64,
+    pub runqtail: u64,
+    pub runnext: u64,
+}
+
+/// Offsets inside `runtime.schedt`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchedOffsets {
+    pub size: u64,
+    pub goidgen: u64,
+    pub lastpoll: u64,
+    pub midle: u64,
+    pub nmidle: u64,
+    pub nmfreed: u64,
+    pub mnext: u64,
+    pub maxmcount: u64,
+    pub pidle: u64,
+    pub npidle: u64,
+    pub nmspinning: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,6 +80,7 @@ pub struct Offsets {
     pub g: GOffsets,
     pub m: MOffsets,
     pub p: POffsets,
+    pub sched: SchedOffsets,
 }
 
 impl Offsets {
@@ -121,6 +142,26 @@ impl Offsets {
             p: POffsets {
                 id: need("runtime.p", "id")?,
                 status: need("runtime.p", "status")?,
+                m: need("runtime.p", "m")?,
+                runqhead: need("runtime.p", "runqhead")?,
+                runqtail: need("runtime.p", "runqtail")?,
+                runnext: need("runtime.p", "runnext")?,
+            },
+            sched: {
+                let f = |n: &str| need("runtime.schedt", n);
+                SchedOffsets {
+                    size: size("runtime.schedt").unwrap_or(0),
+                    goidgen: f("goidgen")?,
+                    lastpoll: f("lastpoll")?,
+                    midle: f("midle")?,
+                    nmidle: f("nmidle")?,
+                    nmfreed: f("nmfreed")?,
+                    mnext: f("mnext")?,
+                    maxmcount: f("maxmcount")?,
+                    pidle: f("pidle")?,
+                    npidle: f("npidle")?,
+                    nmspinning: f("nmspinning")?,
+                }
             },
         })
     }
