@@ -53,7 +53,8 @@ fn scans_agree_with_symbols_and_fixture_facts() {
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let rt = t.runtime();
         let bias = rt.bias();
-        let (allgs, allp, sched) = rt.discovery_by_scan();
+        let scanned = rt.discovery_by_scan();
+        let (allgs, allp, sched) = (scanned.allgs, scanned.allp, scanned.sched);
         let image = t.binary().image();
         let mem = rt.memory();
         if let Some((sym, _)) = image.symbol("runtime.allgs") {

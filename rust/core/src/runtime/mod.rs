@@ -94,6 +94,15 @@ pub struct SchedInfo {
     pub nmspinning: i32,
 }
 
+/// Runtime roots as the .bss scans find them: (slice data, length) of allgs and allp, and
+/// the address of sched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScannedRoots {
+    pub allgs: Option<(u64, u64)>,
+    pub allp: Option<(u64, u64)>,
+    pub sched: Option<u64>,
+}
+
 const P_STATUS_NAMES: &[&str] = &["idle", "running", "syscall", "gcstop", "dead"];
 
 /// One thread of the process and what the runtime is doing on it.
@@ -390,8 +399,12 @@ impl Runtime {
     /// ignoring the symbol table: lets tests check the scans against the symbols of
     /// unstripped binaries.
     #[doc(hidden)]
-    pub fn discovery_by_scan(&self) -> (Option<(u64, u64)>, Option<(u64, u64)>, Option<u64>) {
-        (self.scan_allgs(), self.scan_allp(), self.scan_sched())
+    pub fn discovery_by_scan(&self) -> ScannedRoots {
+        ScannedRoots {
+            allgs: self.scan_allgs(),
+            allp: self.scan_allp(),
+            sched: self.scan_sched(),
+        }
     }
 
     /// `runtime.sched`, from the symbol or a scan of .bss for a schedt whose counters agree
