@@ -185,7 +185,10 @@ def measure_tool(
     extra: dict[str, Any] = {}
     out = work / f"{tool.key}.out"
     for _ in range(repeat):
-        run = run_measured(tool.command(core, work), stdout=out, env=tool.env, timeout=timeout)
+        # In the scratch directory: a tool that crashes leaves its core there, not in the checkout.
+        run = run_measured(
+            tool.command(core, work), stdout=out, env=tool.env, timeout=timeout, cwd=work
+        )
         runs.append(run)
         if run.timed_out:
             break
