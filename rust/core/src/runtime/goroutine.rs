@@ -139,13 +139,22 @@ pub(super) fn decode(
     };
     let mp = w(o.m);
     let m = rt.m_at(mp);
+    // Minutes waiting, as the runtime computes them, against the last time the scheduler
+    // read the clock (sched.lastpoll): a lower bound, and only when that time is known.
+    let waitsince = w(o.waitsince) as i64;
+    let wait_minutes = match rt.now_estimate() {
+        Some(now) if (status == 4 || status == G_SYSCALL) && waitsince > 0 && now >= waitsince => {
+            Some((now - waitsince) / 60_000_000_000)
+        }
+        _ => None,
+    };
     let mut g = Goroutine {
         id,
         gp,
         status: Runtime::status_name(status).to_string(),
         status_code: status,
         wait_reason,
-        wait_minutes: None,
+        wait_minutes,
         m: if mp != 0 { m.map(|m| m.id) } else { None },
         mp: (mp != 0).then_some(mp),
         locked_to_thread: w(o.lockedm) != 0,

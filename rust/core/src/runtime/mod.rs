@@ -131,6 +131,7 @@ pub struct Runtime {
     allgs: (u64, u64),
     allp: Vec<u64>,
     sched: Option<u64>,
+    now: std::sync::OnceLock<Option<i64>>,
     pub max_frames: usize,
 }
 
@@ -156,6 +157,7 @@ impl Runtime {
             allgs: (0, 0),
             allp: Vec::new(),
             sched: None,
+            now: std::sync::OnceLock::new(),
             max_frames: DEFAULT_MAX_FRAMES,
         };
         rt.ms = rt.find_ms();
@@ -512,6 +514,13 @@ impl Runtime {
                 })
             })
             .collect()
+    }
+
+    /// The process's last `nanotime()` reading that the core preserves (`sched.lastpoll`).
+    pub fn now_estimate(&self) -> Option<i64> {
+        *self
+            .now
+            .get_or_init(|| self.sched().map(|s| s.lastpoll).filter(|&t| t > 0))
     }
 
     /// The scheduler's global counters, when `runtime.sched` was found.
