@@ -160,11 +160,11 @@ impl Binary {
         self.moduledata.as_ref()
     }
 
-    pub fn pc_line(&self, pc: u64) -> Option<Location> {
+    pub fn pc_line(&self, pc: u64) -> Option<Location<'_>> {
         self.pclntab.pc_line(pc)
     }
 
-    pub fn lookup(&self, pc: u64) -> Vec<Location> {
+    pub fn lookup(&self, pc: u64) -> Vec<Location<'_>> {
         self.pclntab.lookup(pc)
     }
 

@@ -149,10 +149,11 @@ impl TextMap {
 
 /// One source position: the function and the file:line within it. An empty file and line -1
 /// mean the table has no position for that pc (as the runtime's own tables say).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Location {
-    pub function: String,
-    pub file: String,
+/// Names borrow from the table, so a lookup allocates nothing but its frame list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Location<'a> {
+    pub function: &'a str,
+    pub file: &'a str,
     pub line: i32,
 }
 
@@ -166,6 +167,13 @@ pub struct Pclntab {
     gofunc: Option<Blob>,
     /// Function indices sorted by name, built on the first name lookup.
     by_name: OnceLock<Vec<u32>>,
+    /// Entry offsets of the function table (nfunc + 1), copied out for a cache-friendly
+    /// binary search.
+    entries: Vec<u32>,
+    /// Whether the name and file tables are valid UTF-8 as a whole (checked once), so that
+    /// each name need not be checked again on every lookup.
+    names_utf8: bool,
+    files_utf8: bool,
 }
 
 /// A function of the table, borrowed from it.
@@ -210,19 +218,30 @@ impl Pclntab {
                 ))
             })?;
         let _ = table_bytes;
-        let tab = Pclntab {
+        let mut tab = Pclntab {
             data,
             addr,
             header,
             text,
             gofunc,
             by_name: OnceLock::new(),
+            entries: Vec::new(),
+            names_utf8: false,
+            files_utf8: false,
         };
-        tab.validate()?;
+        tab.entries = tab.validate()?;
+        let region_utf8 = |from: usize, to: usize| {
+            tab.data
+                .get(from..to)
+                .is_some_and(|b| std::str::from_utf8(b).is_ok())
+        };
+        tab.names_utf8 = region_utf8(header.funcname_offset, header.cu_offset);
+        tab.files_utf8 = region_utf8(header.filetab_offset, header.pctab_offset);
         Ok(tab)
     }
 
-    fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<Vec<u32>> {
+        let mut entries = Vec::with_capacity(self.header.nfunc + 1);
         let mut prev = 0u32;
         let func_area = self.data.len().saturating_sub(self.header.pcln_offset);
         for i in 0..=self.header.nfunc {
@@ -235,6 +254,7 @@ impl Pclntab {
                 )));
             }
             prev = entry;
+            entries.push(entry);
             if i < self.header.nfunc
                 && (funcoff as usize).saturating_add(FUNC_FIXED_SIZE) > func_area
             {
@@ -243,7 +263,20 @@ impl Pclntab {
                 )));
             }
         }
-        Ok(())
+        Ok(entries)
+    }
+
+    /// The string between `off` and the next NUL, trusting the region-wide UTF-8 check when
+    /// it passed.
+    fn str_at(&self, off: usize, region_utf8: bool) -> Option<&str> {
+        let bytes = self.data.cstr_at(off)?;
+        if region_utf8 {
+            // SAFETY: the whole region was checked to be UTF-8 in `new`, and `bytes` lies in it
+            // between NUL bytes, which are ASCII and therefore character boundaries.
+            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+        } else {
+            std::str::from_utf8(bytes).ok()
+        }
     }
 
     pub fn header(&self) -> &PcHeader {
@@ -307,17 +340,8 @@ impl Pclntab {
         let off = self.text.offset(pc)?;
         let off = u32::try_from(off).ok()?;
         let n = self.header.nfunc;
-        let ftab = self.data.get(self.header.pcln_offset..).unwrap_or(&[]);
         // Last function whose entry offset is <= off (entries are sorted; checked in new()).
-        let (mut lo, mut hi) = (0usize, n);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if ftab.u32_at(mid * 8)? <= off {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
+        let lo = self.entries.get(..n)?.partition_point(|&e| e <= off);
         let index = lo.checked_sub(1)?;
         let f = self.func(index)?;
         (pc >= f.entry && pc < f.end).then_some(f)
@@ -347,8 +371,7 @@ impl Pclntab {
         self.header
             .funcname_offset
             .checked_add(off)
-            .and_then(|o| self.data.cstr_at(o))
-            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|o| self.str_at(o, self.names_utf8))
             .unwrap_or("?")
     }
 
@@ -361,10 +384,10 @@ impl Pclntab {
         if entry == u32::MAX {
             return None;
         }
-        let bytes = self
-            .data
-            .cstr_at(self.header.filetab_offset.checked_add(entry as usize)?)?;
-        std::str::from_utf8(bytes).ok()
+        self.str_at(
+            self.header.filetab_offset.checked_add(entry as usize)?,
+            self.files_utf8,
+        )
     }
 
     fn pctab(&self) -> &[u8] {
@@ -385,7 +408,7 @@ impl Pclntab {
 
     /// pc → innermost-first source positions, inlined calls expanded. The last element is the
     /// physical function at the position of its (outermost) call site.
-    pub fn lookup(&self, pc: u64) -> Vec<Location> {
+    pub fn lookup(&self, pc: u64) -> Vec<Location<'_>> {
         let Some(f) = self.find(pc) else {
             return Vec::new();
         };
@@ -405,8 +428,8 @@ impl Pclntab {
                 break;
             };
             frames.push(Location {
-                function: self.name_at(call.name_off).to_string(),
-                file: self.raw_file(&f, cur).to_string(),
+                function: self.name_at(call.name_off),
+                file: self.raw_file(&f, cur),
                 line: self.raw_line(&f, cur),
             });
             let Some(parent) = f.entry.checked_add_signed(i64::from(call.parent_pc)) else {
@@ -416,8 +439,8 @@ impl Pclntab {
             ix = f.inline_index(cur);
         }
         frames.push(Location {
-            function: f.name().to_string(),
-            file: self.raw_file(&f, cur).to_string(),
+            function: f.name(),
+            file: self.raw_file(&f, cur),
             line: self.raw_line(&f, cur),
         });
         frames
@@ -430,11 +453,11 @@ impl Pclntab {
     /// Unlike the runtime, `debug/gosym` (and so addr2line) decodes a table at offset 0 instead
     /// of treating it as absent; linker marker symbols such as `go:textfipsstart` have such
     /// tables, so this follows gosym to print what addr2line prints for them too.
-    pub fn pc_line(&self, pc: u64) -> Option<Location> {
+    pub fn pc_line(&self, pc: u64) -> Option<Location<'_>> {
         let f = self.find(pc)?;
         Some(Location {
-            function: f.name().to_string(),
-            file: self.raw_file(&f, pc).to_string(),
+            function: f.name(),
+            file: self.raw_file(&f, pc),
             line: self.raw_line(&f, pc),
         })
     }

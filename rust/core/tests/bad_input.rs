@@ -111,7 +111,7 @@ fn good_binary_opens() {
     assert!(entry < end);
     assert_eq!(
         bin.pc_line(entry).map(|l| l.function),
-        Some("main.main".to_string())
+        Some("main.main")
     );
     assert!(!bin.pcs_for_line("main.go", 5).is_empty());
 }

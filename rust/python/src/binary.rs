@@ -13,8 +13,12 @@ use crate::errors::{guard, BindingError};
 /// `(function, file, line)` as Python sees a source position.
 type PyLocation = (String, String, i64);
 
-fn to_py_location(location: Location) -> PyLocation {
-    (location.function, location.file, i64::from(location.line))
+fn to_py_location(location: Location<'_>) -> PyLocation {
+    (
+        location.function.to_string(),
+        location.file.to_string(),
+        i64::from(location.line),
+    )
 }
 
 /// A Go executable: its build information, functions and pc-to-line tables, read from

@@ -365,11 +365,8 @@ impl PyTarget {
                     let mut value = to_value!(&thread, "encoding threads as JSON")?;
                     let at = binary.pc_line(thread.pc.wrapping_sub(bias));
                     if let Value::Object(fields) = &mut value {
-                        fields.insert(
-                            "function".into(),
-                            at.as_ref().map(|l| l.function.clone()).into(),
-                        );
-                        fields.insert("file".into(), at.as_ref().map(|l| l.file.clone()).into());
+                        fields.insert("function".into(), at.as_ref().map(|l| l.function).into());
+                        fields.insert("file".into(), at.as_ref().map(|l| l.file).into());
                         fields.insert("line".into(), at.as_ref().map(|l| l.line).into());
                     }
                     threads.push(value);

@@ -176,7 +176,7 @@ pub(super) fn decode(
         let loc = code.tab.pc_line(tracepc.wrapping_sub(code.bias));
         g.created_by = Some(CreatedBy {
             function: f.name().to_string(),
-            file: loc.as_ref().map(|l| l.file.clone()).unwrap_or_default(),
+            file: loc.map(|l| l.file.to_string()).unwrap_or_default(),
             line: loc.map_or(-1, |l| l.line),
             goid: o.parent_goid.map(&w).filter(|&p| p != 0),
             pc: gopc,
