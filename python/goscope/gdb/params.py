@@ -44,18 +44,47 @@ class VerboseParameter(gdb.Parameter):
         return f"goscope verbose is {svalue}."
 
 
+class LiveMemoryParameter(gdb.Parameter):
+    """Where goscope reads a live process's memory from.
+
+    auto (the default): /proc/PID/mem when GDB runs the process on this machine and the file
+    can be opened (fast), else through GDB. gdb: always through GDB (Inferior.read_memory),
+    e.g. for a process behind gdbserver or when /proc/PID/mem gives a different view.
+    goscope only reads; it never writes the process's memory or registers."""
+
+    set_doc = "Set where goscope reads a live process's memory from (auto or gdb)."
+    show_doc = "Show where goscope reads a live process's memory from."
+
+    def __init__(self) -> None:
+        super().__init__("goscope live-memory", gdb.COMMAND_DATA, gdb.PARAM_ENUM, ["auto", "gdb"])
+        self.value = "auto"
+
+    def get_set_string(self) -> str:
+        return ""
+
+    def get_show_string(self, svalue: str) -> str:
+        return f"goscope reads live memory from: {svalue}."
+
+
 _verbose: VerboseParameter | None = None
+_live_memory: LiveMemoryParameter | None = None
 
 #: Names of every ``goscope`` parameter, for ``show goscope``.
-_PARAMETERS = ("verbose",)
+_PARAMETERS = ("verbose", "live-memory")
 
 
 def register() -> None:
-    global _verbose
+    global _verbose, _live_memory
     SetGoscopePrefix()
     ShowGoscopePrefix()
     _verbose = VerboseParameter()
+    _live_memory = LiveMemoryParameter()
 
 
 def verbose() -> bool:
     return bool(_verbose is not None and _verbose.value)
+
+
+def live_memory() -> str:
+    """``auto`` or ``gdb``: see :class:`LiveMemoryParameter`."""
+    return str(_live_memory.value) if _live_memory is not None else "auto"

@@ -2,8 +2,9 @@
 
 On a core, goscope opens the core file itself (never GDB's view of it). On a live process,
 memory is read through ``/proc/PID/mem`` when GDB runs the process natively and the file can
-be opened, else through ``Inferior.read_memory``; the threads' registers come from GDB, read
-at each thread's newest frame with the user's selected thread and frame restored afterwards.
+be opened, else (or with ``set goscope live-memory gdb``) through ``Inferior.read_memory``;
+the threads' registers come from GDB, read at each thread's newest frame with the user's
+selected thread and frame restored afterwards.
 Nothing here writes target memory or registers.
 
 The target is built once and kept until the process may have changed: GDB's ``stop``,
@@ -22,6 +23,7 @@ import gdb
 
 from goscope import Target
 from goscope.binary_info import BinaryInfo
+from goscope.gdb import params
 from goscope.gdb import target as gdb_target
 from goscope.goroutines import CreatorOffsets, Listing, UserCode
 
@@ -188,7 +190,8 @@ def _open(current: gdb_target.Target, executable: str) -> Process:
 
     inferior = gdb.selected_inferior()
     pid = inferior.pid
-    key = ("live", inferior.num, pid, _file_key(executable))
+    use_proc = params.live_memory() == "auto" and _is_native(inferior)
+    key = ("live", inferior.num, pid, use_proc, _file_key(executable))
     if _cached is not None and _cached.key == key:
         return _cached
     binary = gdb_target.binary(executable)
@@ -203,7 +206,7 @@ def _open(current: gdb_target.Target, executable: str) -> Process:
     def read_memory(addr: int, length: int) -> bytes:
         return bytes(inferior.read_memory(addr, length))
 
-    if _is_native(inferior):
+    if use_proc:
         target = Target.proc(binary, pid, threads, bias, read_memory=read_memory)
     else:
         target = Target.live(binary, read_memory, threads, bias)
