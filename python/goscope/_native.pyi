@@ -102,6 +102,18 @@ class Target:
         """Forgets cached target memory."""
     def goroutines_json(self, with_stacks: bool = True, max_frames: int | None = None) -> str:
         """`{"go_version": ..., "goroutines": [...]}`, frames innermost first."""
+    def write_goroutines_json(
+        self,
+        fd: int,
+        with_stacks: bool = True,
+        max_frames: int | None = None,
+        state: str | None = None,
+        wait_reason: str | None = None,
+        function: str | None = None,
+        user: bool = False,
+    ) -> int:
+        """Streams the goroutines_json document to file descriptor `fd`, keeping the
+        goroutines the filters match; returns how many were written."""
     def goroutine_json(self, goid: int, max_frames: int | None = None) -> str | None:
         """One goroutine as a JSON object, or None if no live goroutine has that id."""
     def threads_json(self) -> str:

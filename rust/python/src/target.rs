@@ -330,6 +330,60 @@ impl PyTarget {
         })
     }
 
+    /// Streams the same document as `goroutines_json` to the open file descriptor `fd`
+    /// (for example stdout's), goroutine by goroutine, keeping only those the filters match.
+    /// A core with 100,000 goroutines never has to exist as one string or one Python list.
+    /// Returns how many goroutines were written.
+    #[pyo3(signature = (fd, with_stacks = true, max_frames = None, state = None, wait_reason = None, function = None, user = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn write_goroutines_json(
+        &self,
+        py: Python<'_>,
+        fd: i32,
+        with_stacks: bool,
+        max_frames: Option<usize>,
+        state: Option<String>,
+        wait_reason: Option<String>,
+        function: Option<String>,
+        user: bool,
+    ) -> Result<usize, BindingError> {
+        use std::io::Write as _;
+        use std::os::fd::BorrowedFd;
+        if fd < 0 {
+            return Err(
+                CoreError::new(ErrorKind::Io, format!("invalid file descriptor {fd}")).into(),
+            );
+        }
+        // SAFETY: the caller passes a descriptor it keeps open for the duration of the call;
+        // it is duplicated at once, and only the duplicate is written and closed.
+        let owned = unsafe { BorrowedFd::borrow_raw(fd) }
+            .try_clone_to_owned()
+            .map_err(|e| CoreError::new(ErrorKind::Io, format!("file descriptor {fd}: {e}")))?;
+        let filter = goscope_core::runtime::GoroutineFilter {
+            state,
+            wait_reason,
+            function,
+            user,
+        };
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("writing goroutines", || {
+                let mut target = lock(inner);
+                target.runtime_mut().max_frames = max_frames.unwrap_or(DEFAULT_MAX_FRAMES);
+                let mut out =
+                    std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(owned));
+                let n = target
+                    .runtime()
+                    .write_goroutines_json(&mut out, with_stacks, &|g| filter.matches(g))
+                    .and_then(|n| out.flush().map(|()| n))
+                    .map_err(|e| {
+                        CoreError::new(ErrorKind::Io, format!("writing goroutines: {e}"))
+                    })?;
+                Ok(n)
+            })
+        })
+    }
+
     /// One goroutine as a JSON object, or None when no live goroutine has that id.
     #[pyo3(signature = (goid, max_frames = None))]
     fn goroutine_json(

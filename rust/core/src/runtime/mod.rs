@@ -2,6 +2,7 @@
 //! goroutine with its state and stack. Works from a core file or a live process, with or
 //! without DWARF and symbols.
 
+pub mod filter;
 mod goroutine;
 mod offsets;
 pub mod unwind;
@@ -15,6 +16,7 @@ use crate::binary::Binary;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{Memory, MemoryExt, Thread};
 
+pub use self::filter::GoroutineFilter;
 pub use self::goroutine::{CreatedBy, Frame, Goroutine, SourceRef};
 pub use self::offsets::Offsets;
 use self::unwind::{Code, GStack, StackKind, Stacks};
