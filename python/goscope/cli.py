@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
@@ -133,6 +134,8 @@ class OpenedCore:
 
 def open_core(args: argparse.Namespace) -> OpenedCore:
     core: str = args.target
+    if not os.path.exists(core):
+        raise UsageError(f"{core}: no such file")
     if not is_core_file(core):
         raise UsageError(
             f"{core} is not a core file; goscope {args.command} reads a core: "
@@ -148,6 +151,21 @@ def _warn(out: Output, target: Target) -> None:
     out.stream.flush()
     for warning in json.loads(target.info_json()).get("warnings") or []:
         print(f"goscope: warning: {warning}", file=sys.stderr)
+
+
+def _incomplete(goroutines: list[dict[str, Any]]) -> int:
+    """EXIT_ERROR, with one line on stderr, when some goroutine could not be read entirely:
+    what could be read has been printed, each unreadable part marked with its error."""
+    broken = [g for g in goroutines if g.get("error")]
+    if not broken:
+        return EXIT_OK
+    count = len(broken)
+    print(
+        f"goscope: {count} goroutine{'s' if count != 1 else ''} could not be read entirely "
+        "(marked with their error)",
+        file=sys.stderr,
+    )
+    return EXIT_ERROR
 
 
 def _add_goroutines_arguments(parser: argparse.ArgumentParser) -> None:
@@ -171,7 +189,7 @@ def _run_goroutines(args: argparse.Namespace, out: Output) -> int:
             )
         )
     _warn(out, opened.target)
-    return EXIT_OK
+    return _incomplete(shown)
 
 
 def _add_bt_arguments(parser: argparse.ArgumentParser) -> None:
@@ -217,7 +235,7 @@ def _run_bt(args: argparse.Namespace, out: Output) -> int:
         offsets = CreatorOffsets(opened.binary, opened.target.bias)
         out.write(render_stacks(chosen, out.style, system=args.system, creator_offset=offsets))
     _warn(out, opened.target)
-    return status
+    return max(status, _incomplete(chosen))
 
 
 def _add_threads_arguments(parser: argparse.ArgumentParser) -> None:

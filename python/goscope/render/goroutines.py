@@ -30,6 +30,15 @@ def _hex(value: Any) -> str:
     return f"{value:#x}" if isinstance(value, int) else "?"
 
 
+def goroutine_id(g: Goroutine) -> str:
+    """The id, or ``?`` for a goroutine whose record could not be read (the core reports
+    those with id 0, which no goroutine of ``allgs`` has)."""
+    goid = g.get("id")
+    if not isinstance(goid, int) or (goid == 0 and g.get("error")):
+        return "?"
+    return str(goid)
+
+
 def position(frame: Frame) -> str:
     return f"{frame.get('file') or '?'}:{frame.get('line', 0)}"
 
@@ -49,7 +58,7 @@ def goroutine_line(g: Goroutine, user: UserCode, style: Style, current: bool = F
     """One line: id, [state], where it is (innermost frame in the program's own code, else the
     innermost frame), and who created it."""
     mark = "*" if current else " "
-    parts = [f"{mark}{g.get('id', '?'):>6}", style.label(f"[{state_text(g)}]")]
+    parts = [f"{mark}{goroutine_id(g):>6}", style.label(f"[{state_text(g)}]")]
     at = where(g, user)
     if at is not None:
         parts.append(f"{style.emphasis(str(at.get('function')))} {position(at)}")
@@ -83,7 +92,7 @@ def render_goroutine_list(
 
 def header(g: Goroutine, style: Style) -> str:
     """``goroutine N gp=0x... m=M mp=0x... [state]:`` as Go 1.23 and later print it."""
-    text = f"goroutine {g.get('id', '?')} gp={_hex(g.get('gp'))}"
+    text = f"goroutine {goroutine_id(g)} gp={_hex(g.get('gp'))}"
     m = g.get("m")
     if isinstance(m, int):
         text += f" m={m} mp={_hex(g.get('mp'))}"
