@@ -109,10 +109,7 @@ fn good_binary_opens() {
     assert_eq!(info.path.as_deref(), Some("example.com/prog"));
     let (entry, end) = bin.function("main.main").expect("main.main present");
     assert!(entry < end);
-    assert_eq!(
-        bin.pc_line(entry).map(|l| l.function),
-        Some("main.main")
-    );
+    assert_eq!(bin.pc_line(entry).map(|l| l.function), Some("main.main"));
     assert!(!bin.pcs_for_line("main.go", 5).is_empty());
 }
 
