@@ -111,9 +111,9 @@ class Target:
         wait_reason: str | None = None,
         function: str | None = None,
         user: bool = False,
-    ) -> int:
+    ) -> tuple[int, int]:
         """Streams the goroutines_json document to file descriptor `fd`, keeping the
-        goroutines the filters match; returns how many were written."""
+        goroutines the filters match; returns (written, written with an error)."""
     def goroutine_json(self, goid: int, max_frames: int | None = None) -> str | None:
         """One goroutine as a JSON object, or None if no live goroutine has that id."""
     def threads_json(self) -> str:

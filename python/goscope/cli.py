@@ -156,10 +156,12 @@ def _warn(out: Output, target: Target) -> None:
 def _incomplete(goroutines: list[dict[str, Any]]) -> int:
     """EXIT_ERROR, with one line on stderr, when some goroutine could not be read entirely:
     what could be read has been printed, each unreadable part marked with its error."""
-    broken = [g for g in goroutines if g.get("error")]
-    if not broken:
+    return _incomplete_count(sum(1 for g in goroutines if g.get("error")))
+
+
+def _incomplete_count(count: int) -> int:
+    if not count:
         return EXIT_OK
-    count = len(broken)
     print(
         f"goscope: {count} goroutine{'s' if count != 1 else ''} could not be read entirely "
         "(marked with their error)",
@@ -172,8 +174,30 @@ def _add_goroutines_arguments(parser: argparse.ArgumentParser) -> None:
     add_filter_arguments(parser)
 
 
+def _stream_fd(out: Output) -> int | None:
+    """The file descriptor behind the output stream, when it has one."""
+    try:
+        return out.stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 def _run_goroutines(args: argparse.Namespace, out: Output) -> int:
     opened = open_core(args)
+    fd = _stream_fd(out) if out.json else None
+    if fd is not None:
+        # The Rust core writes the document itself, goroutine by goroutine: a core with
+        # 100,000 goroutines never becomes one string or one list of Python objects.
+        out.stream.flush()
+        _, broken = opened.target.write_goroutines_json(
+            fd,
+            state=args.state,
+            wait_reason=args.wait_reason,
+            function=args.function,
+            user=args.user,
+        )
+        _warn(out, opened.target)
+        return _incomplete_count(broken)
     listing = opened.listing()
     shown = filters_from(args).apply(listing.goroutines)
     if out.json:

@@ -333,7 +333,7 @@ impl PyTarget {
     /// Streams the same document as `goroutines_json` to the open file descriptor `fd`
     /// (for example stdout's), goroutine by goroutine, keeping only those the filters match.
     /// A core with 100,000 goroutines never has to exist as one string or one Python list.
-    /// Returns how many goroutines were written.
+    /// Returns how many goroutines were written and how many of them carry an error.
     #[pyo3(signature = (fd, with_stacks = true, max_frames = None, state = None, wait_reason = None, function = None, user = false))]
     #[allow(clippy::too_many_arguments)]
     fn write_goroutines_json(
@@ -346,7 +346,7 @@ impl PyTarget {
         wait_reason: Option<String>,
         function: Option<String>,
         user: bool,
-    ) -> Result<usize, BindingError> {
+    ) -> Result<(usize, usize), BindingError> {
         use std::io::Write as _;
         use std::os::fd::BorrowedFd;
         if fd < 0 {

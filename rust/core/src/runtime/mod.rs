@@ -132,6 +132,7 @@ pub struct Runtime {
     ms: Vec<MInfo>,
     allgs: (u64, u64),
     allp: Vec<u64>,
+    allgs_error: Option<String>,
     sched: Option<u64>,
     now: std::sync::OnceLock<Option<i64>>,
     pub max_frames: usize,
@@ -158,12 +159,17 @@ impl Runtime {
             ms: Vec::new(),
             allgs: (0, 0),
             allp: Vec::new(),
+            allgs_error: None,
             sched: None,
             now: std::sync::OnceLock::new(),
             max_frames: DEFAULT_MAX_FRAMES,
         };
         rt.ms = rt.find_ms();
-        rt.allgs = rt.find_allgs()?;
+        // Without the goroutine list, threads, Ms and Ps are still worth showing.
+        match rt.find_allgs() {
+            Ok(allgs) => rt.allgs = allgs,
+            Err(e) => rt.allgs_error = Some(e.to_string()),
+        }
         rt.allp = rt.find_allp();
         rt.sched = rt.find_sched();
         Ok(rt)
@@ -274,17 +280,25 @@ impl Runtime {
 
     /// `runtime.allgs`: (pointer, length).
     fn find_allgs(&self) -> Result<(u64, u64)> {
+        let mut symbol_problem = None;
         if let Some(sym) = self.symbol("runtime.allgs") {
             let ptr = self.mem.read_ptr(sym)?;
             let len = self.mem.read_u64(sym + 8)?;
-            if len <= MAX_GOROUTINES {
+            let first_ok = self.mem.read_ptr(ptr).is_ok_and(|g| self.plausible_g(g));
+            if len <= MAX_GOROUTINES && (len == 0 || first_ok) {
                 return Ok((ptr, len));
             }
+            symbol_problem = Some(format!(
+                "runtime.allgs at {sym:#x} holds an implausible slice (data {ptr:#x}, length {len})"
+            ));
         }
         self.scan_allgs().ok_or_else(|| {
             Error::new(
                 ErrorKind::Corrupt,
-                "cannot find the goroutine list (runtime.allgs): no symbol, and no slice in .bss holds goroutine 1",
+                match symbol_problem {
+                    Some(p) => format!("cannot read the goroutine list: {p}, and no other slice in .bss holds goroutine 1"),
+                    None => "cannot find the goroutine list (runtime.allgs): no symbol, and no slice in .bss holds goroutine 1".to_string(),
+                },
             )
         })
     }
@@ -542,6 +556,11 @@ impl Runtime {
         })
     }
 
+    /// Why the goroutine list could not be read, when it could not.
+    pub fn allgs_error(&self) -> Option<&str> {
+        self.allgs_error.as_deref()
+    }
+
     /// The number of goroutine slots (live or dead) in `allgs`.
     pub fn allg_count(&self) -> u64 {
         self.allgs.1
@@ -557,6 +576,10 @@ impl Runtime {
     /// Decodes goroutines one at a time in `allgs` order, so a caller that streams them out
     /// never holds 100,000 stacks at once.
     pub fn for_each_goroutine(&self, with_stacks: bool, mut each: impl FnMut(Goroutine)) {
+        if let Some(e) = &self.allgs_error {
+            each(Goroutine::unreadable(0, e.clone()));
+            return;
+        }
         let code = Code::new(self.binary.pclntab(), self.bias);
         let mut sym_cache: HashMap<u64, Vec<Frame>> = HashMap::new();
         let (ptr, len) = self.allgs;
@@ -585,13 +608,14 @@ impl Runtime {
     }
 
     /// Writes `{"go_version": ..., "goroutines": [...]}` (the JSON contract) goroutine by
-    /// goroutine. `keep` filters; `Ok(n)` is the number written.
+    /// goroutine. `keep` filters; returns how many were written and how many of those carry
+    /// an error (could not be read entirely).
     pub fn write_goroutines_json(
         &self,
         out: &mut dyn std::io::Write,
         with_stacks: bool,
         keep: &dyn Fn(&Goroutine) -> bool,
-    ) -> std::io::Result<usize> {
+    ) -> std::io::Result<(usize, usize)> {
         let version = self
             .binary
             .build_info()
@@ -602,6 +626,7 @@ impl Runtime {
         serde_json::to_writer(&mut *out, &version)?;
         write!(out, ", \"goroutines\": [")?;
         let mut n = 0usize;
+        let mut with_errors = 0usize;
         let mut failed: Option<std::io::Error> = None;
         self.for_each_goroutine(with_stacks, |g| {
             if failed.is_some() || !keep(&g) {
@@ -612,7 +637,10 @@ impl Runtime {
                 .write_all(sep.as_bytes())
                 .and_then(|()| serde_json::to_writer(&mut *out, &g).map_err(std::io::Error::from));
             match res {
-                Ok(()) => n += 1,
+                Ok(()) => {
+                    n += 1;
+                    with_errors += usize::from(g.error.is_some());
+                }
                 Err(e) => failed = Some(e),
             }
         });
@@ -620,7 +648,7 @@ impl Runtime {
             return Err(e);
         }
         writeln!(out, "\n]}}")?;
-        Ok(n)
+        Ok((n, with_errors))
     }
 
     /// Decodes the goroutine at `gp`; None for a dead goroutine.
