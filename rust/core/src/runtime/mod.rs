@@ -27,6 +27,34 @@ pub const MAX_GOROUTINES: u64 = 1 << 24;
 pub const DEFAULT_MAX_FRAMES: usize = 100_000;
 /// How many goroutines to decode between hints that their pages may be released.
 const TRIM_EVERY: u64 = 4096;
+/// Goroutines decoded and encoded together when a listing is written out.
+const CHUNK: u64 = 2048;
+
+/// Goroutines encoded as JSON array items, each preceded by ",\n".
+#[derive(Default)]
+struct EncodedChunk {
+    json: Vec<u8>,
+    goroutines: usize,
+    errors: usize,
+    /// The goroutine list ended early (unreadable): nothing after this chunk.
+    stop: bool,
+}
+
+impl EncodedChunk {
+    fn push(&mut self, g: &Goroutine) -> std::io::Result<()> {
+        self.json.extend_from_slice(b",\n");
+        serde_json::to_writer(&mut self.json, g)?;
+        self.goroutines += 1;
+        self.errors += usize::from(g.error.is_some());
+        Ok(())
+    }
+
+    fn single(g: &Goroutine) -> std::io::Result<EncodedChunk> {
+        let mut c = EncodedChunk::default();
+        c.push(g)?;
+        Ok(c)
+    }
+}
 
 /// Names the runtime gives its goroutine states (`gStatusStrings`), indexed by state.
 const STATUS_NAMES: &[&str] = &[
@@ -607,14 +635,15 @@ impl Runtime {
         }
     }
 
-    /// Writes `{"go_version": ..., "goroutines": [...]}` (the JSON contract) goroutine by
-    /// goroutine. `keep` filters; returns how many were written and how many of those carry
-    /// an error (could not be read entirely).
+    /// Writes `{"go_version": ..., "goroutines": [...]}` (the JSON contract) in `allgs`
+    /// order. `keep` filters; returns how many were written and how many of those carry an
+    /// error (could not be read entirely). Chunks of goroutines are decoded and encoded on two
+    /// threads at once and written in order, so memory stays bounded by two chunks.
     pub fn write_goroutines_json(
         &self,
         out: &mut dyn std::io::Write,
         with_stacks: bool,
-        keep: &dyn Fn(&Goroutine) -> bool,
+        keep: &(dyn Fn(&Goroutine) -> bool + Sync),
     ) -> std::io::Result<(usize, usize)> {
         let version = self
             .binary
@@ -625,30 +654,88 @@ impl Runtime {
         write!(out, "{{\"go_version\": ")?;
         serde_json::to_writer(&mut *out, &version)?;
         write!(out, ", \"goroutines\": [")?;
-        let mut n = 0usize;
-        let mut with_errors = 0usize;
-        let mut failed: Option<std::io::Error> = None;
-        self.for_each_goroutine(with_stacks, |g| {
-            if failed.is_some() || !keep(&g) {
-                return;
-            }
-            let sep = if n == 0 { "\n" } else { ",\n" };
-            let res = out
-                .write_all(sep.as_bytes())
-                .and_then(|()| serde_json::to_writer(&mut *out, &g).map_err(std::io::Error::from));
-            match res {
-                Ok(()) => {
-                    n += 1;
-                    with_errors += usize::from(g.error.is_some());
+        let (mut n, mut with_errors) = (0usize, 0usize);
+        let mut emit =
+            |chunk: EncodedChunk, out: &mut dyn std::io::Write| -> std::io::Result<bool> {
+                // Every item starts with ",\n"; the document's first one drops the comma.
+                let bytes = if n == 0 {
+                    chunk.json.get(1..).unwrap_or(&[])
+                } else {
+                    &chunk.json[..]
+                };
+                out.write_all(bytes)?;
+                n += chunk.goroutines;
+                with_errors += chunk.errors;
+                Ok(chunk.stop)
+            };
+        if let Some(e) = &self.allgs_error {
+            let chunk = EncodedChunk::single(&Goroutine::unreadable(0, e.clone()))?;
+            emit(chunk, out)?;
+        } else {
+            let total = self.allgs.1.min(MAX_GOROUTINES);
+            let mut start = 0u64;
+            while start < total {
+                let first = start..(start + CHUNK).min(total);
+                let second = first.end..(first.end + CHUNK).min(total);
+                start = second.end;
+                let (a, b) = std::thread::scope(|scope| {
+                    let helper = (!second.is_empty())
+                        .then(|| scope.spawn(|| self.encode_chunk(second, with_stacks, keep)));
+                    let a = self.encode_chunk(first, with_stacks, keep);
+                    (a, helper.map(|h| h.join()))
+                });
+                if emit(a?, out)? {
+                    break;
                 }
-                Err(e) => failed = Some(e),
+                if let Some(joined) = b {
+                    let chunk = joined.map_err(|_| {
+                        std::io::Error::other("internal error while decoding goroutines")
+                    })??;
+                    if emit(chunk, out)? {
+                        break;
+                    }
+                }
+                self.mem.trim();
             }
-        });
-        if let Some(e) = failed {
-            return Err(e);
         }
         writeln!(out, "\n]}}")?;
         Ok((n, with_errors))
+    }
+
+    /// Decodes `allgs[range]` and encodes the goroutines `keep` accepts.
+    fn encode_chunk(
+        &self,
+        range: std::ops::Range<u64>,
+        with_stacks: bool,
+        keep: &(dyn Fn(&Goroutine) -> bool + Sync),
+    ) -> std::io::Result<EncodedChunk> {
+        let code = Code::new(self.binary.pclntab(), self.bias);
+        let mut cache: HashMap<u64, Vec<Frame>> = HashMap::new();
+        let mut chunk = EncodedChunk::default();
+        let (ptr, len) = self.allgs;
+        for i in range {
+            let gp = match self.mem.read_ptr(ptr + 8 * i) {
+                Ok(g) => g,
+                Err(e) => {
+                    // The rest of the array is as unreadable as this slot: say so once.
+                    chunk.push(&Goroutine::unreadable(
+                        0,
+                        format!("goroutine list entries {i}..{len} are unreadable: {e}"),
+                    ))?;
+                    chunk.stop = true;
+                    break;
+                }
+            };
+            if gp == 0 {
+                continue;
+            }
+            if let Some(g) = self.goroutine_at(&code, gp, with_stacks, &mut cache) {
+                if keep(&g) {
+                    chunk.push(&g)?;
+                }
+            }
+        }
+        Ok(chunk)
     }
 
     /// Decodes the goroutine at `gp`; None for a dead goroutine.
