@@ -503,14 +503,14 @@ impl Runtime {
             ) else {
                 continue;
             };
-            if nms > 0 && mnext - nmfreed != nms {
+            if nms > 0 && mnext.checked_sub(nmfreed) != Some(nms) {
                 continue;
             }
             if !(0..=nms as i32).contains(&nmidle) || !(0..=nms as i32).contains(&nmspinning) {
                 continue;
             }
             if goidgen < max_goid
-                || goidgen > max_goid + goid_slack
+                || goidgen > max_goid.saturating_add(goid_slack)
                 || goidgen == 0
                 || !(1..=1 << 24).contains(&maxm)
                 || mnext < nms

@@ -231,7 +231,7 @@ pub fn walk<'f>(
         match mem.read_ptr(sp) {
             Ok(ret) => {
                 pc = ret;
-                sp += PTR;
+                sp = sp.wrapping_add(PTR);
             }
             Err(e) => {
                 out.error = Some(e.to_string());
