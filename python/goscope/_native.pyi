@@ -114,6 +114,8 @@ class Target:
     ) -> tuple[int, int]:
         """Streams the goroutines_json document to file descriptor `fd`, keeping the
         goroutines the filters match; returns (written, written with an error)."""
+    def warnings(self) -> list[str]:
+        """Problems that limit what goscope shows, one line each (decodes no goroutines)."""
     def goroutine_json(self, goid: int, max_frames: int | None = None) -> str | None:
         """One goroutine as a JSON object, or None if no live goroutine has that id."""
     def threads_json(self) -> str:

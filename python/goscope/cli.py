@@ -149,7 +149,7 @@ def open_core(args: argparse.Namespace) -> OpenedCore:
 def _warn(out: Output, target: Target) -> None:
     """The target's warnings, one line each on stderr (never mixed into --json output)."""
     out.stream.flush()
-    for warning in json.loads(target.info_json()).get("warnings") or []:
+    for warning in target.warnings():
         print(f"goscope: warning: {warning}", file=sys.stderr)
 
 

@@ -384,6 +384,12 @@ impl PyTarget {
         })
     }
 
+    /// Problems that did not stop goscope but limit what it shows, one line each. Cheap:
+    /// unlike `info_json` it decodes no goroutines.
+    fn warnings(&self) -> Vec<String> {
+        lock(&self.inner).warnings().to_vec()
+    }
+
     /// One goroutine as a JSON object, or None when no live goroutine has that id.
     #[pyo3(signature = (goid, max_frames = None))]
     fn goroutine_json(
