@@ -100,8 +100,17 @@ class Target:
         """Where the runtime struct layout came from: "dwarf" or "table"."""
     def clear_cache(self) -> None:
         """Forgets cached target memory."""
-    def goroutines_json(self, with_stacks: bool = True, max_frames: int | None = None) -> str:
-        """`{"go_version": ..., "goroutines": [...]}`, frames innermost first."""
+    def goroutines_json(
+        self,
+        with_stacks: bool = True,
+        max_frames: int | None = None,
+        state: str | None = None,
+        wait_reason: str | None = None,
+        function: str | None = None,
+        user: bool = False,
+    ) -> str:
+        """`{"go_version": ..., "goroutines": [...], "total": N}`: the goroutines the
+        filters keep, frames innermost first, and how many there are in all."""
     def write_goroutines_json(
         self,
         fd: int,

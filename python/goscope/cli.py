@@ -19,6 +19,7 @@ from goscope.binary_info import BinaryInfo, open_info
 from goscope.elf_header import is_core_file
 from goscope.goroutines import (
     CreatorOffsets,
+    Filters,
     Listing,
     UserCode,
     add_filter_arguments,
@@ -113,8 +114,14 @@ class OpenedCore:
     target: Target
     binary: Binary
 
-    def listing(self, with_stacks: bool = True, max_frames: int | None = None) -> Listing:
-        return Listing.parse(self.target.goroutines_json(with_stacks, max_frames))
+    def listing(
+        self,
+        with_stacks: bool = True,
+        max_frames: int | None = None,
+        filters: Filters | None = None,
+    ) -> Listing:
+        kwargs = (filters or Filters()).native_kwargs()
+        return Listing.parse(self.target.goroutines_json(with_stacks, max_frames, **kwargs))
 
     def threads(self) -> list[dict[str, Any]]:
         threads: list[dict[str, Any]] = json.loads(self.target.threads_json())
@@ -189,24 +196,18 @@ def _run_goroutines(args: argparse.Namespace, out: Output) -> int:
         # The Rust core writes the document itself, goroutine by goroutine: a core with
         # 100,000 goroutines never becomes one string or one list of Python objects.
         out.stream.flush()
-        _, broken = opened.target.write_goroutines_json(
-            fd,
-            state=args.state,
-            wait_reason=args.wait_reason,
-            function=args.function,
-            user=args.user,
-        )
+        _, broken = opened.target.write_goroutines_json(fd, **filters_from(args).native_kwargs())
         _warn(out, opened.target)
         return _incomplete_count(broken)
-    listing = opened.listing()
-    shown = filters_from(args).apply(listing.goroutines)
+    listing = opened.listing(filters=filters_from(args))
+    shown = listing.goroutines
     if out.json:
         out.write_json(listing.document(shown))
     else:
         out.write(
             render_goroutine_list(
                 shown,
-                len(listing.goroutines),
+                listing.total,
                 opened.user_code(),
                 out.style,
                 current=opened.crashed_goroutine(),

@@ -109,39 +109,22 @@ def where(g: Goroutine, user: UserCode) -> Frame | None:
 
 @dataclass(frozen=True)
 class Filters:
-    """Which goroutines to show. Empty filters show every goroutine."""
+    """Which goroutines to show; empty filters show every goroutine. The core applies them
+    (``goscope_core::runtime::GoroutineFilter``) while it decodes."""
 
     state: str | None = None
     wait_reason: str | None = None
     function: str | None = None
     user: bool = False
 
-    def matches(self, g: Goroutine) -> bool:
-        if self.state is not None:
-            wanted = self.state.lower()
-            texts = (g.get("status"), g.get("wait_reason"), state_text(g))
-            if not any(isinstance(t, str) and wanted in t.lower() for t in texts):
-                return False
-        if self.wait_reason is not None:
-            reason = g.get("wait_reason")
-            if not isinstance(reason, str) or reason.lower() != self.wait_reason.lower():
-                return False
-        if self.function is not None:
-            if not any(self.function in str(f.get("function", "")) for f in frames(g)):
-                return False
-        if self.user:
-            if not any(not is_runtime_function(str(f.get("function", ""))) for f in frames(g)):
-                return False
-        return True
-
-    def apply(self, goroutines: Sequence[Goroutine]) -> list[Goroutine]:
-        return [g for g in goroutines if self.matches(g)]
-
-    @property
-    def active(self) -> bool:
-        return any(v is not None for v in (self.state, self.wait_reason, self.function)) or bool(
-            self.user
-        )
+    def native_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of ``Target.goroutines_json`` and ``write_goroutines_json``."""
+        return {
+            "state": self.state,
+            "wait_reason": self.wait_reason,
+            "function": self.function,
+            "user": self.user,
+        }
 
 
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -185,11 +168,18 @@ class Listing:
 
     go_version: str | None
     goroutines: list[Goroutine]
+    #: How many goroutines there are before filtering.
+    total: int = 0
 
     @classmethod
     def parse(cls, text: str) -> Listing:
         document = json.loads(text)
-        return cls(go_version=document.get("go_version"), goroutines=document["goroutines"])
+        goroutines = document["goroutines"]
+        return cls(
+            go_version=document.get("go_version"),
+            goroutines=goroutines,
+            total=int(document.get("total", len(goroutines))),
+        )
 
     def document(self, goroutines: Sequence[Goroutine] | None = None) -> dict[str, Any]:
         """The JSON contract's object, with `goroutines` (default: all of them)."""

@@ -19,8 +19,6 @@ core, makes the build fail.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import fnmatch
 import hashlib
 import json
@@ -32,11 +30,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from tests.harness.capture import CaptureError, capture
 from tests.harness.fixture import MANIFEST
-from tests.harness.paths import PROGRAMS_DIR, fixtures_dir
+from tests.harness.paths import PROGRAMS_DIR, file_lock, fixtures_dir
 from tests.harness.toolchains import Toolchain, all_toolchains
 
 # Bump when a change to the harness changes what a fixture directory contains.
@@ -259,17 +257,6 @@ def build_one(job: Job, root: Path) -> dict[str, Any]:
     return meta
 
 
-@contextlib.contextmanager
-def _build_lock(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _manifest(jobs: Sequence[Job], toolchains: Sequence[Toolchain]) -> dict[str, Any]:
     return {
         "harness_version": HARNESS_VERSION,
@@ -331,7 +318,7 @@ def build(
     if only is not None and not wanted:
         raise BuildError(f"no fixture matches {only!r}")
 
-    with _build_lock(root):
+    with file_lock(root / ".build.lock"):
         todo = [j for j in wanted if not _is_current(j, root)]
         say(
             f"fixtures: {len(jobs)} in the matrix, {len(wanted)} selected, "

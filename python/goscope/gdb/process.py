@@ -25,7 +25,7 @@ from goscope import Target
 from goscope.binary_info import BinaryInfo
 from goscope.gdb import params
 from goscope.gdb import target as gdb_target
-from goscope.goroutines import CreatorOffsets, Listing, UserCode
+from goscope.goroutines import CreatorOffsets, Filters, Listing, UserCode
 
 #: Registers the runtime decoder uses, by GDB architecture name: pc, sp, frame pointer, the
 #: g register, the thread pointer (and the link register on arm64).
@@ -45,8 +45,14 @@ class Process:
     kind: str
     key: tuple[Any, ...]
 
-    def listing(self, with_stacks: bool = True, max_frames: int | None = None) -> Listing:
-        return Listing.parse(self.target.goroutines_json(with_stacks, max_frames))
+    def listing(
+        self,
+        with_stacks: bool = True,
+        max_frames: int | None = None,
+        filters: Filters | None = None,
+    ) -> Listing:
+        kwargs = (filters or Filters()).native_kwargs()
+        return Listing.parse(self.target.goroutines_json(with_stacks, max_frames, **kwargs))
 
     def goroutine(self, goid: int, max_frames: int | None = None) -> dict[str, Any] | None:
         text = self.target.goroutine_json(goid, max_frames)

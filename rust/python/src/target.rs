@@ -306,24 +306,39 @@ impl PyTarget {
         self.cache.clear();
     }
 
-    /// `{"go_version": ..., "goroutines": [...]}` as DESIGN.md's JSON contract describes:
-    /// every goroutine the runtime would print, frames innermost first.
-    #[pyo3(signature = (with_stacks = true, max_frames = None))]
+    /// `{"go_version": ..., "goroutines": [...], "total": N}` as DESIGN.md's JSON contract
+    /// describes: the goroutines the filters keep, frames innermost first, and how many the
+    /// runtime would print in all.
+    #[pyo3(signature = (with_stacks = true, max_frames = None, state = None, wait_reason = None, function = None, user = false))]
+    #[allow(clippy::too_many_arguments)]
     fn goroutines_json(
         &self,
         py: Python<'_>,
         with_stacks: bool,
         max_frames: Option<usize>,
+        state: Option<String>,
+        wait_reason: Option<String>,
+        function: Option<String>,
+        user: bool,
     ) -> Result<String, BindingError> {
+        let filter = goscope_core::runtime::GoroutineFilter {
+            state,
+            wait_reason,
+            function,
+            user,
+        };
         let inner = &self.inner;
         py.detach(|| {
             guard("listing goroutines", || {
                 let mut target = lock(inner);
                 target.runtime_mut().max_frames = max_frames.unwrap_or(DEFAULT_MAX_FRAMES);
-                let goroutines = target.runtime().goroutines(with_stacks);
+                let mut goroutines = target.runtime().goroutines(with_stacks);
+                let total = goroutines.len();
+                goroutines.retain(|g| filter.matches(g));
                 let document = json!({
                     "go_version": go_version(&target),
                     "goroutines": to_value!(&goroutines, "encoding goroutines as JSON")?,
+                    "total": total,
                 });
                 encode!(&document, "encoding goroutines as JSON")
             })

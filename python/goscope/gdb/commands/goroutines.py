@@ -39,18 +39,14 @@ class GoroutinesCommand(GoCommand):
 
     def run(self, args: argparse.Namespace) -> None:
         proc = process.current()
-        listing = proc.listing()
-        shown = filters_from(args).apply(listing.goroutines)
+        listing = proc.listing(filters=filters_from(args))
+        shown = listing.goroutines
         if args.json:
             _write_json(listing.document(shown))
             return
         lwp = process.selected_lwp()
         current = proc.goroutine_of_thread(lwp) if lwp is not None else None
-        _write(
-            render_goroutine_list(
-                shown, len(listing.goroutines), proc.user_code(), gdb_style(), current
-            )
-        )
+        _write(render_goroutine_list(shown, listing.total, proc.user_code(), gdb_style(), current))
 
 
 def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
