@@ -58,6 +58,9 @@ impl Target {
                 .filter_map(|c| layout.constant(c))
                 .filter_map(|v| u32::try_from(v).ok())
                 .collect(),
+            statuses: (0..32)
+                .map(|i| layout.status_name(i).unwrap_or_default().to_string())
+                .collect(),
         };
         let runtime = Runtime::new(binary.clone(), memory, bias, threads, off, names)?;
         Ok(Target {

@@ -151,7 +151,7 @@ pub(super) fn decode(
     let mut g = Goroutine {
         id,
         gp,
-        status: Runtime::status_name(status).to_string(),
+        status: rt.status_name(status).to_string(),
         status_code: status,
         wait_reason,
         wait_minutes,

@@ -56,20 +56,6 @@ impl EncodedChunk {
     }
 }
 
-/// Names the runtime gives its goroutine states (`gStatusStrings`), indexed by state.
-const STATUS_NAMES: &[&str] = &[
-    "idle",
-    "runnable",
-    "running",
-    "syscall",
-    "waiting",
-    "moribund_unused",
-    "dead",
-    "enqueue_unused",
-    "copystack",
-    "preempted",
-    "leaked",
-];
 const G_SCAN: u32 = 0x1000;
 const G_RUNNING: u32 = 2;
 const G_SYSCALL: u32 = 3;
@@ -82,6 +68,8 @@ pub struct Names {
     pub wait_reasons: Vec<String>,
     /// Extra dead-like states to skip, beyond `_Gdead` (e.g. `_Gdeadextra`).
     pub dead_states: Vec<u32>,
+    /// Goroutine state names without `_G` (`waiting`, `leaked`), indexed by state.
+    pub statuses: Vec<String>,
 }
 
 /// One M (OS thread the runtime manages).
@@ -763,8 +751,15 @@ impl Runtime {
         None
     }
 
-    pub fn status_name(code: u32) -> &'static str {
-        STATUS_NAMES.get(code as usize).copied().unwrap_or("???")
+    /// The state's name without `_G`, as the release's runtime names it; "???" (what the
+    /// runtime prints) for a value it does not define.
+    pub fn status_name(&self, code: u32) -> &str {
+        self.names
+            .statuses
+            .get(code as usize)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("???")
     }
 
     pub fn wait_reason(&self, code: u8) -> Option<&str> {
