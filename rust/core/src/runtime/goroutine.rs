@@ -138,7 +138,14 @@ pub(super) fn decode(
         None
     };
     let mp = w(o.m);
-    let m = rt.m_at(mp);
+    // The M's id: from the Ms already found, else read where g.m points.
+    let m_id = (mp != 0)
+        .then(|| {
+            rt.m_at(mp)
+                .map(|m| m.id)
+                .or_else(|| rt.read_m(mp).map(|m| m.id))
+        })
+        .flatten();
     // Minutes waiting, as the runtime computes them, against the last time the scheduler
     // read the clock (sched.lastpoll): a lower bound, and only when that time is known.
     let waitsince = w(o.waitsince) as i64;
@@ -155,7 +162,7 @@ pub(super) fn decode(
         status_code: status,
         wait_reason,
         wait_minutes,
-        m: if mp != 0 { m.map(|m| m.id) } else { None },
+        m: m_id,
         mp: (mp != 0).then_some(mp),
         locked_to_thread: w(o.lockedm) != 0,
         created_by: None,
@@ -181,6 +188,9 @@ pub(super) fn decode(
             goid: o.parent_goid.map(&w).filter(|&p| p != 0),
             pc: gopc,
         });
+    }
+    if mp != 0 && m_id.is_none() {
+        g.error = Some(format!("its M at {mp:#x} is unreadable"));
     }
     if id == 1 {
         // The runtime prints no creator for the main goroutine (rt0_go made it).

@@ -222,7 +222,7 @@ impl Runtime {
             .map(|(a, _)| a.wrapping_add(self.bias))
     }
 
-    fn read_m(&self, addr: u64) -> Option<MInfo> {
+    pub(crate) fn read_m(&self, addr: u64) -> Option<MInfo> {
         let o = &self.off.m;
         let size = o.size.max(o.alllink + 8).max(o.lockedg + 8);
         let buf = self.mem.read_vec(addr, size as usize).ok()?;
