@@ -99,6 +99,24 @@ def goscope_tools(cli: bool, bench: Path, gdb_bt: bool) -> list[Tool]:
                 env=tools.site_env(),
             )
         )
+    if cli:
+        result.append(
+            Tool(
+                key="goscope_cli_bt",
+                label="goscope bt all",
+                command=lambda c, out: [
+                    *tools.goscope_cli(),
+                    "bt",
+                    str(c.core),
+                    "--exe",
+                    str(c.bin),
+                    "all",
+                ],
+                pattern=TRACEBACK_GOROUTINE,
+                goscope=True,
+                env=tools.site_env(),
+            )
+        )
     result.append(
         Tool(
             key="goscope_bench",
@@ -411,6 +429,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except tools.ToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+    # What the CLI rows pay before reading anything: this interpreter's start-up (with its
+    # site-packages) and goscope's imports.
+    startup = [
+        run_measured([*tools.goscope_cli()[:1], "-c", "import goscope.cli"], env=tools.site_env())
+        for _ in range(5)
+    ]
+    if all(r.ok for r in startup):
+        notes.append(
+            f"python start-up with `import goscope.cli` ({sys.executable}): "
+            f"{median([r.wall_s for r in startup]):.2f} s, included in the CLI rows"
+        )
 
     before = provenance()
     rows = []

@@ -99,6 +99,11 @@ def run_measured(
     err_path = (
         out_path.with_name(out_path.name + ".stderr") if stdout is not None else Path(os.devnull)
     )
+    if stdout is not None:
+        # A fresh file, and the previous run's output written back first: neither freeing
+        # the old file's pages nor another run's writeback lands in this run's time.
+        out_path.unlink(missing_ok=True)
+        os.sync()
     with tempfile.NamedTemporaryFile(prefix="rss-", suffix=".txt") as rss_file:
         command = list(argv)
         if TIME.is_file():

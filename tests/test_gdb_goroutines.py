@@ -8,8 +8,9 @@ states, stacks, creators), and GDB's own ``info threads`` (the threads of the co
 - ``go goroutines`` lists every goroutine of the traceback, with the traceback's state;
 - ``go goroutines --state "chan receive"`` lists exactly the traceback's goroutines whose
   state contains ``chan receive``;
-- ``go bt N`` for every goroutine prints, in the runtime's traceback format, the same frames
-  (function, file:line, inlined or not, fp, sp, pc, offset) and creator as the traceback;
+- ``go bt N`` for every goroutine, and ``go bt all`` at once, print in the runtime's traceback
+  format the same frames (function, file:line, inlined or not, fp, sp, pc, offset) and creator
+  as the traceback;
 - ``goroutine_stack N`` prints the same as ``go bt N``; ``goroutine_stack`` with no id prints
   the goroutine of the selected thread, which in a crash core is the one that crashed (the
   first one the traceback prints);
@@ -52,6 +53,8 @@ def _session(fx: Fixture, expected: list[TracebackGoroutine]) -> GdbRun:
     for g in expected:
         commands += [echo(marker(f"bt {g.id}")), f"go bt {g.id}"]
     commands += [
+        echo(marker("all")),
+        "go bt all",
         echo(marker("threads")),
         "go threads",
         echo(marker("info threads")),
@@ -93,11 +96,16 @@ def test_gdb_goroutines_on_core(fixture: Fixture) -> None:
     printed = []
     for g in expected:
         end = marker(f"bt {expected[expected.index(g) + 1].id}") if g != expected[-1] else None
-        text = run.between(marker(f"bt {g.id}"), end or marker("threads"))
+        text = run.between(marker(f"bt {g.id}"), end or marker("all"))
         stacks = parse_bt(text)
         assert [s.id for s in stacks] == [g.id], f"go bt {g.id}:\n{text}"
         printed += stacks
     result = compare(fixture.id, fixture.traceback_text(), bt_document(printed))
+    assert not result.problems, result.report()
+
+    # go bt all: every goroutine of the traceback at once, frame by frame.
+    everything = parse_bt(run.between(marker("all"), marker("threads")))
+    result = compare(fixture.id, fixture.traceback_text(), bt_document(everything))
     assert not result.problems, result.report()
 
     # goroutine_stack N prints what go bt N prints.

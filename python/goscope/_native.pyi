@@ -123,6 +123,21 @@ class Target:
     ) -> tuple[int, int]:
         """Streams the goroutines_json document to file descriptor `fd`, keeping the
         goroutines the filters match; returns (written, written with an error)."""
+    def write_stacks(
+        self,
+        write: Callable[[str], object],
+        ids: list[int] | None = None,
+        system: bool = False,
+        color: bool = False,
+        max_frames: int | None = None,
+        state: str | None = None,
+        wait_reason: str | None = None,
+        function: str | None = None,
+        user: bool = False,
+    ) -> tuple[int, int, list[int]]:
+        """Writes stacks in the Go traceback's format through `write`, in pieces: goroutines
+        `ids` (all when None; then the filters apply). Returns (written, written with an
+        error, ids that name no goroutine); an exception `write` raises propagates."""
     def warnings(self) -> list[str]:
         """Problems that limit what goscope shows, one line each (decodes no goroutines)."""
     def goroutine_json(self, goid: int, max_frames: int | None = None) -> str | None:

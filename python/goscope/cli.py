@@ -8,17 +8,16 @@ one line on stderr (``goscope: ...``) and exit status 1; usage errors exit with 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from goscope import Binary, GoscopeError, Target, __version__
-from goscope.binary_info import BinaryInfo, open_info
 from goscope.elf_header import is_core_file
 from goscope.goroutines import (
-    CreatorOffsets,
     Filters,
     Listing,
     UserCode,
@@ -26,10 +25,13 @@ from goscope.goroutines import (
     filters_from,
     parse_goroutine_ids,
 )
-from goscope.implications import notes
-from goscope.render.goroutines import render_goroutine_list, render_stacks, render_threads
-from goscope.render.info import info_json_object, render_info
 from goscope.render.style import Style, for_stream
+
+if TYPE_CHECKING:
+    from goscope.binary_info import BinaryInfo
+
+# The renderers and the binary report are imported by the subcommands that use them: a
+# `goroutines --json` run on a large core should not pay for them at start-up.
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -89,6 +91,10 @@ def _add_info_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_info(args: argparse.Namespace, out: Output) -> int:
+    from goscope.binary_info import open_info
+    from goscope.implications import notes
+    from goscope.render.info import info_json_object, render_info
+
     info: BinaryInfo = open_info(executable_for(args))
     info_notes = notes(info)
     if out.json:
@@ -107,12 +113,17 @@ def _run_info(args: argparse.Namespace, out: Output) -> int:
 # -- goroutines, bt, threads: a core file and its executable ----------------------------------
 
 
-@dataclass
 class OpenedCore:
     """A core opened with its executable, and what the renderers need besides it."""
 
-    target: Target
-    binary: Binary
+    def __init__(self, target: Target, executable: str) -> None:
+        self.target = target
+        self.executable = executable
+
+    @functools.cached_property
+    def binary(self) -> Binary:
+        # Opened only when a renderer needs it: a JSON listing never does.
+        return Binary(self.executable)
 
     def listing(
         self,
@@ -150,7 +161,7 @@ def open_core(args: argparse.Namespace) -> OpenedCore:
         )
     if args.exe is None:
         raise UsageError(f"{core} is a core file; give its executable with --exe BIN")
-    return OpenedCore(target=Target.open_core(core, args.exe), binary=Binary(args.exe))
+    return OpenedCore(Target.open_core(core, args.exe), args.exe)
 
 
 def _warn(out: Output, target: Target) -> None:
@@ -201,6 +212,8 @@ def _run_goroutines(args: argparse.Namespace, out: Output) -> int:
         return _incomplete_count(broken)
     listing = opened.listing(filters=filters_from(args))
     shown = listing.goroutines
+    from goscope.render.goroutines import render_goroutine_list
+
     if out.json:
         out.write_json(listing.document(shown))
     else:
@@ -241,26 +254,32 @@ def _run_bt(args: argparse.Namespace, out: Output) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     opened = open_core(args)
-    listing = opened.listing(max_frames=args.max_frames)
-    status = EXIT_OK
-    if ids is None:
-        chosen = listing.goroutines
-    else:
-        chosen = []
-        for goid in ids:
+    if out.json:
+        listing = opened.listing(max_frames=args.max_frames)
+        chosen = listing.goroutines if ids is None else []
+        missing = []
+        for goid in ids or []:
             g = listing.find(goid)
             if g is None:
-                print(f"goscope: no goroutine {goid} in {args.target}", file=sys.stderr)
-                status = EXIT_ERROR
+                missing.append(goid)
             else:
                 chosen.append(g)
-    if out.json:
         out.write_json(listing.document(chosen))
-    elif chosen:
-        offsets = CreatorOffsets(opened.binary, opened.target.bias)
-        out.write(render_stacks(chosen, out.style, system=args.system, creator_offset=offsets))
+        broken = sum(1 for g in chosen if g.get("error"))
+    else:
+        # The native core renders the stacks and hands them over in large pieces.
+        _, broken, missing = opened.target.write_stacks(
+            out.stream.write,
+            ids,
+            system=args.system,
+            color=out.style.enabled,
+            max_frames=args.max_frames,
+        )
+    out.stream.flush()
+    for goid in missing:
+        print(f"goscope: no goroutine {goid} in {args.target}", file=sys.stderr)
     _warn(out, opened.target)
-    return max(status, _incomplete(chosen))
+    return max(EXIT_ERROR if missing else EXIT_OK, _incomplete_count(broken))
 
 
 def _add_threads_arguments(parser: argparse.ArgumentParser) -> None:
@@ -268,6 +287,8 @@ def _add_threads_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_threads(args: argparse.Namespace, out: Output) -> int:
+    from goscope.render.goroutines import render_threads
+
     opened = open_core(args)
     threads = opened.threads()
     if out.json:

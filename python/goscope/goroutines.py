@@ -204,26 +204,3 @@ def parse_goroutine_ids(words: Sequence[str]) -> list[int] | None:
         except ValueError:
             raise ValueError(f"not a goroutine id: {word!r} (give numbers or `all`)") from None
     return ids
-
-
-class CreatorOffsets:
-    """The ``+0x..`` Go prints after a ``created by`` position: how far the ``go`` statement's
-    pc lies into the function that ran it. Needs the executable's function table and the load
-    bias; None when the pc is not inside the named function."""
-
-    def __init__(self, binary: Any, bias: int) -> None:
-        self.binary = binary
-        self.bias = bias
-
-    def __call__(self, g: Goroutine) -> int | None:
-        creator = g.get("created_by")
-        if not isinstance(creator, dict):
-            return None
-        pc, name = creator.get("pc"), creator.get("function")
-        if not isinstance(pc, int) or not isinstance(name, str):
-            return None
-        bounds = self.binary.function(name)
-        if bounds is None:
-            return None
-        entry, end = bounds[0] + self.bias, bounds[1] + self.bias
-        return pc - entry if entry < pc < end else None

@@ -25,7 +25,7 @@ from goscope import Target
 from goscope.binary_info import BinaryInfo
 from goscope.gdb import params
 from goscope.gdb import target as gdb_target
-from goscope.goroutines import CreatorOffsets, Filters, Listing, UserCode
+from goscope.goroutines import Filters, Listing, UserCode
 
 #: Registers the runtime decoder uses, by GDB architecture name: pc, sp, frame pointer, the
 #: g register, the thread pointer (and the link register on arm64).
@@ -67,9 +67,6 @@ class Process:
 
     def user_code(self) -> UserCode:
         return UserCode.from_info(BinaryInfo.of(gdb_target.binary(self.executable)).raw)
-
-    def creator_offsets(self) -> CreatorOffsets:
-        return CreatorOffsets(gdb_target.binary(self.executable), self.target.bias)
 
     def goroutine_of_thread(self, lwp: int) -> int | None:
         """The goroutine the runtime runs on thread `lwp` (its M's current goroutine)."""

@@ -6,6 +6,7 @@ pub mod buildinfo;
 pub mod bytes;
 pub mod elf;
 pub mod error;
+pub mod fasthash;
 pub mod layout;
 pub mod memory;
 pub mod moduledata;

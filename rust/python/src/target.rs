@@ -405,6 +405,93 @@ impl PyTarget {
         lock(&self.inner).warnings().to_vec()
     }
 
+    /// Writes goroutine stacks in the Go traceback's format by calling `write(text)` with
+    /// pieces of many goroutines each: the goroutines `ids` names (all when None) or, for
+    /// all, those the filters match. `color` adds ANSI colours; `system` adds the frames a
+    /// running goroutine's thread has on its system stacks. Returns how many stacks were
+    /// written, how many of them carry an error, and the ids that name no goroutine.
+    /// An exception `write` raises stops the listing and propagates.
+    #[pyo3(signature = (write, ids = None, system = false, color = false, max_frames = None, state = None, wait_reason = None, function = None, user = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn write_stacks(
+        &self,
+        py: Python<'_>,
+        write: Py<PyAny>,
+        ids: Option<Vec<u64>>,
+        system: bool,
+        color: bool,
+        max_frames: Option<usize>,
+        state: Option<String>,
+        wait_reason: Option<String>,
+        function: Option<String>,
+        user: bool,
+    ) -> PyResult<(usize, usize, Vec<u64>)> {
+        let filter = goscope_core::runtime::GoroutineFilter {
+            state,
+            wait_reason,
+            function,
+            user,
+        };
+        let opts = goscope_core::runtime::TextOptions { color, system };
+        let inner = &self.inner;
+        // The callback's exception, kept while the listing unwinds as an I/O error.
+        let mut raised: Option<PyErr> = None;
+        let result = py.detach(|| {
+            guard("writing goroutine stacks", || {
+                let mut target = lock(inner);
+                target.runtime_mut().max_frames = max_frames.unwrap_or(DEFAULT_MAX_FRAMES);
+                let mut out = |bytes: &[u8]| -> std::io::Result<()> {
+                    // The text is made of strings only, so valid UTF-8; lossy is a fallback.
+                    let text = match std::str::from_utf8(bytes) {
+                        Ok(text) => std::borrow::Cow::Borrowed(text),
+                        Err(_) => String::from_utf8_lossy(bytes),
+                    };
+                    Python::attach(|py| write.call1(py, (text.as_ref(),)).map(drop)).map_err(
+                        |err| {
+                            raised = Some(err);
+                            std::io::Error::other("the output callback raised")
+                        },
+                    )
+                };
+                let runtime = target.runtime();
+                let written = match &ids {
+                    None => runtime
+                        .write_stacks_text(&mut out, opts, &|g| filter.matches(g))
+                        .map(|(n, errors)| (n, errors, Vec::new())),
+                    Some(ids) => {
+                        let mut text = Vec::new();
+                        let (mut n, mut errors, mut missing) = (0, 0, Vec::new());
+                        for &goid in ids {
+                            let Some(g) = runtime.goroutine(goid) else {
+                                missing.push(goid);
+                                continue;
+                            };
+                            if n > 0 {
+                                text.extend_from_slice(b"\n\n");
+                            }
+                            goscope_core::runtime::render_stack(&mut text, &g, opts);
+                            n += 1;
+                            errors += usize::from(g.error.is_some());
+                        }
+                        if n > 0 {
+                            text.push(b'\n');
+                            out(&text).map(|()| (n, errors, missing))
+                        } else {
+                            Ok((n, errors, missing))
+                        }
+                    }
+                };
+                written.map_err(|e| {
+                    CoreError::new(ErrorKind::Io, format!("writing goroutine stacks: {e}")).into()
+                })
+            })
+        });
+        if let Some(err) = raised {
+            return Err(err);
+        }
+        Ok(result?)
+    }
+
     /// One goroutine as a JSON object, or None when no live goroutine has that id.
     #[pyo3(signature = (goid, max_frames = None))]
     fn goroutine_json(

@@ -11,7 +11,7 @@ import gdb
 from goscope.gdb import process
 from goscope.gdb.commands.base import GoCommand, gdb_style
 from goscope.goroutines import add_filter_arguments, filters_from, parse_goroutine_ids
-from goscope.render.goroutines import render_goroutine_list, render_stacks, render_threads
+from goscope.render.goroutines import render_goroutine_list, render_threads
 
 
 def _write(text: str) -> None:
@@ -81,22 +81,26 @@ def _print_stacks(args: argparse.Namespace, command: str) -> None:
                 f"give a goroutine id or `all`"
             )
         ids = [goid]
-    if ids is None:
-        listing = proc.listing(max_frames=args.max_frames)
-        chosen = listing.goroutines
-        go_version = listing.go_version
-    else:
+    if args.json:
+        if ids is None:
+            listing = proc.listing(max_frames=args.max_frames)
+            _write_json({"go_version": listing.go_version, "goroutines": listing.goroutines})
+            return
         chosen = []
         for goid in ids:
             g = proc.goroutine(goid, args.max_frames)
             if g is None:
                 raise gdb.GdbError(f"{command}: no goroutine {goid}")
             chosen.append(g)
-        go_version = proc.target.go_version
-    if args.json:
-        _write_json({"go_version": go_version, "goroutines": chosen})
+        _write_json({"go_version": proc.target.go_version, "goroutines": chosen})
         return
-    _write(render_stacks(chosen, gdb_style(), args.system, proc.creator_offsets()))
+    # The native core renders the stacks; GDB prints them in large pieces as they come.
+    _, _, missing = proc.target.write_stacks(
+        gdb.write, ids, system=args.system, color=gdb_style().enabled, max_frames=args.max_frames
+    )
+    if missing:
+        names = ", ".join(str(goid) for goid in missing)
+        raise gdb.GdbError(f"{command}: no goroutine {names}")
 
 
 class BtCommand(GoCommand):

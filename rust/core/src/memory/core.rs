@@ -817,6 +817,16 @@ impl Memory for CoreMemory {
     }
 
     fn read_at(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
+        // Words are most reads (pointers, return addresses): copy them without the general
+        // loop and its variable-length copy.
+        if let Ok(word) = <&mut [u8; 8]>::try_from(&mut *buf) {
+            if let Chunk::Data(src) = self.core.chunk(addr) {
+                if let Some(src) = src.first_chunk::<8>() {
+                    *word = *src;
+                    return Ok(());
+                }
+            }
+        }
         let mut done = 0usize;
         while done < buf.len() {
             let cur = addr.wrapping_add(done as u64);

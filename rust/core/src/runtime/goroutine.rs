@@ -1,31 +1,48 @@
 //! One goroutine as the runtime's traceback describes it: id, state, wait reason, creator,
 //! and its stack, symbolized with inlined calls expanded.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::unwind::{self, Code, PhysFrame, Stacks, Start};
+use super::unwind::{self, Code, PhysFrame, Special, Stacks, Start};
 use super::{word, word32, Runtime, G_RUNNING, G_SCAN, G_SYSCALL};
+use crate::fasthash::FastMap;
 use crate::memory::MemoryExt;
+
+/// Function, file, line and offset in the function of a `go` statement.
+type Creator = (Arc<str>, Arc<str>, i32, Option<u64>);
+
+/// What goroutines share, symbolized once: the frames of one physical frame by
+/// symbolization pc (inlined calls first, without pc and sp), and creators and start
+/// functions by pc. Goroutines parked at the same place then share their strings.
+#[derive(Default)]
+pub struct FrameCache {
+    frames: FastMap<u64, Vec<Frame>>,
+    /// Function, file, line and offset in the function of a `go` statement's pc.
+    creators: FastMap<u64, Option<Creator>>,
+    starts: FastMap<u64, Option<SourceRef>>,
+}
 
 /// A source position: function, file and line.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SourceRef {
-    pub function: String,
-    pub file: String,
+    pub function: Arc<str>,
+    pub file: Arc<str>,
     pub line: i32,
 }
 
 /// `created by F in goroutine N`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CreatedBy {
-    pub function: String,
-    pub file: String,
+    pub function: Arc<str>,
+    pub file: Arc<str>,
     pub line: i32,
     pub goid: Option<u64>,
     pub pc: u64,
+    /// How far `pc` lies into the function, as `+0x..` in tracebacks; absent at its entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 /// One frame as the traceback prints it. Inlined frames have no pc or sp of their own.
@@ -99,16 +116,12 @@ impl Goroutine {
     }
 }
 
-/// Functions whose frames the runtime leaves out when it prints a fatal panic or throw: it
-/// starts the traceback at their caller.
-const CRASH_ORIGINS: &[&str] = &["runtime.fatalpanic", "runtime.fatalthrow"];
-
 pub(super) fn decode(
     rt: &Runtime,
     code: &Code<'_>,
     gp: u64,
     with_stacks: bool,
-    cache: &mut HashMap<u64, Vec<Frame>>,
+    cache: &mut FrameCache,
 ) -> Option<Goroutine> {
     let o = &rt.off.g;
     let size = o
@@ -177,16 +190,26 @@ pub(super) fn decode(
         error: None,
     };
     let gopc = w(o.gopc);
-    if let Some(f) = code.find(gopc) {
+    let creator = cache.creators.entry(gopc).or_insert_with(|| {
+        let f = code.find(gopc)?;
         let entry = code.entry(&f);
         let tracepc = if gopc > entry { gopc - 1 } else { gopc };
         let loc = code.tab.pc_line(tracepc.wrapping_sub(code.bias));
+        Some((
+            f.name().into(),
+            loc.map_or("", |l| l.file).into(),
+            loc.map_or(-1, |l| l.line),
+            (gopc > entry).then(|| gopc - entry),
+        ))
+    });
+    if let Some((function, file, line, offset)) = creator {
         g.created_by = Some(CreatedBy {
-            function: f.name().to_string(),
-            file: loc.map(|l| l.file.to_string()).unwrap_or_default(),
-            line: loc.map_or(-1, |l| l.line),
+            function: Arc::clone(function),
+            file: Arc::clone(file),
+            line: *line,
             goid: o.parent_goid.map(&w).filter(|&p| p != 0),
             pc: gopc,
+            offset: *offset,
         });
     }
     if mp != 0 && m_id.is_none() {
@@ -204,13 +227,18 @@ pub(super) fn decode(
         }
     }
     let startpc = w(o.startpc);
-    if let Some(f) = code.find(startpc) {
-        g.start = Some(SourceRef {
-            function: f.name().to_string(),
-            file: f.entry_file().unwrap_or_default().to_string(),
-            line: f.start_line(),
-        });
-    }
+    g.start = cache
+        .starts
+        .entry(startpc)
+        .or_insert_with(|| {
+            let f = code.find(startpc)?;
+            Some(SourceRef {
+                function: f.name().into(),
+                file: f.entry_file().unwrap_or_default().into(),
+                line: f.start_line(),
+            })
+        })
+        .clone();
     if !with_stacks {
         return Some(g);
     }
@@ -243,16 +271,17 @@ pub(super) fn decode(
     if walk.error.is_some() {
         g.error = walk.error.clone();
     }
-    let frames: Vec<&PhysFrame> = walk.frames.iter().filter(|f| f.g == gp).collect();
-    let mut frames = frames.as_slice();
+    let own = || walk.frames.iter().filter(|f| f.g == gp);
     // A fatal panic or throw is printed from the caller of fatalpanic/fatalthrow.
-    if let Some(i) = frames.iter().take(4).position(|f| {
-        code.find(f.pc)
-            .is_some_and(|func| CRASH_ORIGINS.contains(&func.name()))
-    }) {
-        frames = frames.get(i + 1..).unwrap_or(&[]);
-    }
-    for f in frames {
+    let skip = own()
+        .take(4)
+        .position(|f| {
+            code.find(f.pc)
+                .is_some_and(|func| code.special(&func) == Some(Special::CrashOrigin))
+        })
+        .map_or(0, |i| i + 1);
+    g.frames.reserve(walk.frames.len() * 2);
+    for f in own().skip(skip) {
         symbolize(code, f, cache, &mut g.frames);
     }
     for f in walk.frames.iter().filter(|f| f.g != gp) {
@@ -300,12 +329,7 @@ fn running_walk(rt: &Runtime, code: &Code<'_>, g: &mut Goroutine) -> unwind::Wal
 
 /// The frames one physical frame prints: inlined calls innermost first, then the physical
 /// function itself with its pc and sp.
-fn symbolize(
-    code: &Code<'_>,
-    f: &PhysFrame,
-    cache: &mut HashMap<u64, Vec<Frame>>,
-    out: &mut Vec<Frame>,
-) {
+fn symbolize(code: &Code<'_>, f: &PhysFrame, cache: &mut FrameCache, out: &mut Vec<Frame>) {
     let Some(func) = code.find(f.pc) else {
         out.push(Frame {
             function: "?".into(),
@@ -321,7 +345,7 @@ fn symbolize(
     };
     let entry = code.entry(&func);
     let sym = f.sym_pc(entry);
-    let frames = cache.entry(sym).or_insert_with(|| {
+    let frames = cache.frames.entry(sym).or_insert_with(|| {
         let locs = code.tab.lookup(sym.wrapping_sub(code.bias));
         let n = locs.len();
         locs.into_iter()

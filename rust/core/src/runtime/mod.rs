@@ -2,12 +2,14 @@
 //! goroutine with its state and stack. Works from a core file or a live process, with or
 //! without DWARF and symbols.
 
+mod encode;
 pub mod filter;
 mod goroutine;
 mod offsets;
+mod text;
 pub mod unwind;
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -16,9 +18,12 @@ use crate::binary::Binary;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{Memory, MemoryExt, Thread};
 
+use self::encode::Encoder;
 pub use self::filter::GoroutineFilter;
+use self::goroutine::FrameCache;
 pub use self::goroutine::{CreatedBy, Frame, Goroutine, SourceRef};
 pub use self::offsets::Offsets;
+pub use self::text::{render_stack, state_text, TextOptions};
 use self::unwind::{Code, GStack, StackKind, Stacks};
 
 /// Bounds on walks over target lists, so a corrupt core can never make goscope loop.
@@ -30,10 +35,36 @@ const TRIM_EVERY: u64 = 4096;
 /// Goroutines decoded and encoded together when a listing is written out.
 const CHUNK: u64 = 2048;
 
-/// Goroutines encoded as JSON array items, each preceded by ",\n".
+/// How a listing of goroutines is written out.
+#[derive(Debug, Clone, Copy)]
+pub enum Format {
+    /// Items of the JSON contract's `goroutines` array.
+    Json,
+    /// Stacks in the traceback format, separated by blank lines.
+    Text(TextOptions),
+}
+
+impl Format {
+    /// What precedes every item; the listing's first item drops the first `drop` bytes.
+    fn separator(self) -> (&'static [u8], usize) {
+        match self {
+            Format::Json => (b",\n", 1),
+            Format::Text(_) => (b"\n\n", 2),
+        }
+    }
+}
+
+/// The encoders of one chunk, with what they remember of the goroutines before.
+#[derive(Default)]
+struct Writers {
+    json: Encoder,
+    text: text::Renderer,
+}
+
+/// Goroutines encoded one after the other, each preceded by its format's separator.
 #[derive(Default)]
 struct EncodedChunk {
-    json: Vec<u8>,
+    bytes: Vec<u8>,
     goroutines: usize,
     errors: usize,
     /// The goroutine list ended early (unreadable): nothing after this chunk.
@@ -41,18 +72,15 @@ struct EncodedChunk {
 }
 
 impl EncodedChunk {
-    fn push(&mut self, g: &Goroutine) -> std::io::Result<()> {
-        self.json.extend_from_slice(b",\n");
-        serde_json::to_writer(&mut self.json, g)?;
+    fn push(&mut self, enc: &mut Writers, g: &Goroutine, format: Format) -> std::io::Result<()> {
+        self.bytes.extend_from_slice(format.separator().0);
+        match format {
+            Format::Json => enc.json.goroutine(&mut self.bytes, g)?,
+            Format::Text(opts) => enc.text.stack(&mut self.bytes, g, opts),
+        }
         self.goroutines += 1;
         self.errors += usize::from(g.error.is_some());
         Ok(())
-    }
-
-    fn single(g: &Goroutine) -> std::io::Result<EncodedChunk> {
-        let mut c = EncodedChunk::default();
-        c.push(g)?;
-        Ok(c)
     }
 }
 
@@ -151,6 +179,8 @@ pub struct Runtime {
     allgs_error: Option<String>,
     sched: Option<u64>,
     now: std::sync::OnceLock<Option<i64>>,
+    /// Bytes the largest encoded chunk of goroutines took, for sizing the next.
+    chunk_hint: AtomicUsize,
     pub max_frames: usize,
 }
 
@@ -178,6 +208,7 @@ impl Runtime {
             allgs_error: None,
             sched: None,
             now: std::sync::OnceLock::new(),
+            chunk_hint: AtomicUsize::new(0),
             max_frames: DEFAULT_MAX_FRAMES,
         };
         rt.ms = rt.find_ms();
@@ -597,7 +628,7 @@ impl Runtime {
             return;
         }
         let code = Code::new(self.binary.pclntab(), self.bias);
-        let mut sym_cache: HashMap<u64, Vec<Frame>> = HashMap::new();
+        let mut sym_cache = FrameCache::default();
         let (ptr, len) = self.allgs;
         for i in 0..len.min(MAX_GOROUTINES) {
             let gp = match self.mem.read_ptr(ptr + 8 * i) {
@@ -625,8 +656,7 @@ impl Runtime {
 
     /// Writes `{"go_version": ..., "goroutines": [...]}` (the JSON contract) in `allgs`
     /// order. `keep` filters; returns how many were written and how many of those carry an
-    /// error (could not be read entirely). Chunks of goroutines are decoded and encoded on two
-    /// threads at once and written in order, so memory stays bounded by two chunks.
+    /// error (could not be read entirely).
     pub fn write_goroutines_json(
         &self,
         out: &mut dyn std::io::Write,
@@ -642,51 +672,87 @@ impl Runtime {
         write!(out, "{{\"go_version\": ")?;
         serde_json::to_writer(&mut *out, &version)?;
         write!(out, ", \"goroutines\": [")?;
+        let counts = self.stream(with_stacks, keep, Format::Json, &mut |b| out.write_all(b))?;
+        writeln!(out, "\n]}}")?;
+        Ok(counts)
+    }
+
+    /// Writes every goroutine's stack in the traceback format, in `allgs` order, handing
+    /// the text to `out` in pieces of many goroutines. Returns what `write_goroutines_json`
+    /// returns.
+    pub fn write_stacks_text(
+        &self,
+        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        opts: TextOptions,
+        keep: &(dyn Fn(&Goroutine) -> bool + Sync),
+    ) -> std::io::Result<(usize, usize)> {
+        let counts = self.stream(true, keep, Format::Text(opts), out)?;
+        if counts.0 > 0 {
+            out(b"\n")?;
+        }
+        Ok(counts)
+    }
+
+    /// Decodes and encodes goroutines in chunks on two threads at once and hands the
+    /// chunks to `emit` in order, so memory stays bounded by two chunks.
+    fn stream(
+        &self,
+        with_stacks: bool,
+        keep: &(dyn Fn(&Goroutine) -> bool + Sync),
+        format: Format,
+        emit: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<(usize, usize)> {
         let (mut n, mut with_errors) = (0usize, 0usize);
-        let mut emit =
-            |chunk: EncodedChunk, out: &mut dyn std::io::Write| -> std::io::Result<bool> {
-                // Every item starts with ",\n"; the document's first one drops the comma.
-                let bytes = if n == 0 {
-                    chunk.json.get(1..).unwrap_or(&[])
-                } else {
-                    &chunk.json[..]
-                };
-                out.write_all(bytes)?;
-                n += chunk.goroutines;
-                with_errors += chunk.errors;
-                Ok(chunk.stop)
+        let drop = format.separator().1;
+        let mut emit = |chunk: EncodedChunk| -> std::io::Result<bool> {
+            // The listing's first item has no separator before it.
+            let bytes = if n == 0 {
+                chunk.bytes.get(drop..).unwrap_or(&[])
+            } else {
+                &chunk.bytes[..]
             };
+            if chunk.goroutines > 0 {
+                emit(bytes)?;
+            }
+            n += chunk.goroutines;
+            with_errors += chunk.errors;
+            Ok(chunk.stop)
+        };
         if let Some(e) = &self.allgs_error {
-            let chunk = EncodedChunk::single(&Goroutine::unreadable(0, e.clone()))?;
-            emit(chunk, out)?;
-        } else {
-            let total = self.allgs.1.min(MAX_GOROUTINES);
-            let mut start = 0u64;
-            while start < total {
-                let first = start..(start + CHUNK).min(total);
-                let second = first.end..(first.end + CHUNK).min(total);
-                start = second.end;
-                let (a, b) = std::thread::scope(|scope| {
-                    let helper = (!second.is_empty())
-                        .then(|| scope.spawn(|| self.encode_chunk(second, with_stacks, keep)));
-                    let a = self.encode_chunk(first, with_stacks, keep);
-                    (a, helper.map(|h| h.join()))
-                });
-                if emit(a?, out)? {
+            let mut chunk = EncodedChunk::default();
+            chunk.push(
+                &mut Writers::default(),
+                &Goroutine::unreadable(0, e.clone()),
+                format,
+            )?;
+            emit(chunk)?;
+            return Ok((n, with_errors));
+        }
+        let total = self.allgs.1.min(MAX_GOROUTINES);
+        let mut start = 0u64;
+        while start < total {
+            let first = start..(start + CHUNK).min(total);
+            let second = first.end..(first.end + CHUNK).min(total);
+            start = second.end;
+            let (a, b) = std::thread::scope(|scope| {
+                let helper = (!second.is_empty())
+                    .then(|| scope.spawn(|| self.encode_chunk(second, with_stacks, keep, format)));
+                let a = self.encode_chunk(first, with_stacks, keep, format);
+                (a, helper.map(|h| h.join()))
+            });
+            if emit(a?)? {
+                break;
+            }
+            if let Some(joined) = b {
+                let chunk = joined.map_err(|_| {
+                    std::io::Error::other("internal error while decoding goroutines")
+                })??;
+                if emit(chunk)? {
                     break;
                 }
-                if let Some(joined) = b {
-                    let chunk = joined.map_err(|_| {
-                        std::io::Error::other("internal error while decoding goroutines")
-                    })??;
-                    if emit(chunk, out)? {
-                        break;
-                    }
-                }
-                self.mem.trim();
             }
+            self.mem.trim();
         }
-        writeln!(out, "\n]}}")?;
         Ok((n, with_errors))
     }
 
@@ -696,20 +762,26 @@ impl Runtime {
         range: std::ops::Range<u64>,
         with_stacks: bool,
         keep: &(dyn Fn(&Goroutine) -> bool + Sync),
+        format: Format,
     ) -> std::io::Result<EncodedChunk> {
         let code = Code::new(self.binary.pclntab(), self.bias);
-        let mut cache: HashMap<u64, Vec<Frame>> = HashMap::new();
+        let mut cache = FrameCache::default();
+        let mut enc = Writers::default();
         let mut chunk = EncodedChunk::default();
+        // Sized like the largest chunk so far: growing a buffer of megabytes by doubling
+        // would copy it again and again.
+        chunk.bytes.reserve(self.chunk_hint.load(Ordering::Relaxed));
         let (ptr, len) = self.allgs;
         for i in range {
             let gp = match self.mem.read_ptr(ptr + 8 * i) {
                 Ok(g) => g,
                 Err(e) => {
                     // The rest of the array is as unreadable as this slot: say so once.
-                    chunk.push(&Goroutine::unreadable(
+                    let g = Goroutine::unreadable(
                         0,
                         format!("goroutine list entries {i}..{len} are unreadable: {e}"),
-                    ))?;
+                    );
+                    chunk.push(&mut enc, &g, format)?;
                     chunk.stop = true;
                     break;
                 }
@@ -719,10 +791,12 @@ impl Runtime {
             }
             if let Some(g) = self.goroutine_at(&code, gp, with_stacks, &mut cache) {
                 if keep(&g) {
-                    chunk.push(&g)?;
+                    chunk.push(&mut enc, &g, format)?;
                 }
             }
         }
+        let size = chunk.bytes.len() + chunk.bytes.len() / 8;
+        self.chunk_hint.fetch_max(size, Ordering::Relaxed);
         Ok(chunk)
     }
 
@@ -732,7 +806,7 @@ impl Runtime {
         code: &Code<'_>,
         gp: u64,
         with_stacks: bool,
-        cache: &mut HashMap<u64, Vec<Frame>>,
+        cache: &mut FrameCache,
     ) -> Option<Goroutine> {
         goroutine::decode(self, code, gp, with_stacks, cache)
     }
@@ -740,7 +814,7 @@ impl Runtime {
     /// The goroutine with this id.
     pub fn goroutine(&self, goid: u64) -> Option<Goroutine> {
         let code = Code::new(self.binary.pclntab(), self.bias);
-        let mut cache = HashMap::new();
+        let mut cache = FrameCache::default();
         let (ptr, len) = self.allgs;
         for i in 0..len.min(MAX_GOROUTINES) {
             let gp = self.mem.read_ptr(ptr + 8 * i).ok()?;

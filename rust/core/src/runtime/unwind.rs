@@ -5,10 +5,10 @@
 //! a signal handler through the ucontext the kernel saved for `runtime.sigtramp`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::fasthash::FastMap;
 use crate::memory::{Memory, MemoryExt};
 use crate::pclntab::{Func, Pclntab};
 
@@ -35,6 +35,9 @@ pub enum Special {
     Goexit,
     Mstart,
     Rt0Go,
+    /// `runtime.fatalpanic` and `runtime.fatalthrow`: a fatal panic's or throw's traceback
+    /// starts at their caller.
+    CrashOrigin,
 }
 
 const SPECIAL_NAMES: &[(&str, Special)] = &[
@@ -51,6 +54,8 @@ const SPECIAL_NAMES: &[(&str, Special)] = &[
     ("runtime.goexit", Special::Goexit),
     ("runtime.mstart", Special::Mstart),
     ("runtime.rt0_go", Special::Rt0Go),
+    ("runtime.fatalpanic", Special::CrashOrigin),
+    ("runtime.fatalthrow", Special::CrashOrigin),
 ];
 
 /// Function lookup in runtime addresses: pclntab plus the load bias, and the specials.
@@ -59,7 +64,7 @@ pub struct Code<'a> {
     pub tab: &'a Pclntab,
     pub bias: u64,
     specials: Vec<(u64, Special)>,
-    by_pc: RefCell<HashMap<u64, Option<PcInfo>>>,
+    by_pc: RefCell<FastMap<u64, Option<PcInfo>>>,
 }
 
 /// What the unwinder needs to know about one pc.
@@ -80,7 +85,7 @@ impl<'a> Code<'a> {
             tab,
             bias,
             specials,
-            by_pc: RefCell::new(HashMap::new()),
+            by_pc: RefCell::new(FastMap::default()),
         }
     }
 
@@ -220,7 +225,10 @@ pub fn walk<'f>(
     start: Start,
     max_frames: usize,
 ) -> Walk {
-    let mut out = Walk::default();
+    let mut out = Walk {
+        frames: Vec::with_capacity(32),
+        error: None,
+    };
     let Some(mut stack) = stacks.stack_of(start.g) else {
         out.error = Some(format!("g {:#x} is unreadable", start.g));
         return out;
