@@ -54,6 +54,27 @@ impl Format {
     }
 }
 
+/// Threads that decode and encode goroutines for a listing, at most.
+const MAX_WORKERS: usize = 4;
+
+/// What one worker keeps from chunk to chunk: function lookups, symbolized frames, and
+/// the encoders' memory of names.
+struct ChunkState<'a> {
+    code: Code<'a>,
+    cache: FrameCache,
+    enc: Writers,
+}
+
+impl<'a> ChunkState<'a> {
+    fn new(rt: &'a Runtime) -> Self {
+        ChunkState {
+            code: Code::new(rt.binary.pclntab(), rt.bias),
+            cache: FrameCache::default(),
+            enc: Writers::default(),
+        }
+    }
+}
+
 /// The encoders of one chunk, with what they remember of the goroutines before.
 #[derive(Default)]
 struct Writers {
@@ -703,11 +724,11 @@ impl Runtime {
         emit: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> std::io::Result<(usize, usize)> {
         let (mut n, mut with_errors) = (0usize, 0usize);
-        let drop = format.separator().1;
+        let skip = format.separator().1;
         let mut emit = |chunk: EncodedChunk| -> std::io::Result<bool> {
             // The listing's first item has no separator before it.
             let bytes = if n == 0 {
-                chunk.bytes.get(drop..).unwrap_or(&[])
+                chunk.bytes.get(skip..).unwrap_or(&[])
             } else {
                 &chunk.bytes[..]
             };
@@ -729,44 +750,67 @@ impl Runtime {
             return Ok((n, with_errors));
         }
         let total = self.allgs.1.min(MAX_GOROUTINES);
-        let mut start = 0u64;
-        while start < total {
-            let first = start..(start + CHUNK).min(total);
-            let second = first.end..(first.end + CHUNK).min(total);
-            start = second.end;
-            let (a, b) = std::thread::scope(|scope| {
-                let helper = (!second.is_empty())
-                    .then(|| scope.spawn(|| self.encode_chunk(second, with_stacks, keep, format)));
-                let a = self.encode_chunk(first, with_stacks, keep, format);
-                (a, helper.map(|h| h.join()))
-            });
-            if emit(a?)? {
-                break;
+        let chunks = total.div_ceil(CHUNK);
+        // Worker w encodes chunks w, w + N, w + 2N, ... and hands each over through a
+        // channel of its own that holds one: taking from the workers in turn restores
+        // `allgs` order, and memory stays bounded by two chunks per worker. This thread
+        // writes while the workers encode.
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, MAX_WORKERS) as u64;
+        std::thread::scope(|scope| -> std::io::Result<()> {
+            let mut inboxes = Vec::new();
+            for w in 0..workers.min(chunks) {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<EncodedChunk>>(1);
+                inboxes.push(rx);
+                scope.spawn(move || {
+                    let mut state = ChunkState::new(self);
+                    let mut c = w;
+                    while c < chunks {
+                        let range = c * CHUNK..((c + 1) * CHUNK).min(total);
+                        let chunk = self.encode_chunk(&mut state, range, with_stacks, keep, format);
+                        // The reader has gone (an error, or the list ended early): stop.
+                        if tx.send(chunk).is_err() {
+                            return;
+                        }
+                        c += workers;
+                    }
+                });
             }
-            if let Some(joined) = b {
-                let chunk = joined.map_err(|_| {
+            for c in 0..chunks {
+                let Some(inbox) = usize::try_from(c % workers)
+                    .ok()
+                    .and_then(|w| inboxes.get(w))
+                else {
+                    break;
+                };
+                let chunk = inbox.recv().map_err(|_| {
                     std::io::Error::other("internal error while decoding goroutines")
                 })??;
                 if emit(chunk)? {
                     break;
                 }
+                if c % workers == workers - 1 {
+                    self.mem.trim();
+                }
             }
-            self.mem.trim();
-        }
+            // Dropping the inboxes ends workers still encoding chunks nobody will read.
+            drop(inboxes);
+            Ok(())
+        })?;
         Ok((n, with_errors))
     }
 
     /// Decodes `allgs[range]` and encodes the goroutines `keep` accepts.
     fn encode_chunk(
         &self,
+        state: &mut ChunkState<'_>,
         range: std::ops::Range<u64>,
         with_stacks: bool,
         keep: &(dyn Fn(&Goroutine) -> bool + Sync),
         format: Format,
     ) -> std::io::Result<EncodedChunk> {
-        let code = Code::new(self.binary.pclntab(), self.bias);
-        let mut cache = FrameCache::default();
-        let mut enc = Writers::default();
+        let ChunkState { code, cache, enc } = state;
         let mut chunk = EncodedChunk::default();
         // Sized like the largest chunk so far: growing a buffer of megabytes by doubling
         // would copy it again and again.
@@ -781,7 +825,7 @@ impl Runtime {
                         0,
                         format!("goroutine list entries {i}..{len} are unreadable: {e}"),
                     );
-                    chunk.push(&mut enc, &g, format)?;
+                    chunk.push(enc, &g, format)?;
                     chunk.stop = true;
                     break;
                 }
@@ -789,9 +833,9 @@ impl Runtime {
             if gp == 0 {
                 continue;
             }
-            if let Some(g) = self.goroutine_at(&code, gp, with_stacks, &mut cache) {
+            if let Some(g) = self.goroutine_at(code, gp, with_stacks, cache) {
                 if keep(&g) {
-                    chunk.push(&mut enc, &g, format)?;
+                    chunk.push(enc, &g, format)?;
                 }
             }
         }
