@@ -6,6 +6,8 @@ mod encode;
 pub mod filter;
 mod goroutine;
 mod offsets;
+pub mod panicval;
+pub mod types;
 mod text;
 pub mod unwind;
 
