@@ -140,6 +140,9 @@ class Target:
         error, ids that name no goroutine); an exception `write` raises propagates."""
     def warnings(self) -> list[str]:
         """Problems that limit what goscope shows, one line each (decodes no goroutines)."""
+    def crash_json(self) -> str | None:
+        """signal, thread, goroutine, goroutine_signal, fatal_error, panics and summary of
+        the crash, or None when no thread took a signal."""
     def goroutine_json(self, goid: int, max_frames: int | None = None) -> str | None:
         """One goroutine as a JSON object, or None if no live goroutine has that id."""
     def threads_json(self) -> str:

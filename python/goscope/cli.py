@@ -299,6 +299,101 @@ def _run_threads(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def _add_chain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "goroutines",
+        nargs="*",
+        metavar="ID|all",
+        help="goroutine ids, or `all` (default: see the command's description)",
+    )
+
+
+def _chosen(
+    args: argparse.Namespace, opened: OpenedCore, default_all: bool
+) -> tuple[Listing, list[dict[str, Any]], list[int]]:
+    """The listing, the goroutines the ids name (or all of them), and the ids that name none."""
+    try:
+        ids = parse_goroutine_ids(args.goroutines)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    listing = opened.listing()
+    if ids is None and not args.goroutines and not default_all:
+        crashed = opened.crashed_goroutine()
+        if crashed is None:
+            raise UsageError(f"{args.target}: no goroutine crashed; give goroutine ids or `all`")
+        ids = [crashed]
+    if ids is None:
+        return listing, listing.goroutines, []
+    chosen, missing = [], []
+    for goid in ids:
+        g = listing.find(goid)
+        if g is None:
+            missing.append(goid)
+        else:
+            chosen.append(g)
+    return listing, chosen, missing
+
+
+def _report_missing(args: argparse.Namespace, missing: list[int]) -> int:
+    for goid in missing:
+        print(f"goscope: no goroutine {goid} in {args.target}", file=sys.stderr)
+    return EXIT_ERROR if missing else EXIT_OK
+
+
+def _run_panic(args: argparse.Namespace, out: Output) -> int:
+    from goscope.render.panics import render_panics
+
+    opened = open_core(args)
+    listing, chosen, missing = _chosen(args, opened, default_all=False)
+    if args.goroutines == ["all"]:
+        chosen = [g for g in chosen if g.get("panics")]
+    if out.json:
+        out.write_json(listing.document(chosen))
+    elif chosen:
+        out.write(render_panics(chosen, out.style))
+    else:
+        out.write(out.style.dim("no goroutine has a panic in flight"))
+    out.stream.flush()
+    _warn(out, opened.target)
+    return max(_report_missing(args, missing), _incomplete(chosen))
+
+
+def _run_defer(args: argparse.Namespace, out: Output) -> int:
+    from goscope.render.panics import render_defers
+
+    opened = open_core(args)
+    listing, chosen, missing = _chosen(args, opened, default_all=True)
+    everything = not args.goroutines or args.goroutines == ["all"]
+    if out.json:
+        shown = [g for g in chosen if g.get("defers")] if everything else chosen
+        out.write_json(listing.document(shown))
+    else:
+        out.write(render_defers(chosen, out.style, only_pending=everything))
+    out.stream.flush()
+    _warn(out, opened.target)
+    return max(_report_missing(args, missing), _incomplete(chosen))
+
+
+def _run_crash(args: argparse.Namespace, out: Output) -> int:
+    from goscope.render.panics import render_crash
+
+    opened = open_core(args)
+    text = opened.target.crash_json()
+    crash = json.loads(text) if text is not None else None
+    if out.json:
+        out.write_json({"go_version": opened.target.go_version, "crash": crash})
+    else:
+        out.write(render_crash(crash, out.style))
+        goid = crash.get("goroutine") if crash else None
+        if isinstance(goid, int):
+            out.write("")
+            out.stream.flush()
+            opened.target.write_stacks(out.stream.write, [goid], color=out.style.enabled)
+    out.stream.flush()
+    _warn(out, opened.target)
+    return EXIT_OK
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         name="info",
@@ -334,6 +429,42 @@ SUBCOMMANDS: list[Subcommand] = [
         ),
         add_arguments=_add_bt_arguments,
         run=_run_bt,
+        trailing="goroutines",
+    ),
+    Subcommand(
+        name="crash",
+        summary="what crashed and why: signal, fatal error, panics, the crashing goroutine",
+        description=(
+            "Say what ended the process: a one-line summary, the fatal error's message, the "
+            "panics as the runtime printed them (values decoded from memory), the signal the "
+            "crashing goroutine took (nil pointer dereferences named as such), the core's own "
+            "signal and thread, then the crashing goroutine's stack."
+        ),
+        add_arguments=lambda parser: None,
+        run=_run_crash,
+    ),
+    Subcommand(
+        name="panic",
+        summary="panics in flight: messages, [recovered] marks, types",
+        description=(
+            "Show the panics in flight of the given goroutines (default: the one that "
+            "crashed; `all`: every goroutine with a panic in flight) as the runtime prints "
+            "them, the first panic first, with each value decoded from its interface."
+        ),
+        add_arguments=_add_chain_arguments,
+        run=_run_panic,
+        trailing="goroutines",
+    ),
+    Subcommand(
+        name="defer",
+        summary="deferred calls still pending: open-coded, heap, stack and rangefunc",
+        description=(
+            "List the deferred calls each goroutine would still run, the next one first: the "
+            "deferred function, its kind, the defer statement's line where it is known and "
+            "the frame it belongs to. Default (or `all`): every goroutine with a call pending."
+        ),
+        add_arguments=_add_chain_arguments,
+        run=_run_defer,
         trailing="goroutines",
     ),
     Subcommand(

@@ -657,6 +657,14 @@ impl<'a> Func<'a> {
         (v != u32::MAX).then_some(v)
     }
 
+    /// Funcdata `i`: the bytes from where it starts in `moduledata.gofunc` to the end of
+    /// that region (its length is the reader's to know).
+    pub fn funcdata(&self, i: usize) -> Option<&'a [u8]> {
+        let gofunc = self.tab.gofunc.as_ref()?;
+        let off = usize::try_from(self.funcdata_offset(i)?).ok()?;
+        gofunc.get(off..)
+    }
+
     /// Value of pcdata table `i` at `pc`.
     pub fn pcdata(&self, i: usize, pc: u64) -> Option<i32> {
         self.tab.pcvalue(self.pcdata_table(i)?, self.entry, pc)

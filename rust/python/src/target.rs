@@ -492,6 +492,22 @@ impl PyTarget {
         Ok(result?)
     }
 
+    /// What crashed and why, as a JSON object (the core's signal, the crashing thread and
+    /// goroutine, the signal the runtime recorded on it, a fatal error's message, its
+    /// panics and a one-line summary), or None when no thread took a signal.
+    fn crash_json(&self, py: Python<'_>) -> Result<Option<String>, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("reading the crash", || {
+                let target = lock(inner);
+                match target.runtime().crash() {
+                    Some(c) => Ok(Some(encode!(&c, "encoding the crash as JSON")?)),
+                    None => Ok(None),
+                }
+            })
+        })
+    }
+
     /// One goroutine as a JSON object, or None when no live goroutine has that id.
     #[pyo3(signature = (goid, max_frames = None))]
     fn goroutine_json(

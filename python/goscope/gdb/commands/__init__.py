@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def register_all() -> None:
-    from goscope.gdb.commands import base, goroutines, info
+    from goscope.gdb.commands import base, goroutines, info, panics
 
     base.GoPrefixCommand()
     info.InfoCommand()
@@ -12,3 +12,6 @@ def register_all() -> None:
     goroutines.BtCommand()
     goroutines.ThreadsCommand()
     goroutines.GoroutineStackCommand()
+    panics.CrashCommand()
+    panics.PanicCommand()
+    panics.DeferCommand()

@@ -291,7 +291,15 @@ mod tests {
                 shared,
             ],
             system_frames: vec![frame("runtime.systemstack", "/r/asm.s", Some(9), false)],
-            defers: vec![serde_json::json!({"a": 1})],
+            defers: vec![super::super::Defer {
+                function: "main.f.deferwrap1".into(),
+                file: Some("/m.go".into()),
+                line: Some(3),
+                kind: "heap",
+                frame: None,
+                frame_sp: Some(8),
+                pc: 1,
+            }],
             panics: Vec::new(),
             error: Some("bad \"g\"".into()),
         };

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::panics::{self, Defer, OpenCoded, Panic};
 use super::unwind::{self, Code, PhysFrame, Special, Stacks, Start};
 use super::{word, word32, Runtime, G_RUNNING, G_SCAN, G_SYSCALL};
 use crate::fasthash::FastMap;
@@ -22,6 +23,8 @@ pub struct FrameCache {
     /// Function, file, line and offset in the function of a `go` statement's pc.
     creators: FastMap<u64, Option<Creator>>,
     starts: FastMap<u64, Option<SourceRef>>,
+    /// Open-coded defer info by function entry.
+    open_coded: FastMap<u64, Option<OpenCoded>>,
 }
 
 /// A source position: function, file and line.
@@ -85,8 +88,10 @@ pub struct Goroutine {
     /// Frames of the thread's system stacks (g0, gsignal) above a running goroutine.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub system_frames: Vec<Frame>,
-    pub defers: Vec<serde_json::Value>,
-    pub panics: Vec<serde_json::Value>,
+    /// Deferred calls still to run, in the order they would run.
+    pub defers: Vec<Defer>,
+    /// Panics in flight, innermost first.
+    pub panics: Vec<Panic>,
     pub error: Option<String>,
 }
 
@@ -286,6 +291,27 @@ pub(super) fn decode(
     }
     for f in walk.frames.iter().filter(|f| f.g != gp) {
         symbolize(code, f, cache, &mut g.system_frames);
+    }
+    let (first_defer, first_panic) = (w(o.defer), w(o.panic));
+    let own: Vec<&PhysFrame> = own().collect();
+    let open_coded = &mut cache.open_coded;
+    let (defers, error) = panics::defers(rt, code, first_defer, &own, &mut |f| {
+        let func = code.find(f.pc)?;
+        open_coded
+            .entry(func.entry())
+            .or_insert_with(|| OpenCoded::of(rt, &func))
+            .clone()
+    });
+    g.defers = defers;
+    if let Some(e) = error {
+        g.error.get_or_insert(e);
+    }
+    if first_panic != 0 {
+        let (list, error) = panics::panics(rt, first_panic, &|typ, data| rt.panic_value(typ, data));
+        g.panics = list;
+        if let Some(e) = error {
+            g.error.get_or_insert(e);
+        }
     }
     Some(g)
 }

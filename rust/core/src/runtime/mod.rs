@@ -2,13 +2,15 @@
 //! goroutine with its state and stack. Works from a core file or a live process, with or
 //! without DWARF and symbols.
 
+mod crash;
 mod encode;
 pub mod filter;
 mod goroutine;
 mod offsets;
+mod panics;
 pub mod panicval;
-pub mod types;
 mod text;
+pub mod types;
 pub mod unwind;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,11 +22,13 @@ use crate::binary::Binary;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{Memory, MemoryExt, Thread};
 
+pub use self::crash::{describe_signal, Crash, SignalView};
 use self::encode::Encoder;
 pub use self::filter::GoroutineFilter;
 use self::goroutine::FrameCache;
 pub use self::goroutine::{CreatedBy, Frame, Goroutine, SourceRef};
 pub use self::offsets::Offsets;
+pub use self::panics::{Defer, Panic};
 pub use self::text::{render_stack, state_text, TextOptions};
 use self::unwind::{Code, GStack, StackKind, Stacks};
 
@@ -880,6 +884,21 @@ impl Runtime {
             .map(String::as_str)
             .filter(|s| !s.is_empty())
             .unwrap_or("???")
+    }
+
+    /// A panic's value as (type, the text Go prints after `panic: `, whether that text is
+    /// exact), from its interface's type and data words.
+    pub(crate) fn panic_value(
+        &self,
+        typ: u64,
+        data: u64,
+    ) -> std::result::Result<(String, String, bool), String> {
+        if typ == 0 {
+            return Ok(("nil".into(), "nil".into(), true));
+        }
+        Err(format!(
+            "the value of type {typ:#x} at {data:#x} is not decoded"
+        ))
     }
 
     pub fn wait_reason(&self, code: u8) -> Option<&str> {

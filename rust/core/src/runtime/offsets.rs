@@ -75,12 +75,51 @@ pub struct SchedOffsets {
     pub nmspinning: u64,
 }
 
+/// Offsets inside `runtime._defer`. Fields that only some releases have are options:
+/// `started`, `open_defer`, `fd` and `varp` up to go1.21; `rangefunc` and `head` from go1.22.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeferOffsets {
+    pub heap: u64,
+    pub sp: u64,
+    pub pc: u64,
+    pub func: u64,
+    pub link: u64,
+    pub started: Option<u64>,
+    pub open_defer: Option<u64>,
+    pub rangefunc: Option<u64>,
+    pub head: Option<u64>,
+}
+
+/// Offsets inside `runtime._panic`. `aborted` exists up to go1.21, `repanicked` from go1.25.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PanicOffsets {
+    pub arg_type: u64,
+    pub arg_data: u64,
+    pub link: u64,
+    pub recovered: u64,
+    pub goexit: u64,
+    pub aborted: Option<u64>,
+    pub repanicked: Option<u64>,
+}
+
+/// Offsets of the signal a goroutine took (`g.sig` and friends), for the crash cause.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SigOffsets {
+    pub sig: u64,
+    pub sigcode0: u64,
+    pub sigcode1: u64,
+    pub sigpc: u64,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Offsets {
     pub g: GOffsets,
     pub m: MOffsets,
     pub p: POffsets,
     pub sched: SchedOffsets,
+    pub defer: DeferOffsets,
+    pub panic: PanicOffsets,
+    pub sig: SigOffsets,
 }
 
 impl Offsets {
@@ -162,6 +201,40 @@ impl Offsets {
                     npidle: f("npidle")?,
                     nmspinning: f("nmspinning")?,
                 }
+            },
+            defer: {
+                let f = |n: &str| need("runtime._defer", n);
+                let opt = |n: &str| field("runtime._defer", n);
+                DeferOffsets {
+                    heap: f("heap")?,
+                    sp: f("sp")?,
+                    pc: f("pc")?,
+                    func: f("fn")?,
+                    link: f("link")?,
+                    started: opt("started"),
+                    open_defer: opt("openDefer"),
+                    rangefunc: opt("rangefunc"),
+                    head: opt("head"),
+                }
+            },
+            panic: {
+                let f = |n: &str| need("runtime._panic", n);
+                let opt = |n: &str| field("runtime._panic", n);
+                PanicOffsets {
+                    arg_type: f("arg._type")?,
+                    arg_data: f("arg.data")?,
+                    link: f("link")?,
+                    recovered: f("recovered")?,
+                    goexit: f("goexit")?,
+                    aborted: opt("aborted"),
+                    repanicked: opt("repanicked"),
+                }
+            },
+            sig: SigOffsets {
+                sig: g("sig")?,
+                sigcode0: g("sigcode0")?,
+                sigcode1: g("sigcode1")?,
+                sigpc: g("sigpc")?,
             },
         })
     }

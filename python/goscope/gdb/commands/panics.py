@@ -1,0 +1,127 @@
+"""``go crash``, ``go panic`` and ``go defer``: what crashed and why, the panics in flight and
+the deferred calls still pending, on core files and live processes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import gdb
+
+from goscope.gdb import process
+from goscope.gdb.commands.base import GoCommand, gdb_style
+from goscope.goroutines import parse_goroutine_ids
+from goscope.render.panics import render_crash, render_defers, render_panics
+
+
+def _write(text: str) -> None:
+    gdb.write(text if text.endswith("\n") else text + "\n")
+
+
+def _add_ids(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "goroutines", nargs="*", metavar="ID|all", help=f"goroutine ids, or `all`; {default}"
+    )
+    parser.add_argument("--json", action="store_true", help="print the goroutines as JSON")
+
+
+def _chosen(command: str, words: list[str]) -> tuple[list[dict[str, Any]], bool]:
+    """The goroutines `words` name (default: the one on GDB's selected thread) and whether
+    they are all of them."""
+    try:
+        ids = parse_goroutine_ids(words)
+    except ValueError as error:
+        raise gdb.GdbError(f"{command}: {error}") from None
+    proc = process.current()
+    if ids is None and words:
+        return proc.listing().goroutines, True
+    if ids is None:
+        lwp = process.selected_lwp()
+        goid = proc.goroutine_of_thread(lwp) if lwp is not None else None
+        if goid is None:
+            raise gdb.GdbError(
+                f"{command}: the selected thread (LWP {lwp}) runs no goroutine; "
+                "give a goroutine id or `all`"
+            )
+        ids = [goid]
+    chosen = []
+    for goid in ids:
+        g = proc.goroutine(goid)
+        if g is None:
+            raise gdb.GdbError(f"{command}: no goroutine {goid}")
+        chosen.append(g)
+    return chosen, False
+
+
+class CrashCommand(GoCommand):
+    name = "crash"
+    summary = "Say what crashed and why: signal, fatal error, panics, crashing goroutine."
+    description = (
+        "Show what ended the process of a core file: a one-line summary, the fatal error's\n"
+        "message, the panics as the runtime printed them (values decoded from memory), the\n"
+        "signal the crashing goroutine took (nil pointer dereferences named as such), the\n"
+        "core's own signal and thread, then the crashing goroutine's stack."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="print the crash as JSON")
+
+    def run(self, args: argparse.Namespace) -> None:
+        proc = process.current()
+        text = proc.target.crash_json()
+        crash = json.loads(text) if text is not None else None
+        if args.json:
+            _write(json.dumps({"go_version": proc.target.go_version, "crash": crash}, indent=2))
+            return
+        _write(render_crash(crash, gdb_style()))
+        goid = crash.get("goroutine") if crash else None
+        if isinstance(goid, int):
+            gdb.write("\n")
+            proc.target.write_stacks(gdb.write, [goid], color=gdb_style().enabled)
+
+
+class PanicCommand(GoCommand):
+    name = "panic"
+    summary = "Show panics in flight: messages, [recovered] marks, types."
+    description = (
+        "Show the panics in flight of goroutines ID... (default: the goroutine on GDB's\n"
+        "selected thread; `all`: every goroutine with a panic in flight) as the runtime\n"
+        "prints them, the first panic first, each value decoded from its interface."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        _add_ids(parser, "default: the goroutine on the selected thread")
+
+    def run(self, args: argparse.Namespace) -> None:
+        chosen, everything = _chosen("go panic", args.goroutines)
+        if everything:
+            chosen = [g for g in chosen if g.get("panics")]
+        if args.json:
+            _write(json.dumps({"goroutines": chosen}, indent=2))
+        elif chosen:
+            _write(render_panics(chosen, gdb_style()))
+        else:
+            _write("no goroutine has a panic in flight")
+
+
+class DeferCommand(GoCommand):
+    name = "defer"
+    summary = "List deferred calls still pending: open-coded, heap, stack, rangefunc."
+    description = (
+        "List the deferred calls goroutines ID... (default: the goroutine on GDB's selected\n"
+        "thread; `all`: every goroutine with a call pending) would still run, the next one\n"
+        "first: the deferred function, its kind, the defer statement's line where it is\n"
+        "known, and the frame it belongs to."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        _add_ids(parser, "default: the goroutine on the selected thread")
+
+    def run(self, args: argparse.Namespace) -> None:
+        chosen, everything = _chosen("go defer", args.goroutines)
+        if args.json:
+            shown = [g for g in chosen if g.get("defers")] if everything else chosen
+            _write(json.dumps({"goroutines": shown}, indent=2))
+            return
+        _write(render_defers(chosen, gdb_style(), only_pending=everything))

@@ -1,0 +1,304 @@
+//! What crashed and why: the signal that ended the process, the thread and goroutine that
+//! took it, the signal the runtime recorded on that goroutine (what Go prints as
+//! `[signal SIGSEGV: segmentation violation code=... addr=... pc=...]`), the message of a
+//! fatal error (`throw`), and the goroutine's panics.
+
+use serde::Serialize;
+
+use super::goroutine::Goroutine;
+use super::panics::Panic;
+use super::unwind::{self, Code, Stacks, Start};
+use super::Runtime;
+use crate::memory::{signal_name, MemoryExt, SignalInfo};
+
+/// Faults below this address are nil dereferences, as the runtime's `sigpanic` decides.
+const NIL_PAGE: u64 = 0x1000;
+/// Longest fatal-error message read from a throw's frame.
+const MAX_THROW_MESSAGE: u64 = 4096;
+const PTR: u64 = 8;
+const SIGBUS: u32 = 7;
+const SIGSEGV: u32 = 11;
+
+/// A signal as the kernel or the runtime recorded it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SignalView {
+    pub number: u32,
+    /// `SIGSEGV`.
+    pub name: String,
+    /// What the Go runtime calls it: `SIGSEGV: segmentation violation`.
+    pub description: String,
+    pub code: i64,
+    /// The faulting address, when the signal is a fault.
+    pub addr: Option<u64>,
+    /// Where it happened (the runtime's `g.sigpc`), when known.
+    pub pc: Option<u64>,
+    /// A SIGSEGV or SIGBUS at an address in the first page.
+    pub nil_dereference: bool,
+    /// Who sent it, for a signal another process (or the runtime itself) sent.
+    pub sender_pid: Option<i32>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Crash {
+    /// The signal that ended the process (NT_SIGINFO or the first thread's).
+    pub signal: Option<SignalView>,
+    /// The thread that took it.
+    pub thread: Option<u32>,
+    /// The goroutine running on that thread, if any.
+    pub goroutine: Option<u64>,
+    /// The signal the runtime recorded on that goroutine, which it prints as
+    /// `[signal ...]` after the panic.
+    pub goroutine_signal: Option<SignalView>,
+    /// The message of `fatal error: ...`, read from the throw's frame.
+    pub fatal_error: Option<String>,
+    /// The crashing goroutine's panics, innermost first.
+    pub panics: Vec<Panic>,
+    /// One line saying what happened.
+    pub summary: String,
+}
+
+/// The Go runtime's name and description of a signal (`sigtable`).
+pub fn describe_signal(sig: u32) -> String {
+    const DESCRIPTIONS: [&str; 32] = [
+        "no trap",
+        "terminal line hangup",
+        "interrupt",
+        "quit",
+        "illegal instruction",
+        "trace trap",
+        "abort",
+        "bus error",
+        "floating-point exception",
+        "kill",
+        "user-defined signal 1",
+        "segmentation violation",
+        "user-defined signal 2",
+        "write to broken pipe",
+        "alarm clock",
+        "termination",
+        "stack fault",
+        "child status has changed",
+        "continue",
+        "stop, unblockable",
+        "keyboard stop",
+        "background read from tty",
+        "background write to tty",
+        "urgent condition on socket",
+        "cpu limit exceeded",
+        "file size limit exceeded",
+        "virtual alarm clock",
+        "profiling alarm clock",
+        "window size change",
+        "i/o now possible",
+        "power failure restart",
+        "bad system call",
+    ];
+    match DESCRIPTIONS.get(sig as usize) {
+        Some(d) if sig > 0 => format!("{}: {d}", signal_name(sig as i32)),
+        _ => format!("signal {sig}"),
+    }
+}
+
+fn is_nil_fault(sig: u32, addr: Option<u64>) -> bool {
+    (sig == SIGSEGV || sig == SIGBUS) && addr.is_some_and(|a| a < NIL_PAGE)
+}
+
+fn from_siginfo(info: &SignalInfo) -> SignalView {
+    let number = u32::try_from(info.signo).unwrap_or(0);
+    SignalView {
+        number,
+        name: info.signal_name(),
+        description: describe_signal(number),
+        code: i64::from(info.code),
+        addr: info.fault_addr,
+        pc: None,
+        nil_dereference: info.from_kernel() && is_nil_fault(number, info.fault_addr),
+        sender_pid: info.sender_pid,
+    }
+}
+
+impl Runtime {
+    /// What crashed and why, from the core's signal, the crashing thread and the runtime's
+    /// own records; None when no thread took a signal (a live process, a `gcore`).
+    pub fn crash(&self) -> Option<Crash> {
+        let (index, thread) = self
+            .threads
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.signal != 0 || t.siginfo.is_some())?;
+        let signal = thread.siginfo.as_ref().map(from_siginfo).or_else(|| {
+            (thread.signal != 0).then(|| SignalView {
+                number: thread.signal,
+                name: signal_name(thread.signal as i32),
+                description: describe_signal(thread.signal),
+                code: 0,
+                addr: None,
+                pc: None,
+                nil_dereference: false,
+                sender_pid: None,
+            })
+        });
+        let m = self.ms.iter().find(|m| m.procid == u64::from(thread.lwp));
+        let curg = m.map_or(0, |m| m.curg);
+        let goroutine = (curg != 0)
+            .then(|| self.mem.read_u64(curg + self.off.g.goid).ok())
+            .flatten();
+        let goroutine_signal = (curg != 0).then(|| self.goroutine_signal(curg)).flatten();
+        let fatal_error = self.throw_message(index);
+        let panics = match goroutine {
+            Some(id) => self
+                .goroutine(id)
+                .map(|g: Goroutine| g.panics)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let summary = summary(
+            signal.as_ref(),
+            goroutine,
+            goroutine_signal.as_ref(),
+            fatal_error.as_deref(),
+            &panics,
+        );
+        Some(Crash {
+            signal,
+            thread: Some(thread.lwp),
+            goroutine,
+            goroutine_signal,
+            fatal_error,
+            panics,
+            summary,
+        })
+    }
+
+    /// `g.sig` and its code, address and pc, as `dopanic_m` prints them.
+    fn goroutine_signal(&self, gp: u64) -> Option<SignalView> {
+        let o = &self.off.sig;
+        let sig = self.mem.read_u32(gp + o.sig).ok().filter(|&s| s != 0)?;
+        let code = self.mem.read_u64(gp + o.sigcode0).ok()?;
+        let addr = self.mem.read_u64(gp + o.sigcode1).ok()?;
+        let pc = self.mem.read_u64(gp + o.sigpc).ok()?;
+        Some(SignalView {
+            number: sig,
+            name: signal_name(sig as i32),
+            description: describe_signal(sig),
+            code: code as i64,
+            addr: Some(addr),
+            pc: Some(pc),
+            nil_dereference: is_nil_fault(sig, Some(addr)),
+            sender_pid: None,
+        })
+    }
+
+    /// The message `throw` or `fatal` printed, read from their frame on the crashing
+    /// thread: both print from a closure on the system stack, and that closure's context
+    /// (its code pointer, then the string) lies in their frame.
+    fn throw_message(&self, thread: usize) -> Option<String> {
+        let t = self.threads.get(thread)?;
+        let code = Code::new(self.binary.pclntab(), self.bias);
+        let closures: Vec<u64> = ["runtime.throw.func1", "runtime.fatal.func1"]
+            .iter()
+            .filter_map(|n| self.binary.pclntab().find_by_name(n))
+            .map(|f| f.entry().wrapping_add(self.bias))
+            .collect();
+        if closures.is_empty() {
+            return None;
+        }
+        let regs = &t.registers;
+        let sp = regs.sp();
+        let m = self.ms.iter().find(|m| m.procid == u64::from(t.lwp));
+        let g = m
+            .and_then(|m| {
+                [m.g0, m.gsignal, m.curg]
+                    .into_iter()
+                    .filter(|&g| g != 0)
+                    .find(|&g| self.owner_of_sp(g, sp).is_some())
+            })
+            .unwrap_or(0);
+        let walk = unwind::walk(
+            &code,
+            self.memory(),
+            self,
+            Start {
+                pc: regs.pc(),
+                sp,
+                lr: regs.lr().unwrap_or(0),
+                g,
+                trap: true,
+                syscall: false,
+            },
+            256,
+        );
+        for f in &walk.frames {
+            let Some(func) = code.find(f.pc) else {
+                continue;
+            };
+            if !matches!(func.name(), "runtime.throw" | "runtime.fatal") {
+                continue;
+            }
+            let mut at = f.sp;
+            while at.wrapping_add(3 * PTR) <= f.fp {
+                if self.mem.read_u64(at).is_ok_and(|w| closures.contains(&w)) {
+                    let ptr = self.mem.read_u64(at + PTR).ok()?;
+                    let len = self.mem.read_u64(at + 2 * PTR).ok()?;
+                    if len == 0 || len > MAX_THROW_MESSAGE {
+                        return None;
+                    }
+                    let bytes = self.mem.read_vec(ptr, len as usize).ok()?;
+                    return Some(String::from_utf8_lossy(&bytes).into_owned());
+                }
+                at += PTR;
+            }
+        }
+        None
+    }
+}
+
+fn summary(
+    signal: Option<&SignalView>,
+    goroutine: Option<u64>,
+    gsig: Option<&SignalView>,
+    fatal: Option<&str>,
+    panics: &[Panic],
+) -> String {
+    let on = goroutine.map_or(String::new(), |g| format!(" in goroutine {g}"));
+    if let Some(msg) = fatal {
+        let mut s = format!("fatal error: {msg}{on}");
+        if let Some(sig) = gsig {
+            s.push_str(&format!(" ({}", sig.description));
+            if let Some(addr) = sig.addr {
+                s.push_str(&format!(" at {addr:#x}"));
+            }
+            s.push(')');
+        }
+        return s;
+    }
+    // The innermost panic is the one the runtime printed last: the one that killed.
+    if let Some(p) = panics.iter().find(|p| !p.goexit) {
+        let mut s = format!("panic: {}{on}", p.message);
+        if let Some(sig) = gsig.filter(|s| s.nil_dereference) {
+            s.push_str(&format!(
+                " (nil pointer dereference at {:#x}{})",
+                sig.addr.unwrap_or(0),
+                sig.pc.map_or(String::new(), |pc| format!(", pc {pc:#x}"))
+            ));
+        }
+        return s;
+    }
+    match (signal, gsig) {
+        (_, Some(sig)) => format!("{}{on}", sig.description),
+        (Some(sig), None) => {
+            let mut s = format!("killed by {}", sig.description);
+            if sig.nil_dereference {
+                s.push_str(" (nil pointer dereference)");
+            } else if let Some(addr) = sig.addr {
+                s.push_str(&format!(" at {addr:#x}"));
+            }
+            if let Some(pid) = sig.sender_pid {
+                s.push_str(&format!(", sent by pid {pid}"));
+            }
+            s.push_str(&on);
+            s
+        }
+        (None, None) => format!("the process stopped{on}"),
+    }
+}
