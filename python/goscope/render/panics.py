@@ -78,6 +78,8 @@ def render_panics(goroutines: Sequence[Goroutine], style: Style) -> str:
         lines += panic_lines(panics, style)
         if any(p.get("goexit") for p in panics):
             lines.append(style.dim("runtime.Goexit in progress"))
+        if g.get("error"):
+            lines.append(style.error(f"error: {g['error']}"))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -99,12 +101,14 @@ def render_defers(goroutines: Sequence[Goroutine], style: Style, only_pending: b
     blocks = []
     for g in goroutines:
         defers: list[Defer] = g.get("defers") or []
-        if only_pending and not defers:
+        if only_pending and not defers and not g.get("error"):
             continue
         lines = [style.heading(f"goroutine {g.get('id')} [{state_text(g)}]:")]
         if not defers:
             lines.append(style.dim("no deferred call pending"))
         lines += [defer_line(i + 1, d, style) for i, d in enumerate(defers)]
+        if g.get("error"):
+            lines.append(style.error(f"error: {g['error']}"))
         blocks.append("\n".join(lines))
     if not blocks:
         return style.dim("no goroutine has a deferred call pending")
