@@ -4,7 +4,9 @@ Tests ask for any of these arguments and are parametrized over the whole matrix:
 
 - ``fixture``: every fixture with a core (crashing programs), ids like ``go1.22.10-crash-pie``;
 - ``fixture_binary``: every fixture binary, including programs that do not crash (``live``);
-- ``toolchain``: every supported Go toolchain.
+- ``toolchain``: every supported Go toolchain;
+- ``panics_fixture`` / ``fatal_fixture``: the builds of the panics program / of the
+  ``fatal-*`` programs.
 
 ``fixture_matrix`` gives the whole list at once.
 
@@ -58,6 +60,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "fixture" in metafunc.fixturenames:
         cores = [f for f in all_fixtures(metafunc.config) if f.crash]
         metafunc.parametrize("fixture", cores, ids=[f.id for f in cores], indirect=True)
+    # Fixtures of one family: the panics program, the fatal-error programs.
+    for name, wanted in (
+        ("panics_fixture", lambda f: f.program == "panics"),
+        ("fatal_fixture", lambda f: f.program.startswith("fatal-")),
+    ):
+        if name in metafunc.fixturenames:
+            chosen = [f for f in all_fixtures(metafunc.config) if f.crash and wanted(f)]
+            metafunc.parametrize(name, chosen, ids=[f.id for f in chosen], indirect=True)
     if "fixture_binary" in metafunc.fixturenames:
         binaries = all_fixtures(metafunc.config)
         metafunc.parametrize(
@@ -80,6 +90,18 @@ def _complete(fx: Fixture) -> Fixture:
 @pytest.fixture
 def fixture(request: pytest.FixtureRequest) -> Fixture:
     """A crashing fixture program's binary, core, traceback and stdout."""
+    return _complete(request.param)
+
+
+@pytest.fixture
+def panics_fixture(request: pytest.FixtureRequest) -> Fixture:
+    """A build of the panics program, with its core."""
+    return _complete(request.param)
+
+
+@pytest.fixture
+def fatal_fixture(request: pytest.FixtureRequest) -> Fixture:
+    """A build of one of the fatal-error programs, with its core."""
     return _complete(request.param)
 
 

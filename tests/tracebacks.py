@@ -19,6 +19,11 @@ outermost frames with ``...N frames elided...`` between them (``...additional fr
 elided...`` when it stopped counting). Lines outside goroutine blocks (the panic message,
 ``[signal ...]``) are skipped.
 
+A fatal signal the runtime could not turn into a panic (a fault in C code) is reported by every
+thread: after the dump and the crashing thread's registers, each other thread prints ``-----``,
+the signal it was sent, the stack of its ``g0`` as ``goroutine 0 [idle]:`` (or of the goroutine
+it runs) and its registers. Those reports are not part of the dump and are not parsed.
+
 The runtime prints some function names differently from the symbol table: ``runtime.gopanic``
 as ``panic``, and a generic function's type arguments as ``[...]``. :func:`printed_name` turns
 a symbol-table name into what the runtime prints, so that goscope's names can be compared.
@@ -42,6 +47,7 @@ _CREATED_BY = re.compile(r"^created by (.+?)(?: in goroutine (\d+))?$")
 _MINUTES = re.compile(r", (\d+) minutes$")
 _LOCKED = ", locked to thread"
 _UNAVAILABLE = "goroutine running on other thread; stack unavailable"
+_RELAY = "-----"
 
 
 class TracebackError(ValueError):
@@ -208,10 +214,14 @@ def _parse_block(lines: list[str]) -> TracebackGoroutine:
 
 
 def parse(text: str) -> list[TracebackGoroutine]:
-    """Every goroutine block in `text`, in the order printed."""
+    """Every goroutine block in `text`, in the order printed, up to the first ``-----`` line
+    (see the module documentation)."""
     goroutines = []
     block: list[str] = []
-    for line in [*text.splitlines(), ""]:
+    lines = text.splitlines()
+    if _RELAY in lines:
+        lines = lines[: lines.index(_RELAY)]
+    for line in [*lines, ""]:
         if block:
             if line == "":
                 goroutines.append(_parse_block(block))

@@ -139,6 +139,11 @@ def render_crash(crash: dict[str, Any] | None, style: Style) -> str:
     gsig = crash.get("goroutine_signal")
     if gsig:
         lines.append(signal_text(gsig))
+    handled = crash.get("handled_signal")
+    if handled and not gsig:
+        lines.append(f"{handled.get('description')} (the signal handler was handling it)")
+        pc, addr = handled.get("pc") or 0, handled.get("addr") or 0
+        lines.append(f"PC={pc:#x} sigcode={handled.get('code')} addr={addr:#x}")
     sig = crash.get("signal")
     where = []
     if crash.get("thread") is not None:

@@ -62,7 +62,9 @@ impl Target {
                 .map(|i| layout.status_name(i).unwrap_or_default().to_string())
                 .collect(),
         };
-        let runtime = Runtime::new(binary.clone(), memory, bias, threads, off, names)?;
+        let mut runtime = Runtime::new(binary.clone(), memory.clone(), bias, threads, off, names)?;
+        runtime
+            .set_types(crate::runtime::types::TypeReader::new(memory, &binary, bias, &layout).ok());
         Ok(Target {
             binary,
             layout,

@@ -17,6 +17,11 @@ const NIL_PAGE: u64 = 0x1000;
 const MAX_THROW_MESSAGE: u64 = 4096;
 const PTR: u64 = 8;
 const SIGBUS: u32 = 7;
+/// Signals the kernel raises for faults.
+const FAULTS: [u32; 5] = [4, 5, 7, 8, 11];
+/// amd64: the kernel's `struct ucontext` size, and `uc_mcontext.rip` inside it.
+const UCONTEXT_SIZE: u64 = 304;
+const UC_RIP: u64 = 40 + 128;
 const SIGSEGV: u32 = 11;
 
 /// A signal as the kernel or the runtime recorded it.
@@ -51,6 +56,10 @@ pub struct Crash {
     pub goroutine_signal: Option<SignalView>,
     /// The message of `fatal error: ...`, read from the throw's frame.
     pub fatal_error: Option<String>,
+    /// A fault the runtime's signal handler was handling on the crashing thread (from the
+    /// siginfo the kernel put beside the handler's frame): what Go prints as
+    /// `SIGSEGV: segmentation violation` / `PC=... sigcode=... addr=...` for a fault in C code.
+    pub handled_signal: Option<SignalView>,
     /// The crashing goroutine's panics, innermost first.
     pub panics: Vec<Panic>,
     /// One line saying what happened.
@@ -144,7 +153,14 @@ impl Runtime {
             .then(|| self.mem.read_u64(curg + self.off.g.goid).ok())
             .flatten();
         let goroutine_signal = (curg != 0).then(|| self.goroutine_signal(curg)).flatten();
-        let fatal_error = self.throw_message(index);
+        let (fatal_error, mut handled_signal) = self.thread_evidence(index);
+        if handled_signal.is_none() {
+            // Another thread may have taken the fault and be waiting in its handler while
+            // this one dumps (go1.21 does that).
+            handled_signal = (0..self.threads.len())
+                .filter(|&i| i != index)
+                .find_map(|i| self.thread_evidence(i).1);
+        }
         let panics = match goroutine {
             Some(id) => self
                 .goroutine(id)
@@ -155,7 +171,7 @@ impl Runtime {
         let summary = summary(
             signal.as_ref(),
             goroutine,
-            goroutine_signal.as_ref(),
+            goroutine_signal.as_ref().or(handled_signal.as_ref()),
             fatal_error.as_deref(),
             &panics,
         );
@@ -165,6 +181,7 @@ impl Runtime {
             goroutine,
             goroutine_signal,
             fatal_error,
+            handled_signal,
             panics,
             summary,
         })
@@ -189,20 +206,19 @@ impl Runtime {
         })
     }
 
-    /// The message `throw` or `fatal` printed, read from their frame on the crashing
-    /// thread: both print from a closure on the system stack, and that closure's context
-    /// (its code pointer, then the string) lies in their frame.
-    fn throw_message(&self, thread: usize) -> Option<String> {
-        let t = self.threads.get(thread)?;
+    /// From the crashing thread's stack: the message `throw` or `fatal` printed (both print
+    /// from a closure on the system stack, whose context — its code pointer, then the
+    /// string — lies in their frame), and the fault a signal handler was handling.
+    fn thread_evidence(&self, thread: usize) -> (Option<String>, Option<SignalView>) {
+        let Some(t) = self.threads.get(thread) else {
+            return (None, None);
+        };
         let code = Code::new(self.binary.pclntab(), self.bias);
         let closures: Vec<u64> = ["runtime.throw.func1", "runtime.fatal.func1"]
             .iter()
             .filter_map(|n| self.binary.pclntab().find_by_name(n))
             .map(|f| f.entry().wrapping_add(self.bias))
             .collect();
-        if closures.is_empty() {
-            return None;
-        }
         let regs = &t.registers;
         let sp = regs.sp();
         let m = self.ms.iter().find(|m| m.procid == u64::from(t.lwp));
@@ -228,28 +244,72 @@ impl Runtime {
             },
             256,
         );
+        let mut message = None;
+        let mut handled = None;
         for f in &walk.frames {
             let Some(func) = code.find(f.pc) else {
                 continue;
             };
-            if !matches!(func.name(), "runtime.throw" | "runtime.fatal") {
+            if func.name() == "runtime.sigtramp" {
+                // The kernel's rt_sigframe: the return address, the ucontext (304 bytes),
+                // then the siginfo; sigtramp's frame pointer is the ucontext.
+                if let Some(sig) = self.siginfo_at(f.fp) {
+                    if FAULTS.contains(&sig.number) {
+                        handled = Some(sig);
+                    }
+                }
+                continue;
+            }
+            if message.is_some() || !matches!(func.name(), "runtime.throw" | "runtime.fatal") {
                 continue;
             }
             let mut at = f.sp;
-            while at.wrapping_add(3 * PTR) <= f.fp {
+            while message.is_none() && at.wrapping_add(3 * PTR) <= f.fp {
                 if self.mem.read_u64(at).is_ok_and(|w| closures.contains(&w)) {
-                    let ptr = self.mem.read_u64(at + PTR).ok()?;
-                    let len = self.mem.read_u64(at + 2 * PTR).ok()?;
-                    if len == 0 || len > MAX_THROW_MESSAGE {
-                        return None;
-                    }
-                    let bytes = self.mem.read_vec(ptr, len as usize).ok()?;
-                    return Some(String::from_utf8_lossy(&bytes).into_owned());
+                    // The string is among the closure's first captured words (some
+                    // releases capture another value before it).
+                    message = (1..4).find_map(|k| self.message_at(at + k * PTR));
                 }
                 at += PTR;
             }
         }
-        None
+        (message, handled)
+    }
+
+    /// The fault signal in the signal frame whose ucontext is at `uc`.
+    fn siginfo_at(&self, uc: u64) -> Option<SignalView> {
+        let info = uc.checked_add(UCONTEXT_SIZE)?;
+        let number = self.mem.read_u32(info).ok()?;
+        let code = self.mem.read_i32(info + 8).ok()?;
+        let addr = self.mem.read_u64(info + 16).ok()?;
+        let pc = self.mem.read_u64(uc + UC_RIP).ok()?;
+        Some(SignalView {
+            number,
+            name: signal_name(number as i32),
+            description: describe_signal(number),
+            code: i64::from(code),
+            addr: Some(addr),
+            pc: Some(pc),
+            nil_dereference: code > 0 && is_nil_fault(number, Some(addr)),
+            sender_pid: None,
+        })
+    }
+}
+
+impl Runtime {
+    /// The string whose header is at `at`, if it looks like a message: readable, not empty,
+    /// bounded, valid UTF-8 without control characters other than newlines and tabs.
+    fn message_at(&self, at: u64) -> Option<String> {
+        let ptr = self.mem.read_u64(at).ok()?;
+        let len = self.mem.read_u64(at + PTR).ok()?;
+        if ptr == 0 || len == 0 || len > MAX_THROW_MESSAGE {
+            return None;
+        }
+        let bytes = self.mem.read_vec(ptr, len as usize).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        text.chars()
+            .all(|c| !c.is_control() || c == '\n' || c == '\t')
+            .then_some(text)
     }
 }
 

@@ -208,6 +208,8 @@ pub struct Runtime {
     now: std::sync::OnceLock<Option<i64>>,
     /// Bytes the largest encoded chunk of goroutines took, for sizing the next.
     chunk_hint: AtomicUsize,
+    /// Type descriptors, for panic values; None when they cannot be located.
+    types: Option<types::TypeReader<Arc<dyn Memory>>>,
     pub max_frames: usize,
 }
 
@@ -236,6 +238,7 @@ impl Runtime {
             sched: None,
             now: std::sync::OnceLock::new(),
             chunk_hint: AtomicUsize::new(0),
+            types: None,
             max_frames: DEFAULT_MAX_FRAMES,
         };
         rt.ms = rt.find_ms();
@@ -886,6 +889,11 @@ impl Runtime {
             .unwrap_or("???")
     }
 
+    /// Gives the runtime the binary's type descriptors, which panic values need.
+    pub fn set_types(&mut self, types: Option<types::TypeReader<Arc<dyn Memory>>>) {
+        self.types = types;
+    }
+
     /// A panic's value as (type, the text Go prints after `panic: `, whether that text is
     /// exact), from its interface's type and data words.
     pub(crate) fn panic_value(
@@ -893,12 +901,12 @@ impl Runtime {
         typ: u64,
         data: u64,
     ) -> std::result::Result<(String, String, bool), String> {
-        if typ == 0 {
-            return Ok(("nil".into(), "nil".into(), true));
-        }
-        Err(format!(
-            "the value of type {typ:#x} at {data:#x} is not decoded"
-        ))
+        let Some(reader) = &self.types else {
+            return Err("the binary's type descriptors cannot be located".into());
+        };
+        panicval::decode(reader, typ, data)
+            .map(|v| (v.type_name, v.message, v.exact))
+            .map_err(|e| e.to_string())
     }
 
     pub fn wait_reason(&self, code: u8) -> Option<&str> {
