@@ -152,7 +152,9 @@ def render_crash(crash: dict[str, Any] | None, style: Style) -> str:
         where.append(f"goroutine {crash['goroutine']}")
     if sig:
         text = f"the process died of {sig.get('description')}"
-        if sig.get("sender_pid") is not None:
+        if sig.get("self_sent"):
+            text += " sent by the process itself (the Go runtime aborts after a fatal report)"
+        elif sig.get("sender_pid") is not None:
             text += f" sent by pid {sig['sender_pid']}"
         elif sig.get("addr") is not None:
             text += f" at {sig['addr']:#x}"

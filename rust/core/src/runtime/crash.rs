@@ -41,6 +41,10 @@ pub struct SignalView {
     pub nil_dereference: bool,
     /// Who sent it, for a signal another process (or the runtime itself) sent.
     pub sender_pid: Option<i32>,
+    /// The process sent it to itself: the Go runtime aborting after printing a fatal
+    /// panic or error (GOTRACEBACK=crash), or a call to abort().
+    #[serde(default)]
+    pub self_sent: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -123,6 +127,7 @@ fn from_siginfo(info: &SignalInfo) -> SignalView {
         pc: None,
         nil_dereference: info.from_kernel() && is_nil_fault(number, info.fault_addr),
         sender_pid: info.sender_pid,
+        self_sent: false,
     }
 }
 
@@ -135,7 +140,12 @@ impl Runtime {
             .iter()
             .enumerate()
             .find(|(_, t)| t.signal != 0 || t.siginfo.is_some())?;
-        let signal = thread.siginfo.as_ref().map(from_siginfo).or_else(|| {
+        let lwps: Vec<i64> = self.threads.iter().map(|t| i64::from(t.lwp)).collect();
+        let signal = thread.siginfo.as_ref().map(from_siginfo).map(|mut s| {
+            s.self_sent = s.sender_pid.is_some_and(|p| lwps.contains(&i64::from(p)));
+            s
+        });
+        let signal = signal.or_else(|| {
             (thread.signal != 0).then(|| SignalView {
                 number: thread.signal,
                 name: signal_name(thread.signal as i32),
@@ -145,6 +155,7 @@ impl Runtime {
                 pc: None,
                 nil_dereference: false,
                 sender_pid: None,
+                self_sent: false,
             })
         });
         let m = self.ms.iter().find(|m| m.procid == u64::from(thread.lwp));
@@ -203,6 +214,7 @@ impl Runtime {
             pc: Some(pc),
             nil_dereference: is_nil_fault(sig, Some(addr)),
             sender_pid: None,
+            self_sent: false,
         })
     }
 
@@ -292,6 +304,7 @@ impl Runtime {
             pc: Some(pc),
             nil_dereference: code > 0 && is_nil_fault(number, Some(addr)),
             sender_pid: None,
+            self_sent: false,
         })
     }
 }
@@ -353,7 +366,9 @@ fn summary(
             } else if let Some(addr) = sig.addr {
                 s.push_str(&format!(" at {addr:#x}"));
             }
-            if let Some(pid) = sig.sender_pid {
+            if sig.self_sent {
+                s.push_str(", sent by the process itself");
+            } else if let Some(pid) = sig.sender_pid {
                 s.push_str(&format!(", sent by pid {pid}"));
             }
             s.push_str(&on);
