@@ -23,7 +23,7 @@ pub struct FrameCache {
     /// Function, file, line and offset in the function of a `go` statement's pc.
     creators: FastMap<u64, Option<Creator>>,
     starts: FastMap<u64, Option<SourceRef>>,
-    /// Open-coded defer info by function entry.
+    /// Open-coded defer info of the function at a pc, by pc.
     open_coded: FastMap<u64, Option<OpenCoded>>,
 }
 
@@ -296,10 +296,9 @@ pub(super) fn decode(
     let own: Vec<&PhysFrame> = own().collect();
     let open_coded = &mut cache.open_coded;
     let (defers, error) = panics::defers(rt, code, first_defer, &own, &mut |f| {
-        let func = code.find(f.pc)?;
         open_coded
-            .entry(func.entry())
-            .or_insert_with(|| OpenCoded::of(rt, &func))
+            .entry(f.pc)
+            .or_insert_with(|| code.find(f.pc).and_then(|func| OpenCoded::of(rt, &func)))
             .clone()
     });
     g.defers = defers;
