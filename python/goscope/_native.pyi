@@ -140,6 +140,11 @@ class Target:
         error, ids that name no goroutine); an exception `write` raises propagates."""
     def warnings(self) -> list[str]:
         """Problems that limit what goscope shows, one line each (decodes no goroutines)."""
+    def groups_json(self, crashed: int | None = None) -> str:
+        """{"groups": [...], "total": N}: goroutines grouped by identical stacks (count, ids,
+        states, min/max wait minutes, created_by, labels, crashed, representative, frames)."""
+    def ps_json(self) -> str:
+        """Every P: addr, id, status, m, runq."""
     def crash_json(self) -> str | None:
         """signal, thread, goroutine, goroutine_signal, fatal_error, panics and summary of
         the crash, or None when no thread took a signal."""

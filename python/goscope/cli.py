@@ -394,6 +394,37 @@ def _run_crash(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def _run_triage(args: argparse.Namespace, out: Output) -> int:
+    from goscope.render.triage import render_triage
+
+    opened = open_core(args)
+    target = opened.target
+    text = target.crash_json()
+    crash = json.loads(text) if text is not None else None
+    crashed = crash.get("goroutine") if crash else None
+    grouped = json.loads(target.groups_json(crashed if isinstance(crashed, int) else None))
+    info = json.loads(target.info_json())
+    threads = opened.threads()
+    ps = json.loads(target.ps_json())
+    if out.json:
+        out.write_json(
+            {
+                "go_version": target.go_version,
+                "process": {"threads": len(threads), "gomaxprocs": len(ps), "ps": ps},
+                "crash": crash,
+                "groups": grouped["groups"],
+                "total": grouped["total"],
+            }
+        )
+    else:
+        out.write(
+            render_triage(info, threads, ps, crash, grouped["groups"], grouped["total"], out.style)
+        )
+    out.stream.flush()
+    _warn(out, target)
+    return EXIT_OK
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         name="info",
@@ -430,6 +461,18 @@ SUBCOMMANDS: list[Subcommand] = [
         add_arguments=_add_bt_arguments,
         run=_run_bt,
         trailing="goroutines",
+    ),
+    Subcommand(
+        name="triage",
+        summary="first look at a core: process, crash, goroutines grouped by identical stacks",
+        description=(
+            "The first thing to run on a core: the process (threads, GOMAXPROCS, goroutines "
+            "by state), what crashed and why, and every goroutine in groups of identical "
+            "stacks (same functions at the same lines), the crashed goroutine's group first, "
+            "then the largest, each with its states, minutes waited, creators and labels."
+        ),
+        add_arguments=lambda parser: None,
+        run=_run_triage,
     ),
     Subcommand(
         name="crash",

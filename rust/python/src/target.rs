@@ -508,6 +508,35 @@ impl PyTarget {
         })
     }
 
+    /// Goroutines grouped by identical stacks, as JSON: `{"groups": [...], "total": N}`; the
+    /// group holding goroutine `crashed` comes first, then the largest.
+    #[pyo3(signature = (crashed = None))]
+    fn groups_json(&self, py: Python<'_>, crashed: Option<u64>) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("grouping goroutines", || {
+                let target = lock(inner);
+                let (groups, total) = target.runtime().groups(crashed);
+                let document = json!({
+                    "groups": to_value!(&groups, "encoding goroutine groups as JSON")?,
+                    "total": total,
+                });
+                encode!(&document, "encoding goroutine groups as JSON")
+            })
+        })
+    }
+
+    /// The runtime's Ps as JSON: id, status, the M holding it, run queue length.
+    fn ps_json(&self, py: Python<'_>) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("listing Ps", || {
+                let target = lock(inner);
+                encode!(&target.runtime().ps(), "encoding Ps as JSON")
+            })
+        })
+    }
+
     /// One goroutine as a JSON object, or None when no live goroutine has that id.
     #[pyo3(signature = (goid, max_frames = None))]
     fn goroutine_json(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def register_all() -> None:
-    from goscope.gdb.commands import base, goroutines, info, panics
+    from goscope.gdb.commands import base, goroutines, info, panics, triage
 
     base.GoPrefixCommand()
     info.InfoCommand()
@@ -15,3 +15,4 @@ def register_all() -> None:
     panics.CrashCommand()
     panics.PanicCommand()
     panics.DeferCommand()
+    triage.TriageCommand()

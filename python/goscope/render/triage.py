@@ -1,0 +1,81 @@
+"""The triage report: what a core is, what crashed, and the goroutines in groups of identical
+stacks, the crashed goroutine's group first, then the largest."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from goscope.render.panics import render_crash
+from goscope.render.style import Style
+
+Group = dict[str, Any]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{name} {n:,}" for name, n in ordered)
+
+
+def group_lines(number: int, group: Group, style: Style) -> list[str]:
+    count = int(group.get("count", 0))
+    head = f"[{number}] {_plural(count, 'goroutine')}  {_counts(group.get('states') or {})}"
+    if group.get("crashed"):
+        head += "  (crashed)"
+    lines = [style.heading(head)]
+    low, high = group.get("min_wait_minutes"), group.get("max_wait_minutes")
+    if isinstance(low, int) and isinstance(high, int) and high >= 1:
+        lines.append(
+            f"    waiting {low}-{high} minutes" if low != high else f"    waiting {low} minutes"
+        )
+    creators = group.get("created_by") or {}
+    if creators:
+        lines.append(style.dim(f"    created by {_counts(creators)}"))
+    labels = group.get("labels") or {}
+    if labels:
+        lines.append(style.dim(f"    labels: {_counts(labels)}"))
+    ids = group.get("ids") or []
+    shown = ", ".join(str(i) for i in ids[:10]) + (", ..." if len(ids) > 10 else "")
+    lines.append(style.dim(f"    goroutines {shown}"))
+    for frame in group.get("frames") or []:
+        name = str(frame.get("function"))
+        if frame.get("inlined"):
+            name += "(...)"
+        lines.append(f"    {style.emphasis(name)}")
+        lines.append(f"        {frame.get('file') or '?'}:{frame.get('line')}")
+    return lines
+
+
+def render_triage(
+    info: dict[str, Any],
+    threads: Sequence[dict[str, Any]],
+    ps: Sequence[dict[str, Any]],
+    crash: dict[str, Any] | None,
+    groups: Sequence[Group],
+    total: int,
+    style: Style,
+) -> str:
+    states: dict[str, int] = {}
+    for group in groups:
+        for state, n in (group.get("states") or {}).items():
+            states[state] = states.get(state, 0) + int(n)
+    lines = [
+        style.heading("Process"),
+        f"  {info.get('go_version') or 'Go ?'}, {_plural(len(threads), 'thread')}, "
+        f"GOMAXPROCS {len(ps)}, {_plural(total, 'goroutine')}",
+        f"  {_counts(states)}",
+        "",
+        style.heading("Crash"),
+    ]
+    lines += ["  " + line for line in render_crash(crash, style).splitlines()]
+    lines += [
+        "",
+        style.heading(f"Goroutines in {_plural(len(groups), 'group')} of identical stacks"),
+    ]
+    for number, group in enumerate(groups, 1):
+        lines += group_lines(number, group, style)
+        lines.append("")
+    return "\n".join(lines).rstrip()
