@@ -395,33 +395,16 @@ def _run_crash(args: argparse.Namespace, out: Output) -> int:
 
 
 def _run_triage(args: argparse.Namespace, out: Output) -> int:
-    from goscope.render.triage import render_triage
+    from goscope.triage import triage_document, triage_text
 
     opened = open_core(args)
-    target = opened.target
-    text = target.crash_json()
-    crash = json.loads(text) if text is not None else None
-    crashed = crash.get("goroutine") if crash else None
-    grouped = json.loads(target.groups_json(crashed if isinstance(crashed, int) else None))
-    info = json.loads(target.info_json())
-    threads = opened.threads()
-    ps = json.loads(target.ps_json())
+    document = triage_document(opened.target)
     if out.json:
-        out.write_json(
-            {
-                "go_version": target.go_version,
-                "process": {"threads": len(threads), "gomaxprocs": len(ps), "ps": ps},
-                "crash": crash,
-                "groups": grouped["groups"],
-                "total": grouped["total"],
-            }
-        )
+        out.write_json(document)
     else:
-        out.write(
-            render_triage(info, threads, ps, crash, grouped["groups"], grouped["total"], out.style)
-        )
+        out.write(triage_text(opened.target, document, out.style))
     out.stream.flush()
-    _warn(out, target)
+    _warn(out, opened.target)
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ import gdb
 
 from goscope.gdb import process
 from goscope.gdb.commands.base import GoCommand, gdb_style
-from goscope.render.triage import render_triage
+from goscope.triage import triage_document, triage_text
 
 
 class TriageCommand(GoCommand):
@@ -27,26 +27,9 @@ class TriageCommand(GoCommand):
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def run(self, args: argparse.Namespace) -> None:
-        proc = process.current()
-        target = proc.target
-        text = target.crash_json()
-        crash = json.loads(text) if text is not None else None
-        crashed = crash.get("goroutine") if crash else None
-        grouped = json.loads(target.groups_json(crashed if isinstance(crashed, int) else None))
-        threads = proc.threads()
-        ps = json.loads(target.ps_json())
+        target = process.current().target
+        document = triage_document(target)
         if args.json:
-            document = {
-                "go_version": target.go_version,
-                "process": {"threads": len(threads), "gomaxprocs": len(ps), "ps": ps},
-                "crash": crash,
-                "groups": grouped["groups"],
-                "total": grouped["total"],
-            }
             gdb.write(json.dumps(document, indent=2) + "\n")
-            return
-        info = json.loads(target.info_json())
-        report = render_triage(
-            info, threads, ps, crash, grouped["groups"], grouped["total"], gdb_style()
-        )
-        gdb.write(report + "\n")
+        else:
+            gdb.write(triage_text(target, document, gdb_style()) + "\n")
