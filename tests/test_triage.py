@@ -55,3 +55,28 @@ def test_gdb_triage(fixture_matrix: list[Fixture]) -> None:
             if line.startswith("["):
                 assert line in run.stdout, run.describe()
         assert "Goroutines in" in run.stdout, run.describe()
+
+
+def test_channels_hold_the_goroutines_the_runtime_shows_waiting(fixture: Fixture) -> None:
+    """Every goroutine the traceback shows in ``chan receive`` is a receiver of a channel the
+    report lists, every ``chan send`` one a sender, every ``select`` one either; and nobody
+    else waits on those channels."""
+    proc = run_goscope("triage", str(fixture.core), "--exe", str(fixture.bin), "--json")
+    assert proc.returncode == 0, describe(proc)
+    channels = json.loads(proc.stdout)["blocking"]["channels"]
+    receivers = {i for c in channels for i in c["receivers"]}
+    senders = {i for c in channels for i in c["senders"]}
+    want_recv, want_send, want_select = set(), set(), set()
+    for g in parse(fixture.traceback_text()):
+        state = g.state.split(",")[0]
+        if state == "chan receive":
+            want_recv.add(g.id)
+        elif state == "chan send":
+            want_send.add(g.id)
+        elif state == "select":
+            want_select.add(g.id)
+    assert want_recv <= receivers, (want_recv, channels)
+    assert want_send <= senders, (want_send, channels)
+    assert all(i in receivers or i in senders for i in want_select), (want_select, channels)
+    assert receivers | senders == want_recv | want_send | want_select, channels
+    assert all(not c.get("error") for c in channels), channels

@@ -143,6 +143,9 @@ class Target:
     def groups_json(self, crashed: int | None = None) -> str:
         """{"groups": [...], "total": N}: goroutines grouped by identical stacks (count, ids,
         states, min/max wait minutes, created_by, labels, crashed, representative, frames)."""
+    def channels_json(self) -> str:
+        """Channels parked goroutines wait on: addr, elem_type, len, cap, closed, receivers,
+        senders (goroutine ids from the channel's wait queues)."""
     def ps_json(self) -> str:
         """Every P: addr, id, status, m, runq."""
     def crash_json(self) -> str | None:

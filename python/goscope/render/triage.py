@@ -49,6 +49,36 @@ def group_lines(number: int, group: Group, style: Style) -> list[str]:
     return lines
 
 
+def channel_lines(channels: Sequence[dict[str, Any]], style: Style, limit: int = 20) -> list[str]:
+    """Channels with waiters, most waiters first: type, buffer, closed, who waits."""
+    ordered = sorted(
+        channels, key=lambda c: -(len(c.get("receivers") or []) + len(c.get("senders") or []))
+    )
+    lines = []
+    for c in ordered[:limit]:
+        receivers, senders = c.get("receivers") or [], c.get("senders") or []
+        buffer = f"buffered {c.get('len')}/{c.get('cap')}" if c.get("cap") else "unbuffered"
+        text = f"  chan {c.get('elem_type') or '?'} {style.address(hex(c.get('addr', 0)))} {buffer}"
+        if c.get("closed"):
+            text += ", closed"
+        who = []
+        if receivers:
+            who.append(f"{_plural(len(receivers), 'receiver')} ({_ids(receivers)})")
+        if senders:
+            who.append(f"{_plural(len(senders), 'sender')} ({_ids(senders)})")
+        lines.append(text + ": " + ("; ".join(who) or "no waiters"))
+        if c.get("error"):
+            lines.append(style.error(f"    error: {c['error']}"))
+    if len(ordered) > limit:
+        lines.append(style.dim(f"  ... and {len(ordered) - limit:,} more (--json lists all)"))
+    return lines
+
+
+def _ids(ids: Sequence[int], shown: int = 5) -> str:
+    text = ", ".join(str(i) for i in sorted(ids)[:shown])
+    return text + (", ..." if len(ids) > shown else "")
+
+
 def render_triage(
     info: dict[str, Any],
     threads: Sequence[dict[str, Any]],
@@ -56,6 +86,7 @@ def render_triage(
     crash: dict[str, Any] | None,
     groups: Sequence[Group],
     total: int,
+    channels: Sequence[dict[str, Any]],
     style: Style,
 ) -> str:
     states: dict[str, int] = {}
@@ -71,6 +102,8 @@ def render_triage(
         style.heading("Crash"),
     ]
     lines += ["  " + line for line in render_crash(crash, style).splitlines()]
+    lines += ["", style.heading(f"Channels waited on ({len(channels):,})")]
+    lines += channel_lines(channels, style)
     lines += [
         "",
         style.heading(f"Goroutines in {_plural(len(groups), 'group')} of identical stacks"),

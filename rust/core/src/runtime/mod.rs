@@ -2,6 +2,7 @@
 //! goroutine with its state and stack. Works from a core file or a live process, with or
 //! without DWARF and symbols.
 
+mod blocking;
 mod crash;
 mod encode;
 pub mod filter;
@@ -23,6 +24,7 @@ use crate::binary::Binary;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{Memory, MemoryExt, Thread};
 
+pub use self::blocking::Channel;
 pub use self::crash::{describe_signal, Crash, SignalView};
 use self::encode::Encoder;
 pub use self::filter::GoroutineFilter;

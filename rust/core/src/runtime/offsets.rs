@@ -111,8 +111,24 @@ pub struct SigOffsets {
     pub sigpc: u64,
 }
 
+/// Offsets inside `runtime.sudog` and `runtime.hchan`, for what goroutines wait on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChanOffsets {
+    pub sudog_g: u64,
+    pub sudog_next: u64,
+    pub sudog_waitlink: u64,
+    pub sudog_c: u64,
+    pub qcount: u64,
+    pub dataqsiz: u64,
+    pub closed: u64,
+    pub elemtype: u64,
+    pub recvq_first: u64,
+    pub sendq_first: u64,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Offsets {
+    pub chan: ChanOffsets,
     pub g: GOffsets,
     pub m: MOffsets,
     pub p: POffsets,
@@ -228,6 +244,22 @@ impl Offsets {
                     goexit: f("goexit")?,
                     aborted: opt("aborted"),
                     repanicked: opt("repanicked"),
+                }
+            },
+            chan: {
+                let sg = |n: &str| need("runtime.sudog", n);
+                let hc = |n: &str| need("runtime.hchan", n);
+                ChanOffsets {
+                    sudog_g: sg("g")?,
+                    sudog_next: sg("next")?,
+                    sudog_waitlink: sg("waitlink")?,
+                    sudog_c: sg("c")?,
+                    qcount: hc("qcount")?,
+                    dataqsiz: hc("dataqsiz")?,
+                    closed: hc("closed")?,
+                    elemtype: hc("elemtype")?,
+                    recvq_first: hc("recvq.first")?,
+                    sendq_first: hc("sendq.first")?,
                 }
             },
             sig: SigOffsets {
