@@ -123,6 +123,19 @@ class Target:
     ) -> tuple[int, int]:
         """Streams the goroutines_json document to file descriptor `fd`, keeping the
         goroutines the filters match; returns (written, written with an error)."""
+    def write_listing(
+        self,
+        write: Callable[[str], object],
+        module_paths: list[str],
+        current: int | None = None,
+        color: bool = False,
+        state: str | None = None,
+        wait_reason: str | None = None,
+        function: str | None = None,
+        user: bool = False,
+    ) -> tuple[int, int, int]:
+        """Writes the one-line listing through `write`, then a count line; returns (shown,
+        shown with an error, all goroutines)."""
     def write_stacks(
         self,
         write: Callable[[str], object],

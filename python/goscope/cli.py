@@ -210,24 +210,23 @@ def _run_goroutines(args: argparse.Namespace, out: Output) -> int:
         _, broken = opened.target.write_goroutines_json(fd, **filters_from(args).native_kwargs())
         _warn(out, opened.target)
         return _incomplete_count(broken)
-    listing = opened.listing(filters=filters_from(args))
-    shown = listing.goroutines
-    from goscope.render.goroutines import render_goroutine_list
-
+    filters = filters_from(args).native_kwargs()
     if out.json:
-        out.write_json(listing.document(shown))
-    else:
-        out.write(
-            render_goroutine_list(
-                shown,
-                listing.total,
-                opened.user_code(),
-                out.style,
-                current=opened.crashed_goroutine(),
-            )
-        )
+        listing = opened.listing(filters=filters_from(args))
+        out.write_json(listing.document(listing.goroutines))
+        _warn(out, opened.target)
+        return _incomplete(listing.goroutines)
+    # The core renders the lines and hands them over in large pieces.
+    _, broken, _ = opened.target.write_listing(
+        out.stream.write,
+        opened.user_code().module_paths,
+        current=opened.crashed_goroutine(),
+        color=out.style.enabled,
+        **filters,
+    )
+    out.stream.flush()
     _warn(out, opened.target)
-    return _incomplete(shown)
+    return _incomplete_count(broken)
 
 
 def _add_bt_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,6 +1,7 @@
 """Goroutines as the core reports them (DESIGN.md's JSON contract), and what the command line
-and GDB do with them alike: the state text the Go runtime prints, which frames are the
-program's own, and the filters ``--state``, ``--wait-reason``, ``--function`` and ``--user``.
+and GDB do with them alike: the state text the Go runtime prints, the module paths that say
+which code is the program's own, and the filters ``--state``, ``--wait-reason``,
+``--function`` and ``--user``.
 
 A goroutine is kept as the JSON object the core produced (a ``dict``), so that ``--json``
 passes on every field, including ones added later.
@@ -16,33 +17,12 @@ from typing import Any, Dict, Iterable, Sequence
 Goroutine = Dict[str, Any]
 Frame = Dict[str, Any]
 
-#: Packages of the runtime proper: frames in these are "runtime frames".
-_RUNTIME_PACKAGES = ("runtime",)
-_RUNTIME_PREFIXES = ("runtime/internal/", "internal/runtime/")
-
-
-def package_of(function: str) -> str:
-    """The import path of a Go function's package: ``main`` of ``main.(*T).m``,
-    ``github.com/a/b`` of ``github.com/a/b.F[...]``, ``runtime/pprof`` of ``runtime/pprof.Do``.
-    """
-    name = function.split("[", 1)[0]  # type arguments may hold dots and slashes
-    slash = name.rfind("/")
-    dot = name.find(".", slash + 1)
-    return name if dot < 0 else name[:dot]
-
-
-def is_runtime_function(function: str) -> bool:
-    """Whether the function belongs to the Go runtime (``runtime``, ``runtime/internal/...``,
-    ``internal/runtime/...``); ``runtime/pprof`` and the like are libraries, not the runtime."""
-    package = package_of(function)
-    return package in _RUNTIME_PACKAGES or package.startswith(_RUNTIME_PREFIXES)
-
 
 class UserCode:
     """Which functions are the program's own: package ``main`` and the packages of the
     modules the binary's build information lists (the main module and its dependencies).
-    Without build information, any package whose first path element has a dot (a module path
-    such as ``github.com/...``) counts, as the standard library has none."""
+    The core decides by these paths (``goscope_core::runtime::UserCode``); without them, any
+    package whose first path element has a dot (a module path) counts."""
 
     def __init__(self, module_paths: Iterable[str] = ()) -> None:
         self.module_paths = sorted({p for p in module_paths if p}, key=len, reverse=True)
@@ -58,18 +38,6 @@ class UserCode:
                 paths.append(module["path"])
         return cls(paths)
 
-    def is_user(self, function: str) -> bool:
-        package = package_of(function)
-        if package == "main" or package.startswith("main."):
-            return True
-        if is_runtime_function(function):
-            return False
-        if self.module_paths:
-            return any(
-                package == path or package.startswith(path + "/") for path in self.module_paths
-            )
-        return "." in package.split("/", 1)[0]
-
 
 def state_text(g: Goroutine) -> str:
     """What the runtime prints between the brackets of a goroutine's header: its wait reason
@@ -82,29 +50,6 @@ def state_text(g: Goroutine) -> str:
     if g.get("locked_to_thread"):
         state += ", locked to thread"
     return state
-
-
-def frames(g: Goroutine) -> list[Frame]:
-    result: list[Frame] = g.get("frames") or []
-    return result
-
-
-def top_user_frame(g: Goroutine, user: UserCode) -> Frame | None:
-    """The innermost frame in the program's own code, if any."""
-    return next((f for f in frames(g) if user.is_user(str(f.get("function", "")))), None)
-
-
-def where(g: Goroutine, user: UserCode) -> Frame | None:
-    """The frame that best says where a goroutine is: its innermost frame in the program's
-    own code, else its innermost frame outside the runtime, else its innermost frame."""
-    found = top_user_frame(g, user)
-    if found is not None:
-        return found
-    stack = frames(g)
-    outside = next((f for f in stack if not is_runtime_function(str(f.get("function")))), None)
-    if outside is not None:
-        return outside
-    return stack[0] if stack else None
 
 
 @dataclass(frozen=True)

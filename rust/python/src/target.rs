@@ -492,6 +492,68 @@ impl PyTarget {
         Ok(result?)
     }
 
+    /// Writes the one-line goroutine listing (`go goroutines`) by calling `write(text)` with
+    /// pieces of many goroutines, then a count line: the goroutines the filters match, each
+    /// with where it is in the program's own code (`module_paths`: the main module and its
+    /// dependencies), `*` marking goroutine `current`. Returns (shown, shown with an error,
+    /// all goroutines). An exception `write` raises stops the listing and propagates.
+    #[pyo3(signature = (write, module_paths, current = None, color = false, state = None, wait_reason = None, function = None, user = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn write_listing(
+        &self,
+        py: Python<'_>,
+        write: Py<PyAny>,
+        module_paths: Vec<String>,
+        current: Option<u64>,
+        color: bool,
+        state: Option<String>,
+        wait_reason: Option<String>,
+        function: Option<String>,
+        user: bool,
+    ) -> PyResult<(usize, usize, usize)> {
+        let filter = goscope_core::runtime::GoroutineFilter {
+            state,
+            wait_reason,
+            function,
+            user,
+        };
+        let code = goscope_core::runtime::UserCode::new(module_paths);
+        let opts = goscope_core::runtime::TextOptions {
+            color,
+            system: false,
+        };
+        let inner = &self.inner;
+        let mut raised: Option<PyErr> = None;
+        let result = py.detach(|| {
+            guard("listing goroutines", || {
+                let mut target = lock(inner);
+                target.runtime_mut().max_frames = DEFAULT_MAX_FRAMES;
+                let mut out = |bytes: &[u8]| -> std::io::Result<()> {
+                    let text = match std::str::from_utf8(bytes) {
+                        Ok(text) => std::borrow::Cow::Borrowed(text),
+                        Err(_) => String::from_utf8_lossy(bytes),
+                    };
+                    Python::attach(|py| write.call1(py, (text.as_ref(),)).map(drop)).map_err(
+                        |err| {
+                            raised = Some(err);
+                            std::io::Error::other("the output callback raised")
+                        },
+                    )
+                };
+                target
+                    .runtime()
+                    .write_listing_text(&mut out, opts, &code, current, &|g| filter.matches(g))
+                    .map_err(|e| {
+                        CoreError::new(ErrorKind::Io, format!("listing goroutines: {e}")).into()
+                    })
+            })
+        });
+        if let Some(err) = raised {
+            return Err(err);
+        }
+        Ok(result?)
+    }
+
     /// What crashed and why, as a JSON object (the core's signal, the crashing thread and
     /// goroutine, the signal the runtime recorded on it, a fatal error's message, its
     /// panics and a one-line summary), or None when no thread took a signal.

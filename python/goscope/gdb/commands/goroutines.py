@@ -11,7 +11,7 @@ import gdb
 from goscope.gdb import process
 from goscope.gdb.commands.base import GoCommand, gdb_style
 from goscope.goroutines import add_filter_arguments, filters_from, parse_goroutine_ids
-from goscope.render.goroutines import render_goroutine_list, render_threads
+from goscope.render.goroutines import render_threads
 
 
 def _write(text: str) -> None:
@@ -39,14 +39,20 @@ class GoroutinesCommand(GoCommand):
 
     def run(self, args: argparse.Namespace) -> None:
         proc = process.current()
-        listing = proc.listing(filters=filters_from(args))
-        shown = listing.goroutines
         if args.json:
-            _write_json(listing.document(shown))
+            listing = proc.listing(filters=filters_from(args))
+            _write_json(listing.document(listing.goroutines))
             return
         lwp = process.selected_lwp()
         current = proc.goroutine_of_thread(lwp) if lwp is not None else None
-        _write(render_goroutine_list(shown, listing.total, proc.user_code(), gdb_style(), current))
+        # The core renders the lines; GDB prints them in large pieces as they come.
+        proc.target.write_listing(
+            gdb.write,
+            proc.user_code().module_paths,
+            current=current,
+            color=gdb_style().enabled,
+            **filters_from(args).native_kwargs(),
+        )
 
 
 def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:

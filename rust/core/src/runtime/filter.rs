@@ -1,6 +1,8 @@
 //! Which goroutines a listing shows: the filters of `go goroutines` and `goscope goroutines`,
 //! applied while goroutines stream out so that a filtered listing of a huge core stays cheap.
 
+use super::goroutine::Frame;
+use super::text::state_text;
 use super::Goroutine;
 
 /// Empty filters keep every goroutine; set ones must all match.
@@ -54,18 +56,6 @@ impl GoroutineFilter {
     }
 }
 
-/// What the runtime prints between the brackets of a goroutine header.
-pub fn state_text(g: &Goroutine) -> String {
-    let mut s = g.wait_reason.clone().unwrap_or_else(|| g.status.clone());
-    if let Some(m) = g.wait_minutes.filter(|&m| m >= 1) {
-        s.push_str(&format!(", {m} minutes"));
-    }
-    if g.locked_to_thread {
-        s.push_str(", locked to thread");
-    }
-    s
-}
-
 /// The import path of a function's package (type arguments may hold dots and slashes).
 pub fn package_of(function: &str) -> &str {
     let name = function.split('[').next().unwrap_or(function);
@@ -82,6 +72,57 @@ pub fn is_runtime_function(function: &str) -> bool {
     p == "runtime" || p.starts_with("runtime/internal/") || p.starts_with("internal/runtime/")
 }
 
+/// Which functions are the program's own: package `main` and the packages of the modules
+/// the binary's build information lists (the main module and its dependencies). Without
+/// module paths, any package whose first path element has a dot (a module path such as
+/// `github.com/...`) counts, as the standard library has none.
+#[derive(Debug, Clone, Default)]
+pub struct UserCode {
+    /// Longest first, so the most specific module decides.
+    paths: Vec<String>,
+}
+
+impl UserCode {
+    pub fn new(paths: impl IntoIterator<Item = String>) -> UserCode {
+        let mut paths: Vec<String> = paths.into_iter().filter(|p| !p.is_empty()).collect();
+        paths.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        paths.dedup();
+        UserCode { paths }
+    }
+
+    pub fn is_user(&self, function: &str) -> bool {
+        let package = package_of(function);
+        if package == "main" || package.starts_with("main.") {
+            return true;
+        }
+        if is_runtime_function(function) {
+            return false;
+        }
+        if !self.paths.is_empty() {
+            return self.paths.iter().any(|p| {
+                package == p
+                    || package
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            });
+        }
+        package
+            .split('/')
+            .next()
+            .is_some_and(|first| first.contains('.'))
+    }
+
+    /// The frame that best says where a goroutine is: its innermost frame in the program's
+    /// own code, else its innermost frame outside the runtime, else its innermost frame.
+    pub fn where_frame<'a>(&self, g: &'a Goroutine) -> Option<&'a Frame> {
+        g.frames
+            .iter()
+            .find(|f| self.is_user(&f.function))
+            .or_else(|| g.frames.iter().find(|f| !is_runtime_function(&f.function)))
+            .or_else(|| g.frames.first())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +136,17 @@ mod tests {
         assert!(is_runtime_function("internal/runtime/maps.(*Map).Get"));
         assert!(!is_runtime_function("runtime/pprof.Do"));
         assert!(!is_runtime_function("main.main"));
+    }
+
+    #[test]
+    fn user_code() {
+        let user = UserCode::new(["example.com/app".to_string()]);
+        assert!(user.is_user("main.main"));
+        assert!(user.is_user("example.com/app/db.Open"));
+        assert!(!user.is_user("example.com/application.F"));
+        assert!(!user.is_user("net/http.(*Server).Serve"));
+        let guess = UserCode::new([]);
+        assert!(guess.is_user("github.com/a/b.F"));
+        assert!(!guess.is_user("fmt.Println"));
     }
 }

@@ -27,7 +27,7 @@ use crate::memory::{Memory, MemoryExt, Thread};
 pub use self::blocking::Channel;
 pub use self::crash::{describe_signal, Crash, SignalView};
 use self::encode::Encoder;
-pub use self::filter::GoroutineFilter;
+pub use self::filter::{GoroutineFilter, UserCode};
 use self::goroutine::FrameCache;
 pub use self::goroutine::{CreatedBy, Frame, Goroutine, SourceRef};
 pub use self::groups::Group;
@@ -47,19 +47,22 @@ const CHUNK: u64 = 2048;
 
 /// How a listing of goroutines is written out.
 #[derive(Debug, Clone, Copy)]
-pub enum Format {
+pub enum Format<'a> {
     /// Items of the JSON contract's `goroutines` array.
     Json,
     /// Stacks in the traceback format, separated by blank lines.
     Text(TextOptions),
+    /// One line per goroutine: id, state, where it is, who created it.
+    List(TextOptions, &'a UserCode, Option<u64>),
 }
 
-impl Format {
+impl Format<'_> {
     /// What precedes every item; the listing's first item drops the first `drop` bytes.
     fn separator(self) -> (&'static [u8], usize) {
         match self {
             Format::Json => (b",\n", 1),
             Format::Text(_) => (b"\n\n", 2),
+            Format::List(..) => (b"\n", 1),
         }
     }
 }
@@ -96,6 +99,8 @@ struct Writers {
 #[derive(Default)]
 struct EncodedChunk {
     bytes: Vec<u8>,
+    /// Goroutines decoded (filtered out or not).
+    decoded: usize,
     goroutines: usize,
     errors: usize,
     /// The goroutine list ended early (unreadable): nothing after this chunk.
@@ -108,6 +113,9 @@ impl EncodedChunk {
         match format {
             Format::Json => enc.json.goroutine(&mut self.bytes, g)?,
             Format::Text(opts) => enc.text.stack(&mut self.bytes, g, opts),
+            Format::List(opts, user, current) => {
+                text::list_line(&mut self.bytes, g, user, opts.color, current == Some(g.id))
+            }
         }
         self.goroutines += 1;
         self.errors += usize::from(g.error.is_some());
@@ -706,9 +714,10 @@ impl Runtime {
         write!(out, "{{\"go_version\": ")?;
         serde_json::to_writer(&mut *out, &version)?;
         write!(out, ", \"goroutines\": [")?;
-        let counts = self.stream(with_stacks, keep, Format::Json, &mut |b| out.write_all(b))?;
+        let (n, errors, _) =
+            self.stream(with_stacks, keep, Format::Json, &mut |b| out.write_all(b))?;
         writeln!(out, "\n]}}")?;
-        Ok(counts)
+        Ok((n, errors))
     }
 
     /// Writes every goroutine's stack in the traceback format, in `allgs` order, handing
@@ -720,11 +729,33 @@ impl Runtime {
         opts: TextOptions,
         keep: &(dyn Fn(&Goroutine) -> bool + Sync),
     ) -> std::io::Result<(usize, usize)> {
-        let counts = self.stream(true, keep, Format::Text(opts), out)?;
-        if counts.0 > 0 {
+        let (n, errors, _) = self.stream(true, keep, Format::Text(opts), out)?;
+        if n > 0 {
             out(b"\n")?;
         }
-        Ok(counts)
+        Ok((n, errors))
+    }
+
+    /// Writes one line per goroutine `keep` accepts (id, state, where it is in `user`'s
+    /// code, who created it; `*` marks `current`), then a count line. Returns how many were
+    /// shown, how many of those carry an error, and how many goroutines there are.
+    pub fn write_listing_text(
+        &self,
+        out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+        opts: TextOptions,
+        user: &UserCode,
+        current: Option<u64>,
+        keep: &(dyn Fn(&Goroutine) -> bool + Sync),
+    ) -> std::io::Result<(usize, usize, usize)> {
+        let (n, errors, total) = self.stream(true, keep, Format::List(opts, user, current), out)?;
+        let mut tail = Vec::new();
+        if n > 0 {
+            tail.push(b'\n');
+        }
+        text::count_line(&mut tail, n, total, opts.color);
+        tail.push(b'\n');
+        out(&tail)?;
+        Ok((n, errors, total))
     }
 
     /// Decodes and encodes goroutines in chunks on two threads at once and hands the
@@ -733,10 +764,10 @@ impl Runtime {
         &self,
         with_stacks: bool,
         keep: &(dyn Fn(&Goroutine) -> bool + Sync),
-        format: Format,
+        format: Format<'_>,
         emit: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-    ) -> std::io::Result<(usize, usize)> {
-        let (mut n, mut with_errors) = (0usize, 0usize);
+    ) -> std::io::Result<(usize, usize, usize)> {
+        let (mut n, mut with_errors, mut decoded) = (0usize, 0usize, 0usize);
         let skip = format.separator().1;
         let mut emit = |chunk: EncodedChunk| -> std::io::Result<bool> {
             // The listing's first item has no separator before it.
@@ -750,6 +781,7 @@ impl Runtime {
             }
             n += chunk.goroutines;
             with_errors += chunk.errors;
+            decoded += chunk.decoded;
             Ok(chunk.stop)
         };
         if let Some(e) = &self.allgs_error {
@@ -760,7 +792,7 @@ impl Runtime {
                 format,
             )?;
             emit(chunk)?;
-            return Ok((n, with_errors));
+            return Ok((n, with_errors, decoded));
         }
         let total = self.allgs.1.min(MAX_GOROUTINES);
         let chunks = total.div_ceil(CHUNK);
@@ -811,7 +843,7 @@ impl Runtime {
             drop(inboxes);
             Ok(())
         })?;
-        Ok((n, with_errors))
+        Ok((n, with_errors, decoded))
     }
 
     /// Decodes `allgs[range]` and encodes the goroutines `keep` accepts.
@@ -821,7 +853,7 @@ impl Runtime {
         range: std::ops::Range<u64>,
         with_stacks: bool,
         keep: &(dyn Fn(&Goroutine) -> bool + Sync),
-        format: Format,
+        format: Format<'_>,
     ) -> std::io::Result<EncodedChunk> {
         let ChunkState { code, cache, enc } = state;
         let mut chunk = EncodedChunk::default();
@@ -847,6 +879,7 @@ impl Runtime {
                 continue;
             }
             if let Some(g) = self.goroutine_at(code, gp, with_stacks, cache) {
+                chunk.decoded += 1;
                 if keep(&g) {
                     chunk.push(enc, &g, format)?;
                 }

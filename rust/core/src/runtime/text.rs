@@ -18,6 +18,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
+use super::filter::UserCode;
 use super::goroutine::{Frame, Goroutine};
 use crate::fasthash::FastMap;
 
@@ -32,6 +33,7 @@ pub struct TextOptions {
 
 #[derive(Clone, Copy)]
 enum Role {
+    Label,
     Heading,
     Address,
     Error,
@@ -43,6 +45,7 @@ impl Role {
     fn code(self) -> &'static str {
         match self {
             Role::Heading | Role::Emphasis => "1",
+            Role::Label => "36",
             Role::Address => "34",
             Role::Error => "31",
             Role::Dim => "2",
@@ -305,4 +308,55 @@ fn hex(out: &mut Vec<u8>, v: u64) {
     }
     out.extend_from_slice(b"0x");
     out.extend_from_slice(buf.get(i..).unwrap_or(&[]));
+}
+
+/// One line of a goroutine listing: `*` for the current goroutine, the id, `[state]`, where it
+/// is (function and file:line) and who created it; an error last.
+pub fn list_line(out: &mut Vec<u8>, g: &Goroutine, user: &UserCode, color: bool, current: bool) {
+    let mut p = Painter { out, color };
+    let id = if g.id == 0 && g.error.as_deref().is_some_and(|e| !e.is_empty()) {
+        "?".to_string()
+    } else {
+        g.id.to_string()
+    };
+    p.raw(format_args!("{}{id:>6} ", if current { "*" } else { " " }));
+    p.paint(Role::Label, format_args!("[{}]", state_text(g)));
+    let mut first = true;
+    let mut sep = |p: &mut Painter<'_>| {
+        p.raw(format_args!("{}", if first { " " } else { "  " }));
+        first = false;
+    };
+    if let Some(f) = user.where_frame(g) {
+        sep(&mut p);
+        p.paint(Role::Emphasis, format_args!("{}", f.function));
+        p.raw(format_args!(" {}", Position(&f.file, f.line)));
+    }
+    if let Some(c) = &g.created_by {
+        sep(&mut p);
+        match c.goid {
+            Some(goid) => p.paint(
+                Role::Dim,
+                format_args!("created by {} in goroutine {goid}", or_unknown(&c.function)),
+            ),
+            None => p.paint(
+                Role::Dim,
+                format_args!("created by {}", or_unknown(&c.function)),
+            ),
+        }
+    }
+    if let Some(e) = g.error.as_deref().filter(|e| !e.is_empty()) {
+        p.raw(format_args!("  "));
+        p.paint(Role::Error, format_args!("error: {e}"));
+    }
+}
+
+/// `N goroutines`, or `N of M goroutines` when filters left some out.
+pub fn count_line(out: &mut Vec<u8>, shown: usize, total: usize, color: bool) {
+    let mut p = Painter { out, color };
+    if shown == total {
+        let s = if total == 1 { "" } else { "s" };
+        p.paint(Role::Dim, format_args!("{total} goroutine{s}"));
+    } else {
+        p.paint(Role::Dim, format_args!("{shown} of {total} goroutines"));
+    }
 }
