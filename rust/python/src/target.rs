@@ -51,6 +51,20 @@ pub(crate) struct PyTarget {
     memory: String,
 }
 
+/// Hands `bytes` to the Python callable `write` as a str, taking the GIL for the call. An
+/// exception it raises is kept in `raised` (to propagate unchanged) and ends the writing.
+fn call_writer(write: &Py<PyAny>, bytes: &[u8], raised: &mut Option<PyErr>) -> std::io::Result<()> {
+    // The text is made of strings only, so valid UTF-8; lossy is a fallback.
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    };
+    Python::attach(|py| write.call1(py, (text.as_ref(),)).map(drop)).map_err(|err| {
+        *raised = Some(err);
+        std::io::Error::other("the output callback raised")
+    })
+}
+
 fn lock(target: &Mutex<Target>) -> MutexGuard<'_, Target> {
     // A panic while decoding is caught by `guard`; the target itself is only read, so a
     // poisoned lock holds nothing half-updated.
@@ -440,19 +454,7 @@ impl PyTarget {
             guard("writing goroutine stacks", || {
                 let mut target = lock(inner);
                 target.runtime_mut().max_frames = max_frames.unwrap_or(DEFAULT_MAX_FRAMES);
-                let mut out = |bytes: &[u8]| -> std::io::Result<()> {
-                    // The text is made of strings only, so valid UTF-8; lossy is a fallback.
-                    let text = match std::str::from_utf8(bytes) {
-                        Ok(text) => std::borrow::Cow::Borrowed(text),
-                        Err(_) => String::from_utf8_lossy(bytes),
-                    };
-                    Python::attach(|py| write.call1(py, (text.as_ref(),)).map(drop)).map_err(
-                        |err| {
-                            raised = Some(err);
-                            std::io::Error::other("the output callback raised")
-                        },
-                    )
-                };
+                let mut out = |bytes: &[u8]| call_writer(&write, bytes, &mut raised);
                 let runtime = target.runtime();
                 let written = match &ids {
                     None => runtime
@@ -528,18 +530,7 @@ impl PyTarget {
             guard("listing goroutines", || {
                 let mut target = lock(inner);
                 target.runtime_mut().max_frames = DEFAULT_MAX_FRAMES;
-                let mut out = |bytes: &[u8]| -> std::io::Result<()> {
-                    let text = match std::str::from_utf8(bytes) {
-                        Ok(text) => std::borrow::Cow::Borrowed(text),
-                        Err(_) => String::from_utf8_lossy(bytes),
-                    };
-                    Python::attach(|py| write.call1(py, (text.as_ref(),)).map(drop)).map_err(
-                        |err| {
-                            raised = Some(err);
-                            std::io::Error::other("the output callback raised")
-                        },
-                    )
-                };
+                let mut out = |bytes: &[u8]| call_writer(&write, bytes, &mut raised);
                 target
                     .runtime()
                     .write_listing_text(&mut out, opts, &code, current, &|g| filter.matches(g))
