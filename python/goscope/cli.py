@@ -131,8 +131,7 @@ class OpenedCore:
         max_frames: int | None = None,
         filters: Filters | None = None,
     ) -> Listing:
-        kwargs = (filters or Filters()).native_kwargs()
-        return Listing.parse(self.target.goroutines_json(with_stacks, max_frames, **kwargs))
+        return Listing.of(self.target, with_stacks, max_frames, filters)
 
     def threads(self) -> list[dict[str, Any]]:
         threads: list[dict[str, Any]] = json.loads(self.target.threads_json())

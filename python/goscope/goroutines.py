@@ -117,6 +117,18 @@ class Listing:
     total: int = 0
 
     @classmethod
+    def of(
+        cls,
+        target: Any,
+        with_stacks: bool = True,
+        max_frames: int | None = None,
+        filters: Filters | None = None,
+    ) -> Listing:
+        """The goroutines of `target` (a ``goscope.Target``) the filters keep."""
+        kwargs = (filters or Filters()).native_kwargs()
+        return cls.parse(target.goroutines_json(with_stacks, max_frames, **kwargs))
+
+    @classmethod
     def parse(cls, text: str) -> Listing:
         document = json.loads(text)
         goroutines = document["goroutines"]

@@ -51,8 +51,7 @@ class Process:
         max_frames: int | None = None,
         filters: Filters | None = None,
     ) -> Listing:
-        kwargs = (filters or Filters()).native_kwargs()
-        return Listing.parse(self.target.goroutines_json(with_stacks, max_frames, **kwargs))
+        return Listing.of(self.target, with_stacks, max_frames, filters)
 
     def goroutine(self, goid: int, max_frames: int | None = None) -> dict[str, Any] | None:
         text = self.target.goroutine_json(goid, max_frames)
