@@ -71,7 +71,7 @@ fn scans_agree_with_symbols_and_fixture_facts() {
         } else {
             assert!(
                 allgs.is_some() && allp.is_some() && sched.is_some(),
-                "{}",
+                "{}: scans found allgs {allgs:?}, allp {allp:?}, sched {sched:?}",
                 dir.display()
             );
         }

@@ -530,6 +530,12 @@ impl Runtime {
         let span = o.size.max(o.nmspinning + 4) as usize;
         let nps = self.allp.len() as i64;
         let nms = self.ms.len() as i64;
+        let unmapped = self
+            .threads
+            .iter()
+            .filter(|t| !self.ms.iter().any(|m| m.procid == u64::from(t.lwp)))
+            .count() as i64
+            + 1;
         let m_ok = |m: u64| m == 0 || self.ms.iter().any(|x| x.addr == m);
         // goidgen hands out ids to Ps in batches of 16, so it lies just above every goid.
         let (gptr, glen) = self.allgs;
@@ -564,10 +570,15 @@ impl Runtime {
             ) else {
                 continue;
             };
-            if nms > 0 && mnext.checked_sub(nmfreed) != Some(nms) {
+            // An M being made when the process stopped is counted (and on the M list) before
+            // its thread sets its g register, so it may be missing from the Ms found.
+            let counted = mnext.checked_sub(nmfreed);
+            if nms > 0 && !counted.is_some_and(|c| (nms..=nms + unmapped).contains(&c)) {
                 continue;
             }
-            if !(0..=nms as i32).contains(&nmidle) || !(0..=nms as i32).contains(&nmspinning) {
+            if !(0..=(nms + unmapped) as i32).contains(&nmidle)
+                || !(0..=(nms + unmapped) as i32).contains(&nmspinning)
+            {
                 continue;
             }
             if goidgen < max_goid
