@@ -58,6 +58,20 @@ pub const RUNTIME_TYPES: &[&str] = &[
     "runtime.timer",
     "runtime.synctestBubble",
     "runtime.synctestGroup",
+    "runtime.semaRoot",
+    "runtime.semTable",
+    "runtime.notifyList",
+    "sync.Mutex",
+    "internal/sync.Mutex",
+    "sync.RWMutex",
+    "sync.WaitGroup",
+    "sync.Cond",
+    "sync.notifyList",
+    // Memory statistics.
+    "runtime.mstats",
+    "runtime.consistentHeapStats",
+    "runtime.heapStatsDelta",
+    "runtime.gcControllerState",
     // Defer and panic.
     "runtime._defer",
     "runtime._panic",
@@ -180,6 +194,10 @@ pub const EXTRA_CONSTANTS: &[&str] = &[
     "stackNoSplit",
     "_NumStackOrders",
     "maxAlign",
+    "semTabSize",
+    "_GCoff",
+    "_GCmark",
+    "_GCmarktermination",
 ];
 
 /// Constants whose value on linux/amd64 differs from other 64-bit Linux targets.
