@@ -392,13 +392,47 @@ def _run_crash(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+def _add_triage_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dot",
+        action="store_true",
+        help="print the wait-for graph (goroutines and what they wait on) in Graphviz DOT",
+    )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write the report as one self-contained HTML page (no network needed to view "
+        "it, the wait-for graph drawn) to FILE and print only where it was written",
+    )
+
+
 def _run_triage(args: argparse.Namespace, out: Output) -> int:
     from goscope.triage import triage_document, triage_text
 
+    chosen = [flag for flag, on in (("--json", args.json), ("--dot", args.dot)) if on]
+    if args.html is not None:
+        chosen.append("--html")
+    if len(chosen) > 1:
+        raise UsageError(f"{' and '.join(chosen)} are alternatives: give one")
     opened = open_core(args)
     document = triage_document(opened.target)
     if out.json:
         out.write_json(document)
+    elif args.dot:
+        from goscope.render.dot import render_dot
+
+        out.write(render_dot(document))
+    elif args.html is not None:
+        from goscope.render.html import render_html
+
+        page = render_html(document, f"core {args.target}, executable {opened.executable}")
+        try:
+            with open(args.html, "w", encoding="utf-8") as file:
+                file.write(page)
+        except OSError as error:
+            print(f"goscope: cannot write {args.html}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_ERROR
+        out.write(f"wrote the triage report to {args.html}")
     else:
         out.write(triage_text(opened.target, document, out.style))
     out.stream.flush()
@@ -450,9 +484,11 @@ SUBCOMMANDS: list[Subcommand] = [
             "The first thing to run on a core: the process (threads, GOMAXPROCS, goroutines "
             "by state), what crashed and why, and every goroutine in groups of identical "
             "stacks (same functions at the same lines), the crashed goroutine's group first, "
-            "then the largest, each with its states, minutes waited, creators and labels."
+            "then the largest, each with its states, minutes waited, creators and labels. "
+            "--json, --dot (the wait-for graph) and --html FILE (the whole report as a page) "
+            "are alternatives to the text."
         ),
-        add_arguments=lambda parser: None,
+        add_arguments=_add_triage_arguments,
         run=_run_triage,
     ),
     Subcommand(
