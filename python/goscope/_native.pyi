@@ -161,6 +161,11 @@ class Target:
         senders (goroutine ids from the channel's wait queues)."""
     def ps_json(self) -> str:
         """Every P: addr, id, status, m, runq."""
+    def scheduler_json(self) -> str:
+        """gomaxprocs, ps, p_states, runq_local, runq_global, gc (phase, gc_percent,
+        memory_limit), memstats (heap_alloc, heap_inuse, heap_objects, stack_inuse, sys, num_gc,
+        ... as runtime.ReadMemStats would report them), unavailable (why a value is missing)
+        and found (how each runtime variable was located)."""
     def crash_json(self) -> str | None:
         """signal, thread, goroutine, goroutine_signal, fatal_error, panics and summary of
         the crash, or None when no thread took a signal."""

@@ -18,10 +18,12 @@ def triage_document(target: Target) -> dict[str, Any]:
     grouped = json.loads(target.groups_json(crashed if isinstance(crashed, int) else None))
     threads: list[dict[str, Any]] = json.loads(target.threads_json())
     ps: list[dict[str, Any]] = json.loads(target.ps_json())
+    scheduler: dict[str, Any] = json.loads(target.scheduler_json())
     channels: list[dict[str, Any]] = json.loads(target.channels_json())
     return {
         "go_version": target.go_version,
         "process": {"threads": threads, "gomaxprocs": len(ps), "ps": ps},
+        "scheduler": scheduler,
         "crash": crash,
         "groups": grouped["groups"],
         "total": grouped["total"],
@@ -40,4 +42,5 @@ def triage_text(target: Target, document: dict[str, Any], style: Style) -> str:
         document["total"],
         document["blocking"]["channels"],
         style,
+        scheduler=document.get("scheduler"),
     )

@@ -74,6 +74,61 @@ def channel_lines(channels: Sequence[dict[str, Any]], style: Style, limit: int =
     return lines
 
 
+def _bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n:,} bytes" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n:,} bytes"
+
+
+def scheduler_lines(scheduler: dict[str, Any], style: Style, limit: int = 16) -> list[str]:
+    """Ps by state with their run queues, the global run queue, the GC phase and settings,
+    and the memory statistics runtime.ReadMemStats would report; why any is unavailable."""
+    ps = scheduler.get("ps") or []
+    runq = scheduler.get("runq_global")
+    queued = f"{scheduler.get('runq_local', 0):,} on Ps, " + (
+        f"{runq:,} global" if isinstance(runq, int) else "global unknown"
+    )
+    states = _counts(scheduler.get("p_states") or {}) or "no Ps"
+    lines = [
+        f"  GOMAXPROCS {scheduler.get('gomaxprocs', len(ps))}: {states}; "
+        f"runnable goroutines queued: {queued}"
+    ]
+    # Many Ps: the idle ones with nothing queued say nothing.
+    busy = [p for p in ps if p.get("status") != "idle" or p.get("runq")]
+    shown = (ps if len(ps) <= limit else busy)[:limit]
+    for p in shown:
+        held = f"M{p['m']}" if p.get("m") is not None else "no M"
+        status = str(p.get("status", "?"))
+        lines.append(f"    P{p.get('id')}  {status:<8} {held:<6} runq {p.get('runq', 0)}")
+    if len(ps) > len(shown):
+        lines.append(style.dim(f"    ... {len(ps) - len(shown):,} more Ps (--json lists all)"))
+    gc = scheduler.get("gc") or {}
+    stats = scheduler.get("memstats")
+    text = f"  GC {gc.get('phase') or 'phase unknown'}"
+    if stats:
+        text += f", {_plural(int(stats['num_gc']), 'cycle')} completed"
+        if stats.get("num_forced_gc"):
+            text += f" ({stats['num_forced_gc']:,} forced)"
+    percent, memory_limit = gc.get("gc_percent"), gc.get("memory_limit")
+    if isinstance(percent, int):
+        text += "; GOGC off" if percent < 0 else f"; GOGC {percent}"
+    if isinstance(memory_limit, int) and memory_limit < 2**63 - 1:
+        text += f"; memory limit {_bytes(memory_limit)}"
+    lines.append(text)
+    if stats:
+        lines.append(
+            f"  heap {_bytes(stats['heap_inuse'])} in use, {_bytes(stats['heap_alloc'])} "
+            f"allocated in {stats['heap_objects']:,} objects; "
+            f"stacks {_bytes(stats['stack_inuse'])}; {_bytes(stats['sys'])} from the OS"
+        )
+    for what, why in (scheduler.get("unavailable") or {}).items():
+        lines.append(style.error(f"  {what.replace('_', ' ')} unavailable: {why}"))
+    return lines
+
+
 def _ids(ids: Sequence[int], shown: int = 5) -> str:
     text = ", ".join(str(i) for i in sorted(ids)[:shown])
     return text + (", ..." if len(ids) > shown else "")
@@ -88,6 +143,7 @@ def render_triage(
     total: int,
     channels: Sequence[dict[str, Any]],
     style: Style,
+    scheduler: dict[str, Any] | None = None,
 ) -> str:
     states: dict[str, int] = {}
     for group in groups:
@@ -99,8 +155,10 @@ def render_triage(
         f"GOMAXPROCS {len(ps)}, {_plural(total, 'goroutine')}",
         f"  {_counts(states)}",
         "",
-        style.heading("Crash"),
     ]
+    if scheduler is not None:
+        lines += [style.heading("Scheduler and memory"), *scheduler_lines(scheduler, style), ""]
+    lines.append(style.heading("Crash"))
     lines += ["  " + line for line in render_crash(crash, style).splitlines()]
     lines += ["", style.heading(f"Channels waited on ({len(channels):,})")]
     lines += channel_lines(channels, style)

@@ -602,6 +602,20 @@ impl PyTarget {
         })
     }
 
+    /// The scheduler and memory statistics as JSON: Ps and their states, local and global
+    /// run queue lengths, the GC phase, GOGC and the memory limit, what runtime.ReadMemStats
+    /// would report, why any of them is unavailable, and how each runtime variable was found.
+    fn scheduler_json(&self, py: Python<'_>) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("reading the scheduler and memory statistics", || {
+                let target = lock(inner);
+                let scheduler = target.runtime().scheduler(target.layout());
+                encode!(&scheduler, "encoding the scheduler as JSON")
+            })
+        })
+    }
+
     /// One goroutine as a JSON object, or None when no live goroutine has that id.
     #[pyo3(signature = (goid, max_frames = None))]
     fn goroutine_json(

@@ -11,6 +11,7 @@ mod groups;
 mod offsets;
 mod panics;
 pub mod panicval;
+pub mod sched;
 mod text;
 pub mod types;
 pub mod unwind;
