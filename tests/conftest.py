@@ -5,8 +5,8 @@ Tests ask for any of these arguments and are parametrized over the whole matrix:
 - ``fixture``: every fixture with a core (crashing programs), ids like ``go1.22.10-crash-pie``;
 - ``fixture_binary``: every fixture binary, including programs that do not crash (``live``);
 - ``toolchain``: every supported Go toolchain;
-- ``panics_fixture`` / ``fatal_fixture``: the builds of the panics program / of the
-  ``fatal-*`` programs.
+- ``panics_fixture`` / ``fatal_fixture`` / ``deadlocks_fixture``: the builds of the panics
+  program / of the ``fatal-*`` programs / of the deadlocks program.
 
 ``fixture_matrix`` gives the whole list at once.
 
@@ -64,6 +64,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for name, wanted in (
         ("panics_fixture", lambda f: f.program == "panics"),
         ("fatal_fixture", lambda f: f.program.startswith("fatal-")),
+        ("deadlocks_fixture", lambda f: f.program == "deadlocks"),
     ):
         if name in metafunc.fixturenames:
             chosen = [f for f in all_fixtures(metafunc.config) if f.crash and wanted(f)]
@@ -102,6 +103,12 @@ def panics_fixture(request: pytest.FixtureRequest) -> Fixture:
 @pytest.fixture
 def fatal_fixture(request: pytest.FixtureRequest) -> Fixture:
     """A build of one of the fatal-error programs, with its core."""
+    return _complete(request.param)
+
+
+@pytest.fixture
+def deadlocks_fixture(request: pytest.FixtureRequest) -> Fixture:
+    """A build of the deadlocks program, with its core."""
     return _complete(request.param)
 
 

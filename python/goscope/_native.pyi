@@ -156,6 +156,9 @@ class Target:
     def groups_json(self, crashed: int | None = None) -> str:
         """{"groups": [...], "total": N}: goroutines grouped by identical stacks (count, ids,
         states, min/max wait minutes, created_by, labels, crashed, representative, frames)."""
+    def triage_json(self, crashed: int | None = None) -> str:
+        """{"groups": [...], "total": N, "blocking": {...}}: the groups and what goroutines wait
+        on (channels, sync objects, their waiters and holders), deadlocks and leaks."""
     def channels_json(self) -> str:
         """Channels parked goroutines wait on: addr, elem_type, len, cap, closed, receivers,
         senders (goroutine ids from the channel's wait queues)."""

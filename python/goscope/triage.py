@@ -15,11 +15,10 @@ def triage_document(target: Target) -> dict[str, Any]:
     text = target.crash_json()
     crash = json.loads(text) if text is not None else None
     crashed = crash.get("goroutine") if crash else None
-    grouped = json.loads(target.groups_json(crashed if isinstance(crashed, int) else None))
+    grouped = json.loads(target.triage_json(crashed if isinstance(crashed, int) else None))
     threads: list[dict[str, Any]] = json.loads(target.threads_json())
     ps: list[dict[str, Any]] = json.loads(target.ps_json())
     scheduler: dict[str, Any] = json.loads(target.scheduler_json())
-    channels: list[dict[str, Any]] = json.loads(target.channels_json())
     return {
         "go_version": target.go_version,
         "process": {"threads": threads, "gomaxprocs": len(ps), "ps": ps},
@@ -27,7 +26,7 @@ def triage_document(target: Target) -> dict[str, Any]:
         "crash": crash,
         "groups": grouped["groups"],
         "total": grouped["total"],
-        "blocking": {"channels": channels},
+        "blocking": grouped["blocking"],
     }
 
 
@@ -40,7 +39,7 @@ def triage_text(target: Target, document: dict[str, Any], style: Style) -> str:
         document["crash"],
         document["groups"],
         document["total"],
-        document["blocking"]["channels"],
+        document["blocking"],
         style,
         scheduler=document.get("scheduler"),
     )

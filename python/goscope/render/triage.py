@@ -129,6 +129,52 @@ def scheduler_lines(scheduler: dict[str, Any], style: Style, limit: int = 16) ->
     return lines
 
 
+def blocking_lines(blocking: dict[str, Any], style: Style, limit: int = 20) -> list[str]:
+    """Deadlocks and leaks first (what is stuck for good), then the sync objects waited on."""
+    lines: list[str] = []
+    deadlocks = blocking.get("deadlocks") or []
+    leaks = blocking.get("leaks") or []
+    lines.append(style.heading(f"Deadlocks ({len(deadlocks):,})"))
+    if not deadlocks:
+        lines.append("  none found")
+    for d in deadlocks:
+        ids = d.get("goroutines") or []
+        lines.append(
+            style.error(f"  {d.get('kind')}: {_plural(len(ids), 'goroutine')} ")
+            + style.dim(f"({_ids(ids, 10)})")
+        )
+        summary = str(d.get("summary") or "")
+        detail = summary.split(": ", 1)[1] if ": " in summary else summary
+        lines += [f"    {part}" for part in detail.split("; ")[:limit]]
+    lines += ["", style.heading(f"Leaks ({len(leaks):,})")]
+    if not leaks:
+        lines.append("  none found")
+    for leak in leaks[:limit]:
+        ids = leak.get("goroutines") or []
+        lines.append(f"  {leak.get('summary')}")
+        lines.append(style.dim(f"    goroutines {_ids(ids, 10)}"))
+    if len(leaks) > limit:
+        lines.append(style.dim(f"  ... and {len(leaks) - limit:,} more (--json lists all)"))
+    objects = [o for o in blocking.get("objects") or [] if o.get("kind") != "channel"]
+    lines += ["", style.heading(f"Sync objects waited on ({len(objects):,})")]
+    for o in objects[:limit]:
+        waiters, holders = o.get("waiters") or [], o.get("holders") or []
+        evidence = o.get("holder_evidence") or {}
+        text = f"  {o.get('type')} {style.address(hex(int(o.get('addr', 0))))} {o.get('detail')}"
+        text += f": {_plural(len(waiters), 'waiter')} ({_ids(waiters)})"
+        if holders:
+            held = ", ".join(f"{h} ({evidence.get(str(h), '?')})" for h in holders[:5])
+            text += f"; referenced by {held}"
+        elif o.get("global"):
+            text += "; reachable from a global"
+        lines.append(text)
+    if len(objects) > limit:
+        lines.append(style.dim(f"  ... and {len(objects) - limit:,} more (--json lists all)"))
+    for note in blocking.get("notes") or []:
+        lines.append(style.dim(f"  note: {note}"))
+    return lines
+
+
 def _ids(ids: Sequence[int], shown: int = 5) -> str:
     text = ", ".join(str(i) for i in sorted(ids)[:shown])
     return text + (", ..." if len(ids) > shown else "")
@@ -141,10 +187,11 @@ def render_triage(
     crash: dict[str, Any] | None,
     groups: Sequence[Group],
     total: int,
-    channels: Sequence[dict[str, Any]],
+    blocking: dict[str, Any],
     style: Style,
     scheduler: dict[str, Any] | None = None,
 ) -> str:
+    channels: Sequence[dict[str, Any]] = blocking.get("channels") or []
     states: dict[str, int] = {}
     for group in groups:
         for state, n in (group.get("states") or {}).items():
@@ -160,6 +207,8 @@ def render_triage(
         lines += [style.heading("Scheduler and memory"), *scheduler_lines(scheduler, style), ""]
     lines.append(style.heading("Crash"))
     lines += ["  " + line for line in render_crash(crash, style).splitlines()]
+    lines.append("")
+    lines += blocking_lines(blocking, style)
     lines += ["", style.heading(f"Channels waited on ({len(channels):,})")]
     lines += channel_lines(channels, style)
     lines += [

@@ -579,6 +579,25 @@ impl PyTarget {
         })
     }
 
+    /// The triage's goroutine part as JSON, from one decoding pass: `{"groups": [...],
+    /// "total": N, "blocking": {"channels", "objects", "deadlocks", "leaks", "notes"}}`.
+    #[pyo3(signature = (crashed = None))]
+    fn triage_json(&self, py: Python<'_>, crashed: Option<u64>) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("analysing goroutines", || {
+                let target = lock(inner);
+                let (groups, total, blocking) = target.runtime().triage(crashed);
+                let document = json!({
+                    "groups": to_value!(&groups, "encoding goroutine groups as JSON")?,
+                    "total": total,
+                    "blocking": to_value!(&blocking, "encoding the blocking analysis as JSON")?,
+                });
+                encode!(&document, "encoding the triage as JSON")
+            })
+        })
+    }
+
     /// Every channel a parked goroutine waits on, as a JSON list: addr, elem_type, len, cap,
     /// closed, receivers and senders (goroutine ids from its wait queues).
     fn channels_json(&self, py: Python<'_>) -> Result<String, BindingError> {

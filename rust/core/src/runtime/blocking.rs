@@ -62,7 +62,7 @@ impl Runtime {
         addrs.into_iter().map(|c| self.channel(c)).collect()
     }
 
-    fn channel(&self, c: u64) -> Channel {
+    pub(super) fn channel(&self, c: u64) -> Channel {
         let o = self.off.chan;
         let mem = &self.mem;
         let elemtype = mem.read_ptr(c + o.elemtype).unwrap_or(0);

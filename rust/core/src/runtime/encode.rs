@@ -299,6 +299,7 @@ mod tests {
                 frame: None,
                 frame_sp: Some(8),
                 pc: 1,
+                closure: 0x10,
             }],
             panics: Vec::new(),
             error: Some("bad \"g\"".into()),

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::goroutine::{Frame, Goroutine};
 use super::text::state_text;
+use super::waits::{Blocking, WaitCollector};
 use super::Runtime;
 
 /// One group of goroutines with the same stack.
@@ -43,11 +44,28 @@ impl Runtime {
     /// then the largest, ties by smallest id. Goroutines that could not be read entirely
     /// form groups of their own (their stacks are not comparable).
     pub fn groups(&self, crashed: Option<u64>) -> (Vec<Group>, usize) {
+        self.groups_and(crashed, |_| {})
+    }
+
+    /// The groups, the goroutine count and what goroutines wait on, from one decoding pass.
+    pub fn triage(&self, crashed: Option<u64>) -> (Vec<Group>, usize, Blocking) {
+        let mut waits = WaitCollector::default();
+        let (groups, total) = self.groups_and(crashed, |g| waits.add(g));
+        (groups, total, self.blocking(waits))
+    }
+
+    /// `groups`, showing each goroutine to `also` as it is decoded.
+    fn groups_and(
+        &self,
+        crashed: Option<u64>,
+        mut also: impl FnMut(&Goroutine),
+    ) -> (Vec<Group>, usize) {
         let mut index: HashMap<StackKey, usize> = HashMap::new();
         let mut groups: Vec<Group> = Vec::new();
         let mut total = 0;
         self.for_each_goroutine(true, |g: Goroutine| {
             total += 1;
+            also(&g);
             let key: StackKey = g
                 .frames
                 .iter()

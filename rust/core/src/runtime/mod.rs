@@ -8,13 +8,16 @@ mod encode;
 pub mod filter;
 mod goroutine;
 mod groups;
+mod heap;
 mod offsets;
 mod panics;
 pub mod panicval;
 pub mod sched;
+mod stackmap;
 mod text;
 pub mod types;
 pub mod unwind;
+pub mod waits;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

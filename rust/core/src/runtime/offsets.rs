@@ -111,6 +111,51 @@ pub struct SigOffsets {
     pub sigpc: u64,
 }
 
+/// Offsets for finding the heap object around an address: `mheap_.arenas`, each
+/// `heapArena`'s span map, and the span's bounds and object size.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeapOffsets {
+    pub mheap_arenas: u64,
+    pub arena_spans: u64,
+    pub span_start: u64,
+    pub span_npages: u64,
+    pub span_elemsize: u64,
+    pub span_state: u64,
+    /// `moduledata.gcdatamask` / `gcbssmask`: the pointer bitmaps of .data and .bss the
+    /// runtime builds at start-up (`bitvector{n int32, bytedata *uint8}`).
+    pub gcdatamask: Option<u64>,
+    pub gcbssmask: Option<u64>,
+}
+
+/// Offsets for semaphore and condition-variable waits: `runtime.semtable`'s roots and their
+/// sudog treaps, `notifyList`s, and the sync types whose semaphores goroutines wait on. The
+/// sync types have kept one layout in every supported release; the tables record them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SemaOffsets {
+    pub sudog_elem: u64,
+    pub sudog_prev: u64,
+    pub sudog_next: u64,
+    pub sudog_parent: u64,
+    pub sudog_waitlink: u64,
+    pub sudog_g: u64,
+    pub root_treap: u64,
+    /// Bytes between two roots of `semtable` (a root padded to a cache line).
+    pub root_stride: u64,
+    pub table_size: u64,
+    pub notify_head: u64,
+    pub cond_notify: u64,
+    pub mutex_state: u64,
+    pub mutex_sema: u64,
+    pub rw_writer_sem: u64,
+    pub rw_reader_sem: u64,
+    pub rw_reader_count: u64,
+    pub rw_reader_wait: u64,
+    pub wg_state: u64,
+    pub wg_sema: u64,
+    /// `hchan.timer` (go1.23+): set on the channels of timers.
+    pub chan_timer: Option<u64>,
+}
+
 /// Offsets inside `runtime.sudog` and `runtime.hchan`, for what goroutines wait on.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ChanOffsets {
@@ -136,6 +181,8 @@ pub struct Offsets {
     pub defer: DeferOffsets,
     pub panic: PanicOffsets,
     pub sig: SigOffsets,
+    pub sema: SemaOffsets,
+    pub heap: HeapOffsets,
 }
 
 impl Offsets {
@@ -253,7 +300,8 @@ impl Offsets {
                     sudog_g: sg("g")?,
                     sudog_next: sg("next")?,
                     sudog_waitlink: sg("waitlink")?,
-                    sudog_c: sg("c")?,
+                    sudog_c: field("runtime.sudog", "c.maybeTraceablePtr.vu")
+                        .map_or_else(|| sg("c"), Ok)?,
                     qcount: hc("qcount")?,
                     dataqsiz: hc("dataqsiz")?,
                     closed: hc("closed")?,
@@ -261,6 +309,50 @@ impl Offsets {
                     recvq_first: hc("recvq.first")?,
                     sendq_first: hc("sendq.first")?,
                 }
+            },
+            sema: {
+                let sg = |n: &str| need("runtime.sudog", n);
+                // go1.26 keeps waited-on pointers twice (`vp`, hidden from the GC while it
+                // looks for leaked goroutines, and `vu`); `vu` always holds the address.
+                let elem = field("runtime.sudog", "elem.vu").map_or_else(|| sg("elem"), Ok)?;
+                let opt = |t: &str, f: &str, default: u64| field(t, f).unwrap_or(default);
+                SemaOffsets {
+                    sudog_elem: elem,
+                    sudog_prev: sg("prev")?,
+                    sudog_next: sg("next")?,
+                    sudog_parent: sg("parent")?,
+                    sudog_waitlink: sg("waitlink")?,
+                    sudog_g: sg("g")?,
+                    root_treap: opt("runtime.semaRoot", "treap", 8),
+                    root_stride: size("runtime.semTable")
+                        .map(|s| s / 251)
+                        .filter(|&s| s > 0)
+                        .unwrap_or(64),
+                    table_size: 251,
+                    notify_head: opt("runtime.notifyList", "head", 16),
+                    cond_notify: opt("sync.Cond", "notify", 16),
+                    mutex_state: opt("internal/sync.Mutex", "state", 0),
+                    mutex_sema: field("internal/sync.Mutex", "sema")
+                        .or_else(|| field("sync.Mutex", "sema"))
+                        .unwrap_or(4),
+                    rw_writer_sem: opt("sync.RWMutex", "writerSem", 8),
+                    rw_reader_sem: opt("sync.RWMutex", "readerSem", 12),
+                    rw_reader_count: opt("sync.RWMutex", "readerCount", 16),
+                    rw_reader_wait: opt("sync.RWMutex", "readerWait", 20),
+                    wg_state: opt("sync.WaitGroup", "state", 0),
+                    wg_sema: opt("sync.WaitGroup", "sema", 8),
+                    chan_timer: field("runtime.hchan", "timer"),
+                }
+            },
+            heap: HeapOffsets {
+                mheap_arenas: need("runtime.mheap", "arenas")?,
+                arena_spans: need("runtime.heapArena", "spans")?,
+                span_start: need("runtime.mspan", "startAddr")?,
+                span_npages: need("runtime.mspan", "npages")?,
+                span_elemsize: need("runtime.mspan", "elemsize")?,
+                span_state: need("runtime.mspan", "state")?,
+                gcdatamask: field("runtime.moduledata", "gcdatamask"),
+                gcbssmask: field("runtime.moduledata", "gcbssmask"),
             },
             sig: SigOffsets {
                 sig: g("sig")?,

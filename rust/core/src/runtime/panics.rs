@@ -38,6 +38,9 @@ pub struct Defer {
     pub frame_sp: Option<u64>,
     /// The deferred function's code address.
     pub pc: u64,
+    /// The funcval (closure) the call runs: what it captured is in the words after it.
+    #[serde(skip)]
+    pub closure: u64,
 }
 
 /// One panic of the `_panic` list.
@@ -221,6 +224,7 @@ fn read_records(
                         frame: None,
                         frame_sp: Some(sp),
                         pc: fpc,
+                        closure: func,
                     },
                 ));
             }
@@ -256,9 +260,11 @@ fn open_coded_calls(
                 None => continue,
             },
         };
-        let (function, pc) = match rt.mem.read_ptr(slot) {
-            Ok(fv) if fv != 0 => closure_target(rt, code, fv),
-            _ => (format!("? (unreadable defer slot {slot:#x})"), 0),
+        let fv = rt.mem.read_ptr(slot).unwrap_or(0);
+        let (function, pc) = if fv != 0 {
+            closure_target(rt, code, fv)
+        } else {
+            (format!("? (unreadable defer slot {slot:#x})"), 0)
         };
         out.push(Defer {
             function,
@@ -268,6 +274,7 @@ fn open_coded_calls(
             frame: frame_name(code, f),
             frame_sp: Some(f.sp),
             pc,
+            closure: fv,
         });
     }
 }

@@ -1,0 +1,134 @@
+//! The heap object around an address: `mheap_.arenas` maps an address to its 64 MB arena,
+//! the arena's span map to the span of its page, and the span's start and object size to
+//! the object. Stripped binaries have no `runtime.mheap_` symbol: the arena table is found
+//! in .bss/.noptrbss as the word through which a known goroutine struct (heap-allocated)
+//! maps to an in-use span that contains it.
+
+use super::Runtime;
+use crate::memory::MemoryExt;
+
+/// linux/amd64 geometry, the same in every supported release: 64 MB arenas of 8 KB pages,
+/// one level of 4M arena entries, addresses offset by `arenaBaseOffset`.
+const HEAP_ARENA_BYTES: u64 = 64 << 20;
+const PAGE_SIZE: u64 = 8192;
+const PAGES_PER_ARENA: u64 = HEAP_ARENA_BYTES / PAGE_SIZE;
+const ARENA_L2_ENTRIES: u64 = 1 << 22;
+const ARENA_BASE_OFFSET: u64 = 0xffff_8000_0000_0000;
+const SPAN_IN_USE: u8 = 1;
+
+/// Where the heap's arena table is.
+#[derive(Debug, Clone, Copy)]
+pub struct HeapIndex {
+    /// The L2 arena array (`mheap_.arenas[0]`).
+    l2: u64,
+}
+
+fn arena_slot(p: u64) -> Option<u64> {
+    let ri = p.wrapping_sub(ARENA_BASE_OFFSET) / HEAP_ARENA_BYTES;
+    (ri < ARENA_L2_ENTRIES).then_some(ri)
+}
+
+impl Runtime {
+    /// The heap's arena table, when it can be found.
+    pub fn heap_index(&self) -> Option<HeapIndex> {
+        let o = self.off.heap;
+        let probe = self.known_heap_object()?;
+        if let Some(sym) = self.symbol("runtime.mheap_") {
+            let l2 = self.mem.read_ptr(sym + o.mheap_arenas).ok()?;
+            let index = HeapIndex { l2 };
+            return self.object_of(index, probe).map(|_| index);
+        }
+        let md = self.binary.moduledata()?;
+        for (lo, hi) in [(md.noptrbss, md.enoptrbss), (md.bss, md.ebss)] {
+            let (lo, hi) = (lo + self.bias, hi + self.bias);
+            let len = usize::try_from(hi.checked_sub(lo)?.min(64 << 20)).ok()?;
+            let Ok(bytes) = self.mem.read_vec(lo, len) else {
+                continue;
+            };
+            for c in bytes.chunks_exact(8) {
+                let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+                if w == 0 || !w.is_multiple_of(8) {
+                    continue;
+                }
+                let index = HeapIndex { l2: w };
+                if self.object_of(index, probe).is_some() {
+                    return Some(index);
+                }
+            }
+        }
+        None
+    }
+
+    /// A goroutine struct other than g0's (those are heap objects).
+    fn known_heap_object(&self) -> Option<u64> {
+        let (ptr, len) = self.allgs;
+        (0..len.min(16))
+            .filter_map(|i| self.mem.read_ptr(ptr + 8 * i).ok())
+            .find(|&g| g != 0)
+    }
+
+    /// The heap object containing `p`: its start and size, when `p` lies in an in-use span.
+    pub fn object_of(&self, index: HeapIndex, p: u64) -> Option<(u64, u64)> {
+        let o = self.off.heap;
+        let ri = arena_slot(p)?;
+        let arena = self.mem.read_ptr(index.l2 + 8 * ri).ok()?;
+        if arena == 0 {
+            return None;
+        }
+        let page = (p / PAGE_SIZE) % PAGES_PER_ARENA;
+        let span = self.mem.read_ptr(arena + o.arena_spans + 8 * page).ok()?;
+        if span == 0 {
+            return None;
+        }
+        let start = self.mem.read_u64(span + o.span_start).ok()?;
+        let npages = self.mem.read_u64(span + o.span_npages).ok()?;
+        let size = self.mem.read_u64(span + o.span_elemsize).ok()?;
+        let state = self.mem.read_u8(span + o.span_state).ok()?;
+        let end = start.checked_add(npages.checked_mul(PAGE_SIZE)?)?;
+        if state != SPAN_IN_USE || size == 0 || p < start || p >= end {
+            return None;
+        }
+        let base = start + (p - start) / size * size;
+        Some((base, size.min(end - base)))
+    }
+}
+
+impl Runtime {
+    /// The pointer words of .data and .bss as (address, value), by the runtime's own
+    /// pointer bitmaps of them; None when the bitmaps cannot be read (then every word is
+    /// a candidate).
+    pub fn global_pointers(&self) -> Option<Vec<(u64, u64)>> {
+        let o = self.off.heap;
+        let md = self.binary.moduledata()?;
+        let at = md.address + self.bias;
+        let mut out = Vec::new();
+        for (mask, start, end) in [
+            (o.gcdatamask?, md.data, md.edata),
+            (o.gcbssmask?, md.bss, md.ebss),
+        ] {
+            let (start, end) = (start + self.bias, end + self.bias);
+            let n = u64::from(self.mem.read_u32(at + mask).ok()?);
+            let bits = self.mem.read_ptr(at + mask + 8).ok()?;
+            let words = end.checked_sub(start)? / 8;
+            if n == 0 || bits == 0 || n > words + 64 {
+                return None;
+            }
+            let n = n.min(words);
+            let bytes = self.mem.read_vec(bits, n.div_ceil(8) as usize).ok()?;
+            let data = self.mem.read_vec(start, (n * 8) as usize).ok()?;
+            for i in 0..n {
+                let set = bytes
+                    .get((i / 8) as usize)
+                    .is_some_and(|b| b & (1 << (i % 8)) != 0);
+                if !set {
+                    continue;
+                }
+                let k = (i * 8) as usize;
+                if let Some(w) = data.get(k..k + 8).and_then(|b| b.try_into().ok()) {
+                    out.push((start + i * 8, u64::from_le_bytes(w)));
+                }
+            }
+        }
+        Some(out)
+    }
+}
