@@ -330,15 +330,18 @@ impl MstatsOffsets {
     /// `plausible` asks for the checks of a scan and they fail.
     fn decode(&self, buf: &[u8], base: u64, page: u64, plausible: bool) -> Option<Mstats> {
         let d = &self.delta;
+        let gen = at32(buf, base, self.gen)?;
+        let enablegc = *buf.get(usize::try_from(base.checked_add(self.enablegc)?).ok()?)?;
+        // The cheap checks first: a scan tries every word of the data sections.
+        if plausible && (gen > 2 || enablegc != 1) {
+            return None;
+        }
         let mut m = Mstats {
             small_alloc_count: vec![0; CLASS_TO_SIZE.len()],
             small_free_count: vec![0; CLASS_TO_SIZE.len()],
+            enablegc,
             ..Mstats::default()
         };
-        let gen = at32(buf, base, self.gen)?;
-        if plausible && gen > 2 {
-            return None;
-        }
         for shard in 0..self.nshards.min(8) {
             let s = base.checked_add(self.shards + shard * self.shard_size)?;
             let signed = |off: u64| at(buf, s, off).map(|v| v as i64);
@@ -379,7 +382,6 @@ impl MstatsOffsets {
         for (v, off) in m.sys.iter_mut().zip(self.sys) {
             *v = at(buf, base, off)?;
         }
-        m.enablegc = *buf.get(usize::try_from(base.checked_add(self.enablegc)?).ok()?)?;
         m.last_gc_unix = at(buf, base, self.last_gc_unix)?;
         m.pause_total_ns = at(buf, base, self.pause_total_ns)?;
         m.numgc = at32(buf, base, self.numgc)?;
