@@ -56,7 +56,10 @@ class Output:
             self.stream.write("\n")
 
     def write_json(self, value: Any) -> None:
-        json.dump(value, self.stream, indent=2)
+        # Indented for a person at a terminal; one line for programs, which is several
+        # times faster to write for a report of 100,000 goroutines.
+        indent = 2 if self.stream.isatty() else None
+        self.stream.write(json.dumps(value, indent=indent))
         self.stream.write("\n")
 
 

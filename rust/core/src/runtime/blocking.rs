@@ -101,6 +101,10 @@ impl Runtime {
             if !seen.insert(sg) || ids.len() >= MAX_QUEUE {
                 return (ids, Some(format!("wait queue at {first:#x} is cyclic")));
             }
+            // Long queues touch a page per waiter: keep the resident set small.
+            if ids.len() % 4096 == 4095 {
+                self.mem.trim();
+            }
             let g = self.mem.read_ptr(sg + o.sudog_g).unwrap_or(0);
             if let Ok(id) = self.mem.read_u64(g + self.off.g.goid) {
                 if g != 0 {

@@ -50,7 +50,7 @@ impl Runtime {
     /// The groups, the goroutine count and what goroutines wait on, from one decoding pass.
     pub fn triage(&self, crashed: Option<u64>) -> (Vec<Group>, usize, Blocking) {
         let mut waits = WaitCollector::default();
-        let (groups, total) = self.groups_and(crashed, |g| waits.add(g));
+        let (groups, total) = self.groups_and(crashed, |g| waits.add(self, g));
         (groups, total, self.blocking(waits))
     }
 

@@ -20,14 +20,17 @@
 //! heap object are not followed: the report says stuck "as far as the core shows".
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::blocking::Channel;
-use super::goroutine::Goroutine;
+use super::goroutine::{FrameCache, Goroutine};
 use super::heap::HeapIndex;
 use super::stackmap::{live_slots, FrameSpan};
+use super::unwind::Code;
 use super::Runtime;
+use crate::fasthash::FastMap;
 use crate::memory::MemoryExt;
 
 /// Bytes of a heap object read when following a pointer from a stack or a global.
@@ -127,13 +130,7 @@ struct Parked {
     wait: Wait,
     reason: String,
     minutes: Option<i64>,
-    site: String,
-    /// Stack words to search for references: [sp, hi).
-    sp: u64,
-    hi: u64,
-    /// Physical frames, scanned by their stack maps when `precise`.
-    frames: Vec<FrameSpan>,
-    precise: bool,
+    site: Site,
     /// Functions of the sync frames, innermost first (`sync.(*Mutex).lockSlow`, …).
     sync_frames: Vec<String>,
     /// The `sync.(*Cond).Wait` frame's [sp, fp), when parked there.
@@ -141,6 +138,8 @@ struct Parked {
     closures: Vec<u64>,
     /// Indices into the objects it waits on.
     objects: Vec<usize>,
+    /// (sudog, channel) of a channel wait.
+    chans: Vec<(u64, u64)>,
 }
 
 const BLOCKING_REASONS: &[&str] = &[
@@ -161,6 +160,13 @@ const FOREVER_REASONS: &[&str] = &[
     "chan send (nil chan)",
 ];
 
+/// Where a goroutine waits: the topmost frame outside the runtime and sync packages.
+type Site = (Arc<str>, Arc<str>, i32);
+
+fn site_text(site: &Site) -> String {
+    format!("{} ({}:{})", site.0, site.1, site.2)
+}
+
 /// Collects goroutines during the one decoding pass the triage makes.
 #[derive(Default)]
 pub struct WaitCollector {
@@ -168,7 +174,7 @@ pub struct WaitCollector {
 }
 
 impl WaitCollector {
-    pub fn add(&mut self, g: &Goroutine) {
+    pub fn add(&mut self, rt: &Runtime, g: &Goroutine) {
         if g.error.is_some() && g.frames.is_empty() {
             return;
         }
@@ -189,13 +195,13 @@ impl WaitCollector {
         } else {
             Wait::Live
         };
-        let site = g
+        let site: Site = g
             .frames
             .iter()
             .find(|f| !f.function.starts_with("runtime.") && !is_sync(&f.function))
             .or(g.frames.first())
-            .map(|f| format!("{} ({}:{})", f.function, f.file, f.line))
-            .unwrap_or_default();
+            .map(|f| (Arc::clone(&f.function), Arc::clone(&f.file), f.line))
+            .unwrap_or_else(|| (Arc::from("?"), Arc::from("?"), 0));
         let sync_frames = g
             .frames
             .iter()
@@ -207,42 +213,31 @@ impl WaitCollector {
             .iter()
             .find(|f| f.function.ends_with("(*Cond).Wait") && is_sync(&f.function))
             .and_then(|f| Some((f.sp?, f.fp?)));
-        let sp = g
-            .frames
-            .first()
-            .and_then(|f| f.sp)
-            .filter(|&sp| sp >= g.stack_lo && sp < g.stack_hi)
-            .unwrap_or(g.stack_hi);
-        let frames: Vec<FrameSpan> = g
-            .frames
-            .iter()
-            .filter(|f| !f.inlined)
-            .filter_map(|f| {
-                Some(FrameSpan {
-                    pc: f.pc?,
-                    sp: f.sp?,
-                    fp: f.fp?,
-                })
-            })
-            .collect();
-        // A parked goroutine stopped at calls, where every frame has a stack map; one that
-        // runs or was interrupted is scanned whole.
-        let precise = g.status.starts_with("waiting")
-            && g.error.is_none()
-            && g.system_frames.is_empty()
-            && !frames.is_empty();
+        // The channels of a channel wait, read now while its goroutine's memory is at hand.
+        let mut chans = Vec::new();
+        if reason.starts_with("chan") || reason == "select" {
+            let o = rt.off.chan;
+            let mut sg = rt.mem.read_ptr(g.gp + rt.off.g.waiting).unwrap_or(0);
+            let mut n = 0;
+            while sg != 0 && n < MAX_QUEUE {
+                n += 1;
+                if let Ok(c) = rt.mem.read_ptr(sg + o.sudog_c) {
+                    if c != 0 && !chans.iter().any(|&(_, x)| x == c) {
+                        chans.push((sg, c));
+                    }
+                }
+                sg = rt.mem.read_ptr(sg + o.sudog_waitlink).unwrap_or(0);
+            }
+        }
         self.parked.push(Parked {
             id: g.id,
             system,
-            frames,
-            precise,
+            chans,
             gp: g.gp,
             wait,
             reason,
             minutes: g.wait_minutes,
             site,
-            sp,
-            hi: g.stack_hi,
             sync_frames,
             cond_frame,
             closures: g
@@ -269,6 +264,14 @@ struct Hops {
     /// The runtime's own records (goroutine structs, sudogs): they point at what goroutines
     /// wait on and at stack bounds, not at what user code holds.
     skip: std::sync::Arc<std::collections::HashSet<u64>>,
+}
+
+/// What the reference scan reads of one goroutine's stack.
+struct StackView {
+    sp: u64,
+    hi: u64,
+    frames: Vec<FrameSpan>,
+    precise: bool,
 }
 
 /// Objects being built: address → index, plus what the reference scan matches.
@@ -362,33 +365,21 @@ impl Runtime {
         let mut parked = collector.parked;
         let mut out = Blocking::default();
         let mut objects = Objects::default();
-        let gp_index: HashMap<u64, usize> =
+        let gp_index: FastMap<u64, usize> =
             parked.iter().enumerate().map(|(i, p)| (p.gp, i)).collect();
-        let id_index: HashMap<u64, usize> =
+        let id_index: FastMap<u64, usize> =
             parked.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
 
         // Channels, from each blocked goroutine's sudogs.
-        let chan_off = self.off.chan;
         let mut runtime_records: std::collections::HashSet<u64> =
             parked.iter().map(|p| p.gp).collect();
         for p in parked.iter_mut() {
-            if !(p.reason.starts_with("chan") || p.reason == "select") {
-                continue;
-            }
-            let mut sg = self.mem.read_ptr(p.gp + self.off.g.waiting).unwrap_or(0);
-            let mut n = 0;
-            while sg != 0 && n < MAX_QUEUE {
-                n += 1;
+            for &(sg, c) in &p.chans {
                 runtime_records.insert(sg);
-                if let Ok(c) = self.mem.read_ptr(sg + chan_off.sudog_c) {
-                    if c != 0 {
-                        let i = objects.get_or_add(c, "channel", String::new());
-                        if !p.objects.contains(&i) {
-                            p.objects.push(i);
-                        }
-                    }
+                let i = objects.get_or_add(c, "channel", String::new());
+                if !p.objects.contains(&i) {
+                    p.objects.push(i);
                 }
-                sg = self.mem.read_ptr(sg + chan_off.sudog_waitlink).unwrap_or(0);
             }
         }
 
@@ -423,10 +414,16 @@ impl Runtime {
             }
         }
 
-        // Condition variables, from the Cond each Wait frame holds.
+        // Condition variables, from the Cond each Wait frame holds; each notify list is
+        // walked once, for all of its waiters.
+        let mut cond_waiters: HashMap<u64, u64> = HashMap::new();
         for p in parked.iter_mut().filter(|p| p.wait == Wait::Blocked) {
             if let Some((lo, hi)) = p.cond_frame {
-                if let Some(cond) = self.cond_of(p.gp, lo, hi, &mut runtime_records) {
+                let known = cond_waiters.get(&p.gp).copied();
+                let found = known.or_else(|| {
+                    self.cond_of(p.gp, lo, hi, &mut runtime_records, &mut cond_waiters)
+                });
+                if let Some(cond) = found {
                     let i = objects.get_or_add(cond, "cond", "sync.Cond".to_string());
                     p.objects.push(i);
                 }
@@ -451,6 +448,8 @@ impl Runtime {
                 }
             }
         }
+        // Reading queues and tables touched much of the core: let it go.
+        self.mem.trim();
         let heap = self.heap_index();
         if heap.is_none() && !objects.list.is_empty() {
             out.notes.push(
@@ -566,7 +565,7 @@ impl Runtime {
     /// Every goroutine parked in the semaphore table, with the semaphore's address.
     fn sema_waits(
         &self,
-        gps: &HashMap<u64, usize>,
+        gps: &FastMap<u64, usize>,
         sudogs: &mut std::collections::HashSet<u64>,
     ) -> Option<(u64, Vec<(u64, u64)>)> {
         let o = self.off.sema;
@@ -597,6 +596,9 @@ impl Runtime {
                 let mut n = 0;
                 while w != 0 && n < MAX_QUEUE {
                     n += 1;
+                    if n % 4096 == 0 {
+                        self.mem.trim();
+                    }
                     sudogs.insert(w);
                     if let Ok(g) = self.mem.read_ptr(w + o.sudog_g) {
                         out.push((g, addr));
@@ -613,7 +615,7 @@ impl Runtime {
 
     /// `runtime.semtable`: from the symbol, or (stripped binaries) from the treap roots of
     /// known waiters in .bss: each root's slot lies at a fixed place given its address.
-    fn semtable(&self, gps: &HashMap<u64, usize>) -> Option<u64> {
+    fn semtable(&self, gps: &FastMap<u64, usize>) -> Option<u64> {
         if let Some(sym) = self.symbol("runtime.semtable") {
             return Some(sym);
         }
@@ -690,6 +692,7 @@ impl Runtime {
         lo: u64,
         hi: u64,
         sudogs: &mut std::collections::HashSet<u64>,
+        waiters: &mut HashMap<u64, u64>,
     ) -> Option<u64> {
         let o = self.off.sema;
         let len = usize::try_from(hi.checked_sub(lo)?.min(4096)).ok()?;
@@ -702,17 +705,25 @@ impl Runtime {
                 continue;
             };
             let mut n = 0;
+            let mut list = Vec::new();
+            let mut mine = false;
             while s != 0 && n < MAX_QUEUE {
                 n += 1;
                 match self.mem.read_ptr(s + o.sudog_g) {
-                    Ok(g) if g == gp => {
-                        sudogs.insert(s);
-                        return Some(c);
+                    Ok(g) => {
+                        mine |= g == gp;
+                        list.push((s, g));
                     }
-                    Ok(_) => {}
                     Err(_) => break,
                 }
                 s = self.mem.read_ptr(s + o.sudog_next).unwrap_or(0);
+            }
+            if mine {
+                for (s, g) in list {
+                    sudogs.insert(s);
+                    waiters.insert(g, c);
+                }
+                return Some(c);
             }
         }
         None
@@ -927,6 +938,8 @@ impl Runtime {
             skip: std::sync::Arc::clone(skip),
             ..Hops::default()
         };
+        let code = Code::new(self.binary.pclntab(), self.bias);
+        let mut cache = FrameCache::default();
         for p in parked {
             hops.seen.clear();
             let mut found: BTreeMap<usize, &'static str> = BTreeMap::new();
@@ -939,21 +952,27 @@ impl Runtime {
                     }
                 }
             }
-            let len = p.hi.saturating_sub(p.sp).min(MAX_STACK_BYTES);
-            let Ok(stack) = self.mem.read_vec(p.sp, len as usize) else {
+            // The stack is decoded again here rather than kept from the first pass: only
+            // cores with objects no global reaches need it.
+            let Some(view) = self.stack_view(&code, &mut cache, p.gp) else {
+                continue;
+            };
+            let (sp, hi) = (view.sp, view.hi);
+            let len = hi.saturating_sub(sp).min(MAX_STACK_BYTES);
+            let Ok(stack) = self.mem.read_vec(sp, len as usize) else {
                 continue;
             };
             let word_at = |addr: u64| -> Option<u64> {
-                let off = usize::try_from(addr.checked_sub(p.sp)?).ok()?;
+                let off = usize::try_from(addr.checked_sub(sp)?).ok()?;
                 let b = stack.get(off..off + 8)?;
                 Some(u64::from_le_bytes(b.try_into().ok()?))
             };
             let mut values: Vec<u64> = Vec::new();
-            let mut whole = !p.precise;
-            if p.precise {
+            let mut whole = !view.precise;
+            if view.precise {
                 let tab = self.binary.pclntab();
                 let mut ranges: Vec<(u64, u64)> = Vec::new();
-                for &f in &p.frames {
+                for &f in &view.frames {
                     let known = live_slots(
                         tab,
                         self.bias,
@@ -966,9 +985,9 @@ impl Runtime {
                         break;
                     }
                 }
-                for (lo, hi) in ranges {
+                for (lo, end) in ranges {
                     let mut a = lo & !7;
-                    while a < hi.min(p.hi) {
+                    while a < end.min(hi) {
                         values.extend(word_at(a));
                         a += 8;
                     }
@@ -981,7 +1000,7 @@ impl Runtime {
                 matcher.matches(w, |i| {
                     found.entry(i).or_insert("stack");
                 });
-                if let Some(h) = heap.filter(|_| !(w >= p.sp && w < p.hi)) {
+                if let Some(h) = heap.filter(|_| !(w >= sp && w < hi)) {
                     self.hop(h, w, matcher, &mut hops, &mut |i| {
                         found.entry(i).or_insert("heap object");
                     });
@@ -1001,13 +1020,47 @@ impl Runtime {
         }
     }
 
+    /// A goroutine's stack for the reference scan: its live part, its physical frames, and
+    /// whether the stack maps describe every frame (a goroutine parked at calls).
+    fn stack_view(&self, code: &Code<'_>, cache: &mut FrameCache, gp: u64) -> Option<StackView> {
+        let g = self.goroutine_at(code, gp, true, cache)?;
+        let frames: Vec<FrameSpan> = g
+            .frames
+            .iter()
+            .filter(|f| !f.inlined)
+            .filter_map(|f| {
+                Some(FrameSpan {
+                    pc: f.pc?,
+                    sp: f.sp?,
+                    fp: f.fp?,
+                })
+            })
+            .collect();
+        let sp = g
+            .frames
+            .first()
+            .and_then(|f| f.sp)
+            .filter(|&sp| sp >= g.stack_lo && sp < g.stack_hi)
+            .unwrap_or(g.stack_hi);
+        let precise = g.status.starts_with("waiting")
+            && g.error.is_none()
+            && g.system_frames.is_empty()
+            && !frames.is_empty();
+        Some(StackView {
+            sp,
+            hi: g.stack_hi,
+            frames,
+            precise,
+        })
+    }
+
     /// Deadlocks and leaks from the stuck set.
     fn report(
         &self,
         parked: &[Parked],
         objects: &[WaitObject],
         stuck: &[bool],
-        id_index: &HashMap<u64, usize>,
+        id_index: &FastMap<u64, usize>,
         out: &mut Blocking,
     ) {
         let is_stuck = |pi: usize| stuck.get(pi).copied().unwrap_or(false);
@@ -1169,7 +1222,7 @@ impl Runtime {
         }
 
         // Leaks: stuck on channels nobody else can reach, by site and reason.
-        let mut sites: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        let mut sites: BTreeMap<(Site, String), Vec<usize>> = BTreeMap::new();
         for &pi in &leaked {
             if let Some(p) = parked.get(pi) {
                 sites
@@ -1189,11 +1242,11 @@ impl Runtime {
                 .push(pi);
         }
         for ((site, reason), list) in sites {
-            let leak = make_leak(&site, &reason, &list, parked, objects, true);
+            let leak = make_leak(&site_text(&site), &reason, &list, parked, objects, true);
             out.leaks.push(leak);
         }
         // Long waits at crowded sites, not proven stuck.
-        let mut crowded: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        let mut crowded: BTreeMap<(Site, String), Vec<usize>> = BTreeMap::new();
         for (pi, p) in parked.iter().enumerate() {
             if p.wait == Wait::Blocked
                 && !is_stuck(pi)
@@ -1207,8 +1260,14 @@ impl Runtime {
         }
         for ((site, reason), list) in crowded {
             if list.len() >= LONG_WAIT_COUNT {
-                out.leaks
-                    .push(make_leak(&site, &reason, &list, parked, objects, false));
+                out.leaks.push(make_leak(
+                    &site_text(&site),
+                    &reason,
+                    &list,
+                    parked,
+                    objects,
+                    false,
+                ));
             }
         }
         out.leaks.sort_by(|a, b| {
