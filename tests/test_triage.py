@@ -10,6 +10,7 @@ from collections import defaultdict
 
 from tests.gdbrun import assert_clean, run_gdb
 from tests.harness.fixture import Fixture
+from tests.harness.oracles import version_m
 from tests.test_goroutines import describe, run_goscope
 from tests.tracebacks import parse
 
@@ -80,3 +81,16 @@ def test_channels_hold_the_goroutines_the_runtime_shows_waiting(fixture: Fixture
     assert all(i in receivers or i in senders for i in want_select), (want_select, channels)
     assert receivers | senders == want_recv | want_send | want_select, channels
     assert all(not c.get("error") for c in channels), channels
+
+
+def test_build_facts_match_go_version_m(fixture: Fixture) -> None:
+    """The report's build section: what ``go version -m`` prints about the binary."""
+    proc = run_goscope("triage", str(fixture.core), "--exe", str(fixture.bin), "--json")
+    assert proc.returncode == 0, describe(proc)
+    build = json.loads(proc.stdout)["build"]
+    oracle = version_m(fixture.toolchain, fixture.bin)
+    assert build["path"] == oracle.path
+    assert oracle.main is not None and build["main"]["path"] == oracle.main.path
+    assert [tuple(kv) for kv in build["settings"]] == list(oracle.settings)
+    text = run_goscope("triage", str(fixture.core), "--exe", str(fixture.bin))
+    assert oracle.main.path in text.stdout.splitlines()[2], text.stdout[:400]

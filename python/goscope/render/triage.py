@@ -180,6 +180,24 @@ def _ids(ids: Sequence[int], shown: int = 5) -> str:
     return text + (", ..." if len(ids) > shown else "")
 
 
+def build_lines(info: dict[str, Any]) -> list[str]:
+    """The module and the build settings that matter when reading a core."""
+    main = info.get("main") or {}
+    path = main.get("path") or info.get("path")
+    if not path:
+        return []
+    text = f"  {path} {main.get('version') or ''}".rstrip()
+    settings = dict(tuple(pair) for pair in info.get("settings") or [] if len(pair) == 2)
+    wanted = ("-buildmode", "-trimpath", "-ldflags", "CGO_ENABLED", "GOARCH", "vcs.revision")
+    shown = [f"{key}={settings[key]}" for key in wanted if settings.get(key)]
+    if info.get("pie"):
+        shown.append("PIE")
+    shown.append(f"DWARF {info.get('dwarf')}" if info.get("dwarf") else "no DWARF")
+    if info.get("symbols") is False:
+        shown.append("no symbol table")
+    return [text, "  " + ", ".join(shown)]
+
+
 def render_triage(
     info: dict[str, Any],
     threads: Sequence[dict[str, Any]],
@@ -190,6 +208,7 @@ def render_triage(
     blocking: dict[str, Any],
     style: Style,
     scheduler: dict[str, Any] | None = None,
+    crash_defers: Sequence[dict[str, Any]] = (),
 ) -> str:
     channels: Sequence[dict[str, Any]] = blocking.get("channels") or []
     states: dict[str, int] = {}
@@ -200,6 +219,7 @@ def render_triage(
         style.heading("Process"),
         f"  {info.get('go_version') or 'Go ?'}, {_plural(len(threads), 'thread')}, "
         f"GOMAXPROCS {len(ps)}, {_plural(total, 'goroutine')}",
+        *build_lines(info),
         f"  {_counts(states)}",
         "",
     ]
@@ -207,6 +227,12 @@ def render_triage(
         lines += [style.heading("Scheduler and memory"), *scheduler_lines(scheduler, style), ""]
     lines.append(style.heading("Crash"))
     lines += ["  " + line for line in render_crash(crash, style).splitlines()]
+    if crash_defers:
+        lines.append(f"  deferred calls still pending in goroutine {crash.get('goroutine')}:")
+        for d in crash_defers:
+            where = f" ({d['file']}:{d['line']})" if d.get("file") else ""
+            frame = f" in {d['frame']}" if d.get("frame") else ""
+            lines.append(f"    {d.get('function')} [{d.get('kind')}]{frame}{where}")
     lines.append("")
     lines += blocking_lines(blocking, style)
     lines += ["", style.heading(f"Channels waited on ({len(channels):,})")]
