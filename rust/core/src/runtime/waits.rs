@@ -1075,21 +1075,7 @@ impl Runtime {
                 .iter()
                 .any(|&pi| parked.get(pi).is_some_and(|p| p.wait == Wait::Blocked))
         {
-            let mut goroutines: Vec<u64> = user
-                .iter()
-                .filter_map(|&pi| parked.get(pi))
-                .map(|p| p.id)
-                .collect();
-            goroutines.sort_unstable();
-            let mut objs: Vec<u64> = user
-                .iter()
-                .filter_map(|&pi| parked.get(pi))
-                .flat_map(|p| p.objects.iter())
-                .filter_map(|&i| objects.get(i))
-                .map(|o| o.addr)
-                .collect();
-            objs.sort_unstable();
-            objs.dedup();
+            let (goroutines, objs) = ids_and_objects(&user, parked, objects);
             let parts: Vec<String> = user
                 .iter()
                 .filter_map(|&pi| parked.get(pi))
@@ -1197,21 +1183,7 @@ impl Runtime {
                 leaked.extend(list.iter().copied());
                 continue;
             };
-            let mut goroutines: Vec<u64> = list
-                .iter()
-                .filter_map(|&pi| parked.get(pi))
-                .map(|p| p.id)
-                .collect();
-            goroutines.sort_unstable();
-            let mut objs: Vec<u64> = list
-                .iter()
-                .filter_map(|&pi| parked.get(pi))
-                .flat_map(|p| p.objects.iter())
-                .filter_map(|&i| objects.get(i))
-                .map(|o| o.addr)
-                .collect();
-            objs.sort_unstable();
-            objs.dedup();
+            let (goroutines, objs) = ids_and_objects(list, parked, objects);
             let summary = self.deadlock_summary(kind, list, cycle.as_deref(), parked, objects);
             out.deadlocks.push(Deadlock {
                 kind,
@@ -1459,6 +1431,25 @@ fn cycle_objects(cycle: &[usize], parked: &[Parked], _objects: &[WaitObject]) ->
         .collect()
 }
 
+/// The goroutine ids of `list` and the addresses of what they wait on, both sorted.
+fn ids_and_objects(
+    list: &[usize],
+    parked: &[Parked],
+    objects: &[WaitObject],
+) -> (Vec<u64>, Vec<u64>) {
+    let ps = || list.iter().filter_map(|&pi| parked.get(pi));
+    let mut ids: Vec<u64> = ps().map(|p| p.id).collect();
+    ids.sort_unstable();
+    let mut addrs: Vec<u64> = ps()
+        .flat_map(|p| p.objects.iter())
+        .filter_map(|&i| objects.get(i))
+        .map(|o| o.addr)
+        .collect();
+    addrs.sort_unstable();
+    addrs.dedup();
+    (ids, addrs)
+}
+
 fn make_leak(
     site: &str,
     reason: &str,
@@ -1468,16 +1459,7 @@ fn make_leak(
     stuck: bool,
 ) -> Leak {
     let ps: Vec<&Parked> = list.iter().filter_map(|&pi| parked.get(pi)).collect();
-    let mut goroutines: Vec<u64> = ps.iter().map(|p| p.id).collect();
-    goroutines.sort_unstable();
-    let mut objs: Vec<u64> = ps
-        .iter()
-        .flat_map(|p| p.objects.iter())
-        .filter_map(|&i| objects.get(i))
-        .map(|o| o.addr)
-        .collect();
-    objs.sort_unstable();
-    objs.dedup();
+    let (goroutines, objs) = ids_and_objects(list, parked, objects);
     let minutes: Vec<i64> = ps.iter().filter_map(|p| p.minutes).collect();
     let (min, max) = (minutes.iter().min().copied(), minutes.iter().max().copied());
     let n = goroutines.len();
