@@ -28,12 +28,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+import common
 import scale
 import tools
 from measure import (
     Run,
     fmt_ratio,
-    machine,
     median,
     provenance,
     ratio,
@@ -382,38 +382,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
-    where = machine()
-    built = provenance()
-    if built != before:
-        print(
-            "warning: goscope was rebuilt while this benchmark ran (by another process); "
-            f"before: {before}"
-        )
-    print(
-        f"binary lookups, {where['date']}, {where['cpus']} CPUs ({where['cpu']}), "
-        f"{where['memory_gb']} GB, load average {where['load_average']}"
-    )
-    print(
-        f"goscope-bench at commit {built['commit']} ({built['modified_sources']} modified files "
-        f"under rust/ and python/), built {built['goscope_bench_built']}"
-    )
+    where, built = common.header("binary lookups", before)
+    print(f"goscope-bench {common.commit(built)}, built {built['goscope_bench_built']}")
     if build_note:
         print(f"note: {build_note}")
     print()
     print(report(results, runs))
     write_json(
         args.json,
-        {
-            "benchmark": "binary_lookup",
-            "machine": where,
-            "goscope": built,
-            "goscope_before_run": before,
-            "go": toolchain.version,
-            "goscope_bench": str(bench),
-            "build_note": build_note,
-            "runs": runs,
-            "results": results,
-        },
+        common.summary(
+            "binary_lookup",
+            where,
+            built,
+            before,
+            toolchain,
+            goscope_bench=str(bench),
+            build_note=build_note,
+            runs=runs,
+            results=results,
+        ),
     )
     return 0
 

@@ -63,7 +63,8 @@ def _exit_code(status: int) -> int:
     return os.WEXITSTATUS(status)
 
 
-def _tail(path: Path, lines: int = 8) -> str:
+def tail(path: Path, lines: int = 8) -> str:
+    """The last LINES lines of the file at PATH (of its last 8 KiB), or nothing."""
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
@@ -151,7 +152,7 @@ def run_measured(
         returncode=None if timed_out.is_set() else proc.returncode,
         timed_out=timed_out.is_set(),
         stdout=str(out_path) if stdout is not None else None,
-        stderr_tail=_tail(err_path) if stdout is not None else "",
+        stderr_tail=tail(err_path) if stdout is not None else "",
     )
 
 
