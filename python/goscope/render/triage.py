@@ -163,8 +163,13 @@ def blocking_lines(blocking: dict[str, Any], style: Style, limit: int = 20) -> l
         text = f"  {o.get('type')} {style.address(hex(int(o.get('addr', 0))))} {o.get('detail')}"
         text += f": {_plural(len(waiters), 'waiter')} ({_ids(waiters)})"
         if holders:
-            held = ", ".join(f"{h} ({evidence.get(str(h), '?')})" for h in holders[:5])
-            text += f"; referenced by {held}"
+            # A pending deferred unlock names a holder; a stack slot is likelier than a
+            # reference through a heap object.
+            rank = {"deferred call": 0, "stack": 1, "heap object": 2}
+            ordered = sorted(holders, key=lambda h: (rank.get(evidence.get(str(h), ""), 3), h))
+            held = ", ".join(f"{h} ({evidence.get(str(h), '?')})" for h in ordered[:5])
+            more = f" and {len(ordered) - 5:,} more" if len(ordered) > 5 else ""
+            text += f"; referenced by {held}{more}"
         elif o.get("global"):
             text += "; reachable from a global"
         lines.append(text)
