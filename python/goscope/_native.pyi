@@ -159,9 +159,6 @@ class Target:
     def triage_json(self, crashed: int | None = None) -> str:
         """{"groups": [...], "total": N, "blocking": {...}}: the groups and what goroutines wait
         on (channels, sync objects, their waiters and holders), deadlocks and leaks."""
-    def channels_json(self) -> str:
-        """Channels parked goroutines wait on: addr, elem_type, len, cap, closed, receivers,
-        senders (goroutine ids from the channel's wait queues)."""
     def ps_json(self) -> str:
         """Every P: addr, id, status, m, runq."""
     def scheduler_json(self) -> str:

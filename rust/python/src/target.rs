@@ -598,18 +598,6 @@ impl PyTarget {
         })
     }
 
-    /// Every channel a parked goroutine waits on, as a JSON list: addr, elem_type, len, cap,
-    /// closed, receivers and senders (goroutine ids from its wait queues).
-    fn channels_json(&self, py: Python<'_>) -> Result<String, BindingError> {
-        let inner = &self.inner;
-        py.detach(|| {
-            guard("reading channels", || {
-                let target = lock(inner);
-                encode!(&target.runtime().channels(), "encoding channels as JSON")
-            })
-        })
-    }
-
     /// The runtime's Ps as JSON: id, status, the M holding it, run queue length.
     fn ps_json(&self, py: Python<'_>) -> Result<String, BindingError> {
         let inner = &self.inner;

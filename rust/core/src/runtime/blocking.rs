@@ -9,8 +9,7 @@ use serde::Serialize;
 use super::Runtime;
 use crate::memory::MemoryExt;
 
-/// Bounds: a select has at most 65536 cases; a queue longer than this is corrupt or huge.
-const MAX_SUDOGS: usize = 1 << 16;
+/// Bound: a queue longer than this is corrupt or huge.
 const MAX_QUEUE: usize = 1 << 22;
 
 /// One channel some goroutine waits on.
@@ -32,36 +31,7 @@ pub struct Channel {
 }
 
 impl Runtime {
-    /// Every channel a parked goroutine waits on, by address.
-    pub fn channels(&self) -> Vec<Channel> {
-        let o = self.off.chan;
-        let mut addrs = std::collections::BTreeSet::new();
-        let (ptr, len) = self.allgs;
-        for i in 0..len.min(super::MAX_GOROUTINES) {
-            let Ok(gp) = self.mem.read_ptr(ptr + 8 * i) else {
-                break;
-            };
-            if gp == 0 {
-                continue;
-            }
-            let Ok(mut sg) = self.mem.read_ptr(gp + self.off.g.waiting) else {
-                continue;
-            };
-            let mut seen = 0;
-            while sg != 0 && seen < MAX_SUDOGS {
-                seen += 1;
-                match self.mem.read_ptr(sg + o.sudog_c) {
-                    Ok(c) if c != 0 => {
-                        addrs.insert(c);
-                    }
-                    _ => {}
-                }
-                sg = self.mem.read_ptr(sg + o.sudog_waitlink).unwrap_or(0);
-            }
-        }
-        addrs.into_iter().map(|c| self.channel(c)).collect()
-    }
-
+    /// A channel: element type, buffer, closed, and the goroutines on its wait queues.
     pub(super) fn channel(&self, c: u64) -> Channel {
         let o = self.off.chan;
         let mem = &self.mem;

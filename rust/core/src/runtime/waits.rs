@@ -441,8 +441,7 @@ impl Runtime {
         // Objects the runtime itself releases (timer channels), and ones globals reach.
         let mut releasable = vec![false; objects.list.len()];
         for (i, o) in objects.list.iter_mut().enumerate() {
-            self.describe(o, &mut out.channels);
-            if o.kind == "channel" && self.is_timer_channel(o.addr) {
+            if self.describe(o, &mut out.channels) {
                 if let Some(r) = releasable.get_mut(i) {
                     *r = true;
                 }
@@ -520,7 +519,6 @@ impl Runtime {
                 Wait::Forever => true,
                 Wait::Blocked => {
                     !p.objects.is_empty()
-                        && expected_objects(p)
                         && p.objects.iter().all(|&i| {
                             !releasable.get(i).copied().unwrap_or(true)
                                 && objects.list.get(i).is_some_and(|o| !o.global)
@@ -729,8 +727,10 @@ impl Runtime {
         None
     }
 
-    /// Fills `type` and `detail` from the object's own state.
-    fn describe(&self, o: &mut WaitObject, channels: &mut Vec<Channel>) {
+    /// Fills `type` and `detail` from the object's own state; true for a timer's channel,
+    /// which the runtime itself sends on (`time.After`, `time.Ticker`).
+    fn describe(&self, o: &mut WaitObject, channels: &mut Vec<Channel>) -> bool {
+        let mut timer = false;
         let s = self.off.sema;
         let mem = &self.mem;
         match o.kind {
@@ -746,6 +746,11 @@ impl Runtime {
                     d.push_str(", closed");
                 }
                 o.detail = d;
+                timer = match self.off.sema.chan_timer {
+                    Some(off) => self.mem.read_ptr(o.addr + off).is_ok_and(|t| t != 0),
+                    // Before go1.23 a timer's channel is an ordinary `chan time.Time` of one slot.
+                    None => c.cap == 1 && c.elem_type.as_deref() == Some("time.Time"),
+                };
                 channels.push(c);
             }
             "mutex" => {
@@ -785,16 +790,7 @@ impl Runtime {
         if o.detail.is_empty() {
             o.detail = format!("{} waiting", o.waiters.len());
         }
-    }
-
-    /// Timer channels (`time.After`, `time.Ticker`): the runtime sends on them.
-    fn is_timer_channel(&self, c: u64) -> bool {
-        if let Some(off) = self.off.sema.chan_timer {
-            return self.mem.read_ptr(c + off).is_ok_and(|t| t != 0);
-        }
-        // Before go1.23 a timer's channel is an ordinary `chan time.Time` of one slot.
-        let ch = self.channel(c);
-        ch.cap == 1 && ch.elem_type.as_deref() == Some("time.Time")
+        timer
     }
 
     /// Objects in global variables, or pointed to by one (directly or through one heap
@@ -1157,7 +1153,7 @@ impl Runtime {
                         .any(|&i| objects.get(i).is_some_and(|o| o.kind == "rwmutex"))
             });
             let kind = if let Some(cycle) = &cycle {
-                let on_cycle: BTreeSet<&str> = cycle_objects(cycle, parked, objects)
+                let on_cycle: BTreeSet<&str> = cycle_objects(cycle, parked)
                     .iter()
                     .filter_map(|&i| objects.get(i))
                     .map(|o| o.kind)
@@ -1352,12 +1348,6 @@ fn is_sema_reason(reason: &str) -> bool {
     reason.starts_with("sync.") || reason == "semacquire"
 }
 
-/// A blocked goroutine whose reason needs objects has found all it waits on: a select with
-/// a case the scan missed would otherwise look stuck.
-fn expected_objects(p: &Parked) -> bool {
-    !p.objects.is_empty()
-}
-
 fn mutex_detail(state: i32) -> String {
     let waiters = state >> 3;
     let mut d = if state & 1 != 0 {
@@ -1423,7 +1413,7 @@ fn find_cycle(list: &[usize], edges: &BTreeMap<usize, BTreeSet<usize>>) -> Optio
 }
 
 /// The objects the goroutines of a cycle wait on.
-fn cycle_objects(cycle: &[usize], parked: &[Parked], _objects: &[WaitObject]) -> Vec<usize> {
+fn cycle_objects(cycle: &[usize], parked: &[Parked]) -> Vec<usize> {
     cycle
         .iter()
         .filter_map(|&pi| parked.get(pi))
