@@ -14,11 +14,12 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    from goscope.gdb import params, process, target
+    from goscope.gdb import params, printers, process, target
     from goscope.gdb.commands import register_all
 
     params.register()
     register_all()
     target.connect_events()
     process.connect_events()
+    printers.register()
     _registered = True
