@@ -67,6 +67,21 @@ FUNCTIONS = (
 BAD_CALLS = ("$go_len(1)", "$go_cap('main.smallMap')", "$go_dtype('main.str')")
 LIMIT = 10
 
+_MODULEDATA = "gdb.parse_and_eval(\"&'runtime.firstmoduledata'\")"
+#: Maps and channels whose pointers lead nowhere or to something else (made in GDB's own
+#: convenience variables, target memory untouched): each must print its type and an error
+#: marker, within ``print elements``, and GDB must go on.
+CORRUPT = (
+    ("badMapNull", "gdb.Value(0x10).cast(gdb.lookup_type('map[string]int'))"),
+    ("badMapData", f"{_MODULEDATA}.cast(gdb.lookup_type('map[string]int'))"),
+    (
+        "badMapKind",
+        "gdb.parse_and_eval(\"'main.largeMap'\").cast(gdb.lookup_type('map[string]int'))",
+    ),
+    ("badChanNull", "gdb.Value(0x10).cast(gdb.lookup_type('chan int'))"),
+    ("badChanData", f"{_MODULEDATA}.cast(gdb.lookup_type('chan int'))"),
+)
+
 
 def _marker(name: str) -> str:
     return f"@@{name}@@"
@@ -120,6 +135,12 @@ def _session(fx: Fixture, autoload: bool) -> Session:
             commands.append(f"set print elements {LIMIT}")
             for name in ("largeMap", "largeStrMap"):
                 commands += [echo(_marker(f"limit {name}")), f"print 'main.{name}'"]
+            for name, expression in CORRUPT:
+                commands += [
+                    f"python gdb.set_convenience_variable('{name}', {expression})",
+                    echo(_marker(name)),
+                    f"print ${name}",
+                ]
             for index, expression in enumerate(BAD_CALLS):
                 commands += [echo(_marker(f"bad {index}")), f"print {expression}"]
         commands.append(echo(_marker("done")))
@@ -320,13 +341,23 @@ def check(session: Session) -> list[str]:
     if session.autoload:
         return problems
 
-    for name, following in (("largeMap", "limit largeStrMap"), ("largeStrMap", "bad 0")):
+    for name, following in (("largeMap", "limit largeStrMap"), ("largeStrMap", CORRUPT[0][0])):
         body = run.between(_marker(f"limit {name}"), _marker(following)).strip()
         match = re.fullmatch(r"\$\d+ = (.*)", body, re.S)
         if match is None:
             problems.append(f"{label}: {name} limited: not a printed value: {body!r}")
             continue
         problems += _limited_map_problems(label, name, facts["maps"][name], match.group(1))
+
+    corrupt = [name for name, _ in CORRUPT] + ["bad 0"]
+    for name, following in zip(corrupt, corrupt[1:]):
+        body = run.between(_marker(name), _marker(following)).strip()
+        kind = "map[string]int" if name.startswith("badMap") else "chan int"
+        # largeMap read as map[string]int: keys are ints read as strings, which may or may not
+        # be readable; only the type and a clean end are certain.
+        marked = "<error" in body or name == "badMapKind"
+        if not body.partition(" = ")[2].startswith(kind + " ") or not marked:
+            problems.append(f"{label}: {name}: no error marker in {body[:300]!r}")
 
     keys = [key for _, key in FUNCTIONS]
     for key, following in zip(keys, keys[1:] + ["limit largeMap"]):

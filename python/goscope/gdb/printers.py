@@ -37,6 +37,9 @@ _MAX_DIR_LEN = 1 << 24
 _MAX_GROUPS = 1 << 24
 _MAX_WAITERS = 1 << 20
 _MAX_OVERFLOW_CHAIN = 1 << 20
+# Buckets or groups one map walk reads at most: a garbage header could otherwise make it scan
+# readable memory for a very long time without finding an entry.
+_MAX_GROUPS_WALKED = 1 << 18
 
 # abi.Kind values (the low 5 bits of Type.Kind_).
 _KIND_MASK = 0x1F
@@ -170,20 +173,29 @@ class StringPrinter:
 
     def __init__(self, value: gdb.Value) -> None:
         self.value = value
+        self.error: str | None = None
+        self.length = 0
+        try:
+            self.length = int(value["len"])
+            if self.length < 0:
+                self.error = f"<error: string length {self.length}>"
+            elif self.length and int(value["str"]) == 0:
+                self.error = f"<error: nil string data of length {self.length}>"
+        except (gdb.error, gdb.MemoryError) as error:
+            self.error = _error_text(error)
 
-    def display_hint(self) -> str:
-        return "string"
+    def display_hint(self) -> str | None:
+        # An error marker is not string content: GDB must not quote it.
+        return None if self.error is not None else "string"
 
     def to_string(self) -> str | gdb.LazyString:
+        if self.error is not None:
+            return self.error
+        if self.length == 0:
+            return ""
         try:
-            length = int(self.value["len"])
-            pointer = self.value["str"]
-            if length < 0:
-                return f"<error: string length {length}>"
-            if length == 0:
-                return ""
-            return pointer.lazy_string(encoding="utf-8", length=length)
-        except (gdb.error, gdb.MemoryError, ReadError) as error:
+            return self.value["str"].lazy_string(encoding="utf-8", length=self.length)
+        except (gdb.error, gdb.MemoryError) as error:
             return _error_text(error)
 
 
@@ -285,6 +297,18 @@ def _map_header_type(t: gdb.Type) -> gdb.Type | None:
     return None
 
 
+class _Budget:
+    """Counts the buckets or groups a map walk reads, and stops it past the limit."""
+
+    def __init__(self) -> None:
+        self.spent = 0
+
+    def spend(self) -> None:
+        self.spent += 1
+        if self.spent > _MAX_GROUPS_WALKED:
+            raise ReadError(f"map walk stopped after {_MAX_GROUPS_WALKED} buckets or groups")
+
+
 def _bucket_entries(header: gdb.Value) -> Iterator[tuple[gdb.Value, gdb.Value]]:
     """Entries of a bucketed map (Go <= 1.23): every bucket and its overflow chain, then the
     old buckets of a growing map, whose entries not yet moved still have a live tophash."""
@@ -297,6 +321,7 @@ def _bucket_entries(header: gdb.Value) -> Iterator[tuple[gdb.Value, gdb.Value]]:
     if int(old) != 0:
         arrays.append((old, 1 << b if flags & _SAME_SIZE_GROW or b == 0 else 1 << (b - 1)))
     seen: set[int] = set()
+    budget = _Budget()
     for array, count in arrays:
         if int(array) == 0:
             continue
@@ -309,6 +334,7 @@ def _bucket_entries(header: gdb.Value) -> Iterator[tuple[gdb.Value, gdb.Value]]:
                     raise ReadError(f"overflow bucket chain loops at {address:#x}")
                 seen.add(address)
                 steps += 1
+                budget.spend()
                 entry = _checked(bucket.dereference())
                 tophash = entry["tophash"]
                 for slot in range(_GROUP_SLOTS):
@@ -349,6 +375,7 @@ def _swiss_entries(header: gdb.Value) -> Iterator[tuple[gdb.Value, gdb.Value]]:
     if dir_len < 0 or dir_len > _MAX_DIR_LEN:
         raise ReadError(f"map dirLen {dir_len}")
     seen: set[int] = set()
+    budget = _Budget()
     for index in range(dir_len):
         table_ptr = _checked((dir_ptr + index).dereference())
         address = int(table_ptr)
@@ -364,6 +391,7 @@ def _swiss_entries(header: gdb.Value) -> Iterator[tuple[gdb.Value, gdb.Value]]:
             raise ReadError(f"map table lengthMask {mask}")
         data = groups["data"]
         for group_index in range(mask + 1):
+            budget.spend()
             yield from _group_slots((data + group_index).dereference())
 
 
