@@ -73,6 +73,8 @@ class Subcommand:
     #: The list positional that takes words after the options (``bt CORE --exe BIN 7 9``):
     #: argparse gives a trailing ``nargs="*"`` positional nothing once CORE has matched.
     trailing: str | None = None
+    #: Whether the subcommand declares its own positionals instead of CORE_OR_BINARY.
+    own_targets: bool = False
 
 
 def executable_for(args: argparse.Namespace) -> str:
@@ -443,6 +445,54 @@ def _run_triage(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
+# -- doctor: this machine, a process, a binary or a core --------------------------------------
+
+
+def _add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        metavar="PID|BINARY|CORE",
+        help="a process id, a Go executable and/or a core file (at most one of each); "
+        "none: check this machine",
+    )
+    parser.add_argument(
+        "--proc-root",
+        metavar="DIR",
+        default="/proc",
+        help="read process and kernel facts from this /proc tree (for testing; default /proc)",
+    )
+
+
+def _run_doctor(args: argparse.Namespace, out: Output) -> int:
+    from goscope.doctor import diagnose, has_errors
+    from goscope.render.doctor import doctor_headings, render_doctor
+
+    pids: list[int] = []
+    binaries: list[str] = [args.exe] if args.exe else []
+    cores: list[str] = []
+    for word in args.targets:
+        if word.isdigit():
+            pids.append(int(word))
+        elif not os.path.exists(word):
+            raise UsageError(f"{word}: no such file, and not a process id")
+        elif is_core_file(word):
+            cores.append(word)
+        else:
+            binaries.append(word)
+    if len(pids) > 1 or len(binaries) > 1 or len(cores) > 1 or (pids and cores):
+        raise UsageError("give at most one PID or CORE, and one BINARY (or --exe)")
+    pid = pids[0] if pids else None
+    core = cores[0] if cores else None
+    binary = binaries[0] if binaries else None
+    findings = diagnose(pid=pid, binary=binary, core=core, proc_root=args.proc_root)
+    if out.json:
+        out.write_json([f.to_json() for f in findings])
+    else:
+        out.write(render_doctor(findings, out.style, doctor_headings(pid, core)))
+    return EXIT_ERROR if has_errors(findings) else EXIT_OK
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         name="info",
@@ -541,6 +591,23 @@ SUBCOMMANDS: list[Subcommand] = [
         add_arguments=_add_threads_arguments,
         run=_run_threads,
     ),
+    Subcommand(
+        name="doctor",
+        summary="why attaching, core dumps or debugging a Go binary may fail, and the fixes",
+        description=(
+            "Check what stands in the way of debugging: for a process, whether it can be "
+            "attached (Yama ptrace_scope, CAP_SYS_PTRACE, another tracer, uids, namespaces, "
+            "seccomp) and whether its crash would leave a core (RLIMIT_CORE, core_pattern, "
+            "coredump_filter, GOTRACEBACK); for a binary (or the process's executable), "
+            "DWARF, optimisation and inlining, -trimpath and PIE. Each line is ok, warn or "
+            "error, with the fix. Without targets, checks this machine. Exit status 1 when "
+            "something is an error."
+        ),
+        add_arguments=_add_doctor_arguments,
+        run=_run_doctor,
+        trailing="targets",
+        own_targets=True,
+    ),
 ]
 
 
@@ -559,7 +626,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub = subparsers.add_parser(
             command.name, help=command.summary, description=command.description
         )
-        sub.add_argument("target", metavar="CORE_OR_BINARY", help="a Go executable or core file")
+        if not command.own_targets:
+            sub.add_argument(
+                "target", metavar="CORE_OR_BINARY", help="a Go executable or core file"
+            )
         sub.add_argument("--exe", metavar="BIN", help="the executable, when the target is a core")
         sub.add_argument("--json", action="store_true", help="print JSON on stdout")
         sub.add_argument(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def register_all() -> None:
-    from goscope.gdb.commands import base, goroutines, info, panics, triage
+    from goscope.gdb.commands import base, doctor, goroutines, info, panics, triage
 
     base.GoPrefixCommand()
     info.InfoCommand()
@@ -16,3 +16,4 @@ def register_all() -> None:
     panics.PanicCommand()
     panics.DeferCommand()
     triage.TriageCommand()
+    doctor.DoctorCommand()
