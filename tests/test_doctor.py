@@ -856,3 +856,25 @@ def test_gdb_bad_input() -> None:
     assert "go doctor: argument PID: invalid int value: 'abc'" in run.output
     assert "go doctor: unrecognized arguments: 2" in run.output
     assert "[error] No process 999999999" in run.stdout
+
+
+def test_cli_core(crash_fixture: Fixture) -> None:
+    """`goscope doctor CORE --exe BIN`, and without --exe: the executable is asked for."""
+    fx = crash_fixture
+    assert fx.core is not None
+    proc = goscope("doctor", "--json", str(fx.core), "--exe", str(fx.bin))
+    assert proc.returncode == 0, describe(proc)
+    findings = json.loads(proc.stdout)
+    wanted = f"{fx.core} reads with {fx.bin} ({fx.toolchain.version})."
+    expect(findings, "core_file", "ok", wanted)
+    _expect_binary(fx, findings)
+    proc = goscope("doctor", "--json", str(fx.core))
+    assert proc.returncode == 0, describe(proc)
+    expect(
+        json.loads(proc.stdout),
+        "core_file",
+        "warn",
+        f"{fx.core} is a core file; its executable is needed to read it.",
+        f"give the executable: goscope doctor {fx.core} --exe BINARY (in GDB: gdb BINARY "
+        f"{fx.core}).",
+    )
