@@ -179,3 +179,10 @@ class Target:
         """kind, memory, go_version, bias, layout, signal, warnings and counts."""
     def layout_offset(self, ty: str, field: str) -> int | None:
         """Offset of a (dotted) field in a runtime struct, e.g. ("runtime.g", "sched.sp")."""
+
+def frame_facts(binary: Binary, pc: int) -> tuple[str, int, int, int, int, int] | None:
+    """`(name, entry, end, sp_delta, flag, func_id)` of the function containing static `pc`;
+    `sp_delta` is -1 where the pcsp table has no value."""
+
+def unwind_offsets(binary: Binary) -> dict[str, int]:
+    """Offsets of the runtime fields the unwinder reads, as `"runtime.g.sched.pc": 64`."""

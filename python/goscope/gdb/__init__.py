@@ -14,7 +14,7 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    from goscope.gdb import params, printers, process, target
+    from goscope.gdb import frames, params, printers, process, target, unwind
     from goscope.gdb.commands import register_all
 
     params.register()
@@ -22,4 +22,6 @@ def register() -> None:
     target.connect_events()
     process.connect_events()
     printers.register()
+    unwind.register()
+    frames.register()
     _registered = True

@@ -6,6 +6,7 @@
 mod binary;
 mod errors;
 mod target;
+mod unwind;
 
 use pyo3::prelude::*;
 
@@ -16,6 +17,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<binary::PyBinary>()?;
     m.add_class::<target::PyTarget>()?;
+    m.add_function(wrap_pyfunction!(unwind::frame_facts, m)?)?;
+    m.add_function(wrap_pyfunction!(unwind::unwind_offsets, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

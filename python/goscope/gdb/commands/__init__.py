@@ -12,6 +12,7 @@ def register_all() -> None:
     goroutines.BtCommand()
     goroutines.ThreadsCommand()
     goroutines.GoroutineStackCommand()
+    goroutines.GoroutineCommand()
     panics.CrashCommand()
     panics.PanicCommand()
     panics.DeferCommand()

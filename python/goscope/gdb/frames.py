@@ -1,0 +1,164 @@
+"""A frame filter for ``bt``: Go function names and file:line where GDB has no symbols, and
+the goroutine's stack alone after ``go goroutine ID``.
+
+In a stripped Go binary GDB knows no function and no line, so every Go frame would print as
+``?? ()``. The decorator names such frames from pclntab and expands inlined calls the way the
+runtime's traceback does: each inlined call is a line of its own, innermost first, all with
+the number of the physical frame they belong to. Frames GDB can describe itself (DWARF,
+symbols) are left to GDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import gdb
+from gdb.FrameDecorator import FrameDecorator
+
+from goscope import GoscopeError
+from goscope.gdb import unwind
+
+NAME = "goscope-go"
+_MASK = (1 << 64) - 1
+
+
+class _GoFrame(FrameDecorator):  # type: ignore[misc]
+    """One line of a Go frame: a physical frame or one of the calls inlined into it."""
+
+    def __init__(self, base: Any, function: str, file: str, line: int, address: int | None) -> None:
+        super().__init__(base)
+        self._function = function
+        self._file = file
+        self._line = line
+        self._address = address
+
+    def function(self) -> str:
+        return self._function
+
+    def filename(self) -> str:
+        return self._file
+
+    def line(self) -> int:
+        return self._line
+
+    def address(self) -> int | None:
+        return self._address
+
+    def frame_args(self) -> None:
+        return None
+
+    def frame_locals(self) -> None:
+        return None
+
+
+class _InterruptedLine(FrameDecorator):  # type: ignore[misc]
+    """A frame GDB describes itself but whose pc is the instruction a signal interrupted, not
+    a return address: GDB looks its line up at pc - 1, the runtime (rightly) at pc."""
+
+    def __init__(self, base: Any, line: int) -> None:
+        super().__init__(base)
+        self._line = line
+
+    def line(self) -> int:
+        return self._line
+
+
+def _is_interrupted(frame: gdb.Frame) -> bool:
+    if frame.level() == 0 or frame.type() != gdb.NORMAL_FRAME:
+        return False
+    try:
+        sp = int(frame.read_register("rsp")) & _MASK
+    except gdb.error:
+        return False
+    return (sp, frame.pc() & _MASK) in unwind.exact_frames()
+
+
+def _needs_names(frame: gdb.Frame) -> bool:
+    """Whether GDB itself has nothing to say about the frame's function and line."""
+    try:
+        if frame.name() is None:
+            return True
+        return frame.find_sal().symtab is None
+    except gdb.error:
+        return False
+
+
+def _locations(frame: gdb.Frame) -> list[tuple[str, str, int]] | None:
+    """The frames pclntab shows at `frame`'s pc, innermost first."""
+    program = unwind.current_program()
+    if program is None:
+        return None
+    pc = frame.pc() & _MASK
+    static = (pc - program.bias) & _MASK
+    if not program.text[0] <= static < program.text[1]:
+        return None
+    exact = frame.level() == 0 or frame.type() != gdb.NORMAL_FRAME
+    try:
+        sp = int(frame.read_register("rsp")) & _MASK
+        exact = exact or (sp, pc) in unwind.exact_frames()
+    except gdb.error:
+        pass
+    if not exact:
+        facts = program.lookup((static - 1) & _MASK)
+        if facts is not None and facts[1] != static:
+            static = (static - 1) & _MASK
+    try:
+        found = program.binary.lookup(static)
+    except GoscopeError:
+        return None
+    return [(function, file, line) for function, file, line in found] or None
+
+
+def _decorate(decorator: Any) -> Iterator[Any]:
+    frame = decorator.inferior_frame()
+    if frame is None or frame.type() == gdb.SIGTRAMP_FRAME:
+        yield decorator
+        return
+    if not _needs_names(frame):
+        found = _locations(frame) if _is_interrupted(frame) else None
+        yield _InterruptedLine(decorator, found[-1][2]) if found else decorator
+        return
+    found = _locations(frame)
+    if not found:
+        yield decorator
+        return
+    pc = frame.pc()
+    for index, (function, file, line) in enumerate(found):
+        # One pc for the physical frame and the calls inlined into it: shown once, first.
+        yield _GoFrame(decorator, function, file, line, pc if index == 0 else None)
+
+
+class GoFrameFilter:
+    """Registered as ``goscope-go`` in ``gdb.frame_filters``."""
+
+    def __init__(self) -> None:
+        self.name = NAME
+        self.priority = 100
+        self.enabled = True
+
+    def filter(self, frames: Iterable[Any]) -> Iterator[Any]:
+        hide_thread_frame = unwind.switched() is not None
+        for decorator in frames:
+            try:
+                frame = decorator.inferior_frame()
+                if frame is not None:
+                    if hide_thread_frame and frame.level() == 0:
+                        continue
+                    if frame.level() > 0 and frame.pc() == 0:
+                        # The zero return address the unwinder gives the bottom of a stack.
+                        return
+                yield from _decorate(decorator)
+            except gdb.error:
+                yield decorator
+
+
+_filter: GoFrameFilter | None = None
+
+
+def register() -> None:
+    global _filter
+    if _filter is not None:
+        return
+    _filter = GoFrameFilter()
+    gdb.frame_filters[NAME] = _filter

@@ -1,0 +1,419 @@
+"""GDB's frame unwinder for Go code, driven by the binary's pclntab.
+
+Go binaries built with ``-ldflags=-s -w`` have no DWARF call frame information, so GDB's own
+unwinders guess (and show ``?? ()`` frames of garbage). This unwinder reads each frame's size
+from the pcsp table, as the runtime's traceback does, so plain ``bt``, ``up``, ``frame N`` and
+``finish`` walk a stripped Go stack. Where GDB has DWARF CFI it unwinds ordinary frames itself
+(its DWARF unwinder is what ``info locals`` needs), and this one only takes the frames CFI
+cannot describe: the system stack switch in ``runtime.systemstack`` and ``runtime.morestack``
+(continued on the goroutine's stack, as the runtime's traceback does) and the bottom of every
+stack (``runtime.goexit``, ``runtime.mstart``), where unwinding must stop.
+
+It also shows a goroutine that runs on no thread: :func:`switch_to` makes the selected
+thread's newest frame return into the goroutine's saved pc/sp, so ``bt`` and ``frame N`` show
+the goroutine's stack without writing a register (impossible on a core, and changing the
+program on a live process). The frame filter in :mod:`goscope.gdb.frames` hides that thread
+frame from ``bt``.
+
+Nothing here may raise into GDB's frame machinery: every failure means "not a frame this
+unwinder knows", and GDB's own unwinders take over.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import gdb
+import gdb.unwinder
+
+from goscope import Binary, GoscopeError, _native
+from goscope.gdb import target as gdb_target
+
+NAME = "goscope-go"
+
+_FLAG_TOP_FRAME = 1
+_FLAG_SP_WRITE = 2
+
+#: Functions at the bottom of a stack: nothing called them.
+_OUTERMOST = frozenset(
+    {"runtime.goexit", "runtime.mstart", "runtime.mstart0", "runtime.rt0_go", "runtime.goexit0"}
+)
+#: Functions that run on the system stack for a goroutine whose context is in ``curg.sched``.
+_SWITCHES = frozenset({"runtime.systemstack", "runtime.morestack"})
+#: Functions called as if by the instruction that faulted or was preempted: their caller's pc
+#: is that instruction, not a return address.
+_INJECTED = frozenset({"runtime.sigpanic", "runtime.asyncPreempt", "runtime.debugCallV2"})
+#: The kernel's signal frame: ``runtime.sigtramp`` is entered with the restorer as return
+#: address and the ucontext above it.
+_SIGNAL_HANDLERS = frozenset({"runtime.sigtramp", "runtime.cgoSigtramp"})
+#: Offsets of the saved rsp and rip in a linux/amd64 ``ucontext_t``.
+_UC_RSP, _UC_RIP = 160, 168
+_MASK = (1 << 64) - 1
+
+
+class _FrameId:
+    """What GDB identifies a frame by: its CFA, its function's entry and, for frames whose
+    caller lives on another stack, a nonzero `special` so that GDB does not mistake the jump
+    between stacks for a corrupt stack."""
+
+    def __init__(self, sp: int, pc: int, special: int | None = None) -> None:
+        # GDB takes these as gdb.Value only.
+        self.sp = _value(sp)
+        self.pc = _value(pc)
+        if special is not None:
+            self.special = _value(special)
+
+
+_u64: gdb.Type | None = None
+
+
+def _value(number: int) -> gdb.Value:
+    global _u64
+    if _u64 is None:
+        _u64 = gdb.selected_inferior().architecture().integer_type(64, False)
+    return gdb.Value(number & _MASK).cast(_u64)
+
+
+def _save(info: gdb.unwinder.UnwindInfo, register: str, number: int) -> None:
+    info.add_saved_register(register, _value(number))
+
+
+@dataclass(frozen=True)
+class Switched:
+    """A goroutine shown in place of a thread's own stack: its saved registers."""
+
+    goid: int
+    g: int
+    pc: int
+    sp: int
+    bp: int
+
+
+@dataclass
+class _Program:
+    """The Go executable of the selected inferior, as the unwinder needs it."""
+
+    binary: Binary
+    bias: int
+    dwarf: bool
+    text: tuple[int, int]
+    offsets: dict[str, int]
+    facts: dict[int, tuple[str, int, int, int, int, int] | None] = field(default_factory=dict)
+
+    def lookup(self, static_pc: int) -> tuple[str, int, int, int, int, int] | None:
+        if static_pc in self.facts:
+            return self.facts[static_pc]
+        found = _native.frame_facts(self.binary, static_pc)
+        if len(self.facts) > 65536:
+            self.facts.clear()
+        self.facts[static_pc] = found
+        return found
+
+
+_switched: dict[tuple[int, int], Switched] = {}
+#: (sp, pc) of frames whose pc is the instruction that was interrupted (by a signal or an
+#: injected call) rather than a return address: looked up at pc, not pc - 1.
+_exact: set[tuple[int, int]] = set()
+#: (sp, pc) of frames on a goroutine stack reached from a system stack, with how far their
+#: frame ids are moved up. GDB stops a backtrace at a frame whose id lies below its callee's
+#: ("previous frame inner to this frame"), and the goroutine's stack may lie below the
+#: system stack; ids only need to be unique, stable and ordered, so the goroutine's frames
+#: get theirs shifted above the switch.
+_lift: dict[tuple[int, int], int] = {}
+_program: _Program | None = None
+_program_key: tuple[object, ...] | None = None
+
+
+def _thread_key() -> tuple[int, int] | None:
+    thread = gdb.selected_thread()
+    if thread is None or not thread.is_valid():
+        return None
+    return (thread.inferior.num, thread.num)
+
+
+def switched() -> Switched | None:
+    """The goroutine shown in place of the selected thread's stack, if any."""
+    key = _thread_key()
+    return _switched.get(key) if key is not None else None
+
+
+def switch_to(goroutine: Switched | None) -> None:
+    """Shows `goroutine`'s stack in place of the selected thread's (None: the thread's own)."""
+    key = _thread_key()
+    if key is None:
+        raise gdb.GdbError("no thread selected")
+    if goroutine is None:
+        _switched.pop(key, None)
+    else:
+        _switched[key] = goroutine
+    gdb.invalidate_cached_frames()
+
+
+def forget(_event: object = None) -> None:
+    """The process ran or changed: switched stacks and cached facts no longer hold."""
+    global _program, _program_key
+    _switched.clear()
+    _exact.clear()
+    _lift.clear()
+    _program = None
+    _program_key = None
+
+
+def offsets() -> dict[str, int]:
+    """Offsets of the runtime fields the unwinder reads (empty when none are known)."""
+    program = current_program()
+    return dict(program.offsets) if program is not None else {}
+
+
+def exact_frames() -> set[tuple[int, int]]:
+    """(sp, pc) of frames whose pc is an interrupted instruction, not a return address."""
+    return _exact
+
+
+def forget_switches(_event: object = None) -> None:
+    _switched.clear()
+    _exact.clear()
+    _lift.clear()
+
+
+def current_program() -> _Program | None:
+    """The Go executable of the selected inferior, or None when it is not one goscope can
+    unwind (not Go, not amd64, a PIE whose load address is not known yet)."""
+    global _program, _program_key
+    progspace = gdb.current_progspace()
+    path = progspace.filename if progspace is not None else None
+    inferior = gdb.selected_inferior()
+    key = (path, inferior.num, inferior.pid)
+    if key == _program_key:
+        return _program
+    _program_key = key
+    _program = None
+    if not path:
+        return None
+    try:
+        binary = gdb_target.binary(path)
+        info = _native_info(binary)
+        if info is None:
+            return None
+        dwarf, pie, entry, text = info
+        bias = 0
+        if pie:
+            bias = _pie_bias(entry)
+            if bias is None:
+                return None
+        offsets = dict(_native.unwind_offsets(binary))
+    except (GoscopeError, gdb.error, OSError, ValueError):
+        return None
+    _program = _Program(binary, bias, dwarf, text, offsets)
+    return _program
+
+
+def _native_info(binary: Binary) -> tuple[bool, bool, int, tuple[int, int]] | None:
+    import json
+
+    info = json.loads(binary.info_json())
+    if info.get("arch") not in ("amd64", "x86_64", "x86-64"):
+        return None
+    entry = info.get("entry")
+    start, end = info.get("text_start"), info.get("text_end")
+    if not isinstance(entry, int) or not isinstance(start, int) or not isinstance(end, int):
+        return None
+    return info.get("dwarf") != "absent", bool(info.get("pie")), entry, (start, end)
+
+
+def _pie_bias(elf_entry: int) -> int | None:
+    inferior = gdb.selected_inferior()
+    if inferior.pid <= 0:
+        return None
+    entry = gdb_target.auxv().get("AT_ENTRY")
+    return entry[0] - elf_entry if entry is not None else None
+
+
+def read_u64(address: int) -> int:
+    data = gdb.selected_inferior().read_memory(address, 8)
+    return int(struct.unpack("<Q", bytes(data))[0])
+
+
+def _reg(pending: gdb.unwinder.PendingFrame, name: str) -> int:
+    return int(pending.read_register(name)) & _MASK
+
+
+def _keep_g(pending: gdb.unwinder.PendingFrame, info: gdb.unwinder.UnwindInfo) -> None:
+    """Carries the g register (R14) to the caller: Go code keeps it for the whole stack, and
+    the system stack switch needs it."""
+    try:
+        _save(info, "r14", _reg(pending, "r14"))
+    except gdb.error:
+        pass  # not known in this frame: the caller's stays unknown too
+
+
+class GoUnwinder(gdb.unwinder.Unwinder):
+    """Unwinds Go frames from pclntab (see the module's description)."""
+
+    def __init__(self) -> None:
+        super().__init__(NAME)
+
+    def __call__(self, pending: gdb.unwinder.PendingFrame) -> gdb.unwinder.UnwindInfo | None:
+        try:
+            return self._unwind(pending)
+        except (gdb.error, gdb.MemoryError, GoscopeError, OverflowError, ValueError, KeyError):
+            return None
+
+    def _unwind(self, pending: gdb.unwinder.PendingFrame) -> gdb.unwinder.UnwindInfo | None:
+        if pending.architecture().name() != "i386:x86-64":
+            return None
+        level = pending.level()
+        pc = _reg(pending, "rip")
+        sp = _reg(pending, "rsp")
+        if level == 0:
+            chosen = switched()
+            if chosen is not None:
+                return self._into_goroutine(pending, pc, sp, chosen)
+        program = current_program()
+        if program is None:
+            return None
+        static = (pc - program.bias) & _MASK
+        if not program.text[0] <= static < program.text[1]:
+            return None
+        exact = level == 0 or (sp, pc) in _exact
+        lift = _lift.get((sp, pc), 0) if level > 0 else 0
+        facts = None if exact else program.lookup(static - 1)
+        if facts is None or facts[1] == static:
+            # At a function's entry the pc cannot be a return address (the call would be the
+            # previous function's last instruction, which Go pads): it is where execution is.
+            facts = program.lookup(static)
+        if facts is None:
+            return None
+        name, entry, _end, delta, flag, _funcid = facts
+        frame_entry = (entry + program.bias) & _MASK
+        if "sigreturn" in name:
+            return None  # the kernel's signal frame: GDB's own sigtramp unwinder reads it
+        if name in _OUTERMOST or flag & _FLAG_TOP_FRAME and name not in _SIGNAL_HANDLERS:
+            return self._outermost(pending, sp, frame_entry, max(delta, 0), lift)
+        if name in _SWITCHES and (level > 0 or static != entry):
+            own_id = (sp + max(delta, 0) + 8 + lift) & _MASK
+            switched_info = self._switch_stack(pending, program, sp, frame_entry, own_id)
+            if switched_info is not None:
+                return switched_info
+        if flag & _FLAG_SP_WRITE and level > 0 and name not in _SIGNAL_HANDLERS:
+            # The function moved SP in a way pcsp cannot describe; the runtime stops here too.
+            return self._outermost(pending, sp, frame_entry, max(delta, 0), lift)
+        at_entry_after_fault = level > 0 and exact and static == entry
+        if (
+            program.dwarf
+            and name not in _INJECTED
+            and name not in _SIGNAL_HANDLERS
+            and not at_entry_after_fault
+            and not lift
+        ):
+            # GDB's DWARF CFI describes ordinary frames, and `info locals` needs its CFA. A
+            # fault at a function's first instruction is the exception: GDB would look up the
+            # previous function there.
+            return None
+        if delta < 0:
+            return None
+        cfa = (sp + delta + 8) & _MASK
+        return_pc = read_u64(cfa - 8)
+        info = pending.create_unwind_info(_FrameId(cfa + lift, frame_entry))
+        if lift:
+            _lift[(cfa, return_pc)] = lift
+        _save(info, "rip", return_pc)
+        _save(info, "rsp", cfa)
+        if delta >= 8:
+            _save(info, "rbp", read_u64(cfa - 16))
+        else:
+            _save(info, "rbp", _reg(pending, "rbp"))
+        _keep_g(pending, info)
+        if name in _INJECTED:
+            _exact.add((cfa, return_pc))
+        elif name in _SIGNAL_HANDLERS:
+            # The restorer's frame is the ucontext; the frame after it is the interrupted one.
+            try:
+                _exact.add((read_u64(cfa + _UC_RSP), read_u64(cfa + _UC_RIP)))
+            except gdb.MemoryError:
+                pass
+        return info
+
+    @staticmethod
+    def _into_goroutine(
+        pending: gdb.unwinder.PendingFrame, pc: int, sp: int, chosen: Switched
+    ) -> gdb.unwinder.UnwindInfo:
+        # The thread's frame takes an id just below the goroutine's innermost frame, so that
+        # GDB sees the goroutine's stack go outwards from it.
+        del sp
+        info = pending.create_unwind_info(_FrameId(chosen.sp, pc))
+        _save(info, "rip", chosen.pc)
+        _save(info, "rsp", chosen.sp)
+        _save(info, "rbp", chosen.bp)
+        _save(info, "r14", chosen.g)
+        return info
+
+    @staticmethod
+    def _outermost(
+        pending: gdb.unwinder.PendingFrame, sp: int, entry: int, delta: int, lift: int
+    ) -> gdb.unwinder.UnwindInfo:
+        # A zero return address is where GDB stops a backtrace without complaint.
+        info = pending.create_unwind_info(_FrameId((sp + delta + 8 + lift) & _MASK, entry))
+        _save(info, "rip", 0)
+        _save(info, "rsp", (sp + delta + 8) & _MASK)
+        return info
+
+    @staticmethod
+    def _switch_stack(
+        pending: gdb.unwinder.PendingFrame, program: _Program, sp: int, entry: int, own_id: int
+    ) -> gdb.unwinder.UnwindInfo | None:
+        """On g0, continue with the goroutine the system stack works for (``m.curg.sched``),
+        as the runtime's traceback does; None when not on g0 or the chain does not hold."""
+        off = program.offsets
+        needed = ("runtime.g.m", "runtime.m.g0", "runtime.m.curg", "runtime.g.sched.pc")
+        if any(name not in off for name in needed):
+            return None
+        g = _reg(pending, "r14")
+        if g == 0:
+            return None
+        m = read_u64(g + off["runtime.g.m"])
+        if m == 0 or read_u64(m + off["runtime.m.g0"]) != g:
+            return None
+        lo = read_u64(g + off["runtime.g.stack.lo"])
+        hi = read_u64(g + off["runtime.g.stack.hi"])
+        if not lo <= sp < hi and hi != 0:
+            return None
+        curg = read_u64(m + off["runtime.m.curg"])
+        if curg == 0:
+            return None
+        pc = read_u64(curg + off["runtime.g.sched.pc"])
+        csp = read_u64(curg + off["runtime.g.sched.sp"])
+        bp = read_u64(curg + off["runtime.g.sched.bp"])
+        if pc == 0 or csp == 0:
+            return None
+        info = pending.create_unwind_info(_FrameId(own_id, entry))
+        _save(info, "rip", pc)
+        _save(info, "rsp", csp)
+        _save(info, "rbp", bp)
+        _save(info, "r14", curg)
+        _exact.add((csp, pc))
+        if csp <= own_id:
+            _lift[(csp, pc)] = own_id - csp + 8
+        return info
+
+
+_unwinder: GoUnwinder | None = None
+
+
+def register() -> None:
+    """Installs the unwinder (once) and the event handlers that keep it current."""
+    global _unwinder
+    if _unwinder is not None:
+        return
+    _unwinder = GoUnwinder()
+    gdb.unwinder.register_unwinder(None, _unwinder, replace=True)
+    for name in ("new_objfile", "clear_objfiles", "exited", "inferior_deleted"):
+        registry = getattr(gdb.events, name, None)
+        if registry is not None:
+            registry.connect(forget)
+    for name in ("cont",):
+        registry = getattr(gdb.events, name, None)
+        if registry is not None:
+            registry.connect(forget_switches)
+    gdb.invalidate_cached_frames()

@@ -1,0 +1,77 @@
+//! What GDB's Go frame unwinder asks of a binary: per pc, the function, its frame size and
+//! flags (from pclntab, so stripped binaries unwind too); per binary, the offsets of the
+//! runtime fields that lead from a thread's g to the goroutine a system stack serves.
+
+use std::collections::BTreeMap;
+
+use goscope_core::layout::RuntimeLayout;
+use pyo3::prelude::*;
+
+use crate::binary::PyBinary;
+use crate::errors::{guard, BindingError};
+
+/// `(name, entry, end, sp_delta, flag, func_id)` of the function containing a static pc;
+/// `sp_delta` is -1 where the pcsp table has no value.
+type FrameFacts = (String, u64, u64, i64, u8, u8);
+
+/// The function containing static (unrelocated) `pc` and the facts an unwinder needs about
+/// it there, or None when `pc` is not in Go code of this binary.
+#[pyfunction]
+pub(crate) fn frame_facts(
+    py: Python<'_>,
+    binary: &PyBinary,
+    pc: u64,
+) -> Result<Option<FrameFacts>, BindingError> {
+    let inner = binary.shared();
+    py.detach(|| {
+        guard("looking up a frame", || {
+            let tab = inner.pclntab();
+            Ok(tab.find(pc).map(|f| {
+                let delta = f.sp_delta(pc).map_or(-1, i64::from);
+                (
+                    f.name().to_owned(),
+                    f.entry(),
+                    f.end(),
+                    delta,
+                    f.flag(),
+                    f.func_id(),
+                )
+            }))
+        })
+    })
+}
+
+/// Runtime fields the unwinder reads, as `"type.field": offset`: `runtime.g` (`m`, `stack.lo`,
+/// `stack.hi`, `sched.pc`, `sched.sp`, `sched.bp`) and `runtime.m` (`g0`, `curg`,
+/// `gsignal`). Fields the layout lacks are left out.
+#[pyfunction]
+pub(crate) fn unwind_offsets(
+    py: Python<'_>,
+    binary: &PyBinary,
+) -> Result<BTreeMap<String, u64>, BindingError> {
+    let inner = binary.shared();
+    py.detach(|| {
+        guard("reading the runtime's struct layouts", || {
+            let layout = RuntimeLayout::for_binary(inner.image(), inner.go_version())?;
+            let wanted = [
+                ("runtime.g", "m"),
+                ("runtime.g", "stack.lo"),
+                ("runtime.g", "stack.hi"),
+                ("runtime.g", "sched.pc"),
+                ("runtime.g", "sched.sp"),
+                ("runtime.g", "sched.bp"),
+                ("runtime.g", "goid"),
+                ("runtime.m", "g0"),
+                ("runtime.m", "curg"),
+                ("runtime.m", "gsignal"),
+            ];
+            Ok(wanted
+                .iter()
+                .filter_map(|&(ty, field)| {
+                    let offset = layout.offset(ty, field).ok()?;
+                    Some((format!("{ty}.{field}"), offset))
+                })
+                .collect())
+        })
+    })
+}
