@@ -56,6 +56,10 @@ class Binary:
         """`(entry, end)` of the function called `name`, or None."""
     def pcs_for_line(self, file: str, line: int) -> list[int]:
         """Start of every pc range whose innermost position is `file:line`."""
+    def body_start(self, pc: int) -> int | None:
+        """Where the body of the function containing `pc` starts (past its prologue)."""
+    def inlined_copies(self, name: str) -> list[int]:
+        """The first pc of every copy of the function `name` inlined into another."""
 
 Registers = dict[str, int]
 """Register name (as GDB names it: `rip`, `rsp`, `rbp`, `r14`, `fs_base`) to value."""

@@ -14,13 +14,16 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    from goscope.gdb import frames, params, printers, process, target, unwind
-    from goscope.gdb.commands import register_all
+    from goscope.gdb import frames, params, printers, process, stops, target, unwind
+    from goscope.gdb.commands import breakpoints, register_all
 
     params.register()
     register_all()
     target.connect_events()
     process.connect_events()
+    # After process's: a stop drops the cached process before it is described.
+    stops.connect_events()
+    breakpoints.connect_events()
     printers.register()
     unwind.register()
     frames.register()

@@ -182,6 +182,15 @@ impl Binary {
         self.pclntab.pcs_for_line(file, line)
     }
 
+    /// Where the body of the function containing `pc` starts (see [`Func::body_start`]).
+    pub fn body_start(&self, pc: u64) -> Option<u64> {
+        self.pclntab.find(pc).map(|f| f.body_start())
+    }
+
+    pub fn inlined_copies(&self, name: &str) -> Vec<u64> {
+        self.pclntab.inlined_copies(name)
+    }
+
     fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
         if let Some(t) = &self.image.truncation {

@@ -22,6 +22,8 @@ const FUNC_FIXED_SIZE: usize = 44;
 const INLINED_CALL_SIZE: usize = 16;
 /// Bound on inline nesting when expanding a pc; real trees are far shallower.
 const MAX_INLINE_DEPTH: usize = 256;
+/// How many leading runs of a function body [`Func::body_start`] may skip as out of order.
+const MAX_REORDERED_RUNS: usize = 4;
 
 /// pcdata table indices (`internal/abi`).
 pub const PCDATA_UNSAFE_POINT: usize = 0;
@@ -505,6 +507,55 @@ impl Pclntab {
         pcs
     }
 
+    /// The first pc of every inlined copy of the function `name`: for each inlined call of it
+    /// (an entry of some function's inline tree, at any depth), the lowest pc whose chain of
+    /// inlined calls contains that entry. Sorted, without duplicates.
+    pub fn inlined_copies(&self, name: &str) -> Vec<u64> {
+        let mut pcs = Vec::new();
+        for f in self.funcs() {
+            let Some(tree) = f.inline_tree() else {
+                continue;
+            };
+            let Some(runs) = f
+                .pcdata_table(PCDATA_INL_TREE_INDEX)
+                .and_then(|table| f.pc_values(table))
+            else {
+                continue;
+            };
+            // (inline tree index of a call of `name`, lowest pc seen in it)
+            let mut firsts: Vec<(i32, u64)> = Vec::new();
+            for (start, _end, index) in runs {
+                if start >= f.end {
+                    break;
+                }
+                let mut ix = index;
+                let mut depth = 0;
+                while ix >= 0 && depth < MAX_INLINE_DEPTH {
+                    depth += 1;
+                    let Some(call) = self.inlined_call(tree, ix) else {
+                        break;
+                    };
+                    if self.name_at(call.name_off) == name {
+                        match firsts.iter_mut().find(|(i, _)| *i == ix) {
+                            Some(first) => first.1 = first.1.min(start),
+                            None => firsts.push((ix, start)),
+                        }
+                    }
+                    // Keep walking: a recursive function can be inlined into its own copy.
+                    ix = f
+                        .entry
+                        .checked_add_signed(i64::from(call.parent_pc))
+                        .and_then(|parent| f.inline_index(parent))
+                        .unwrap_or(-1);
+                }
+            }
+            pcs.extend(firsts.into_iter().map(|(_, pc)| pc));
+        }
+        pcs.sort_unstable();
+        pcs.dedup();
+        pcs
+    }
+
     fn inlined_call(&self, tree: usize, index: i32) -> Option<InlinedCall> {
         let gofunc = self.gofunc.as_ref()?;
         let off = tree.checked_add(
@@ -673,6 +724,54 @@ impl<'a> Func<'a> {
     /// Stack pointer delta at `pc`: the frame size in bytes, excluding the return address.
     pub fn sp_delta(&self, pc: u64) -> Option<i32> {
         self.tab.pcvalue(self.pcsp_off(), self.entry, pc)
+    }
+
+    /// Where the function's body starts: past the stack-bound check and the frame setup (the
+    /// run of growing frame sizes that starts at the entry), then past the instructions that
+    /// are still on the line of the entry (saving the frame pointer, spilling arguments), so
+    /// that a breakpoint there stops where a debugger with line tables would. A function whose
+    /// code is all on its first line starts right after its frame setup.
+    pub fn body_start(&self) -> u64 {
+        let mut frame_end = self.entry;
+        if let Some(runs) = self.sp_deltas() {
+            let mut previous: Option<i32> = None;
+            for (start, _end, size) in runs {
+                if previous.is_some_and(|p| size <= p) || start >= self.end {
+                    break;
+                }
+                frame_end = start;
+                previous = Some(size);
+            }
+        }
+        let entry_line = self.line(self.entry);
+        let Some(lines) = self.pc_values(self.pcln_off()) else {
+            return frame_end;
+        };
+        let mut body = lines
+            .take_while(|&(start, _, _)| start < self.end)
+            .filter(|&(_, end, line)| end > frame_end && line >= 0)
+            .skip_while(|&(_, _, line)| Some(line) == entry_line)
+            .map(|(start, _, line)| (start.max(frame_end), line))
+            .peekable();
+        let Some(mut first) = body.next() else {
+            return frame_end;
+        };
+        // The compiler may attribute an argument spill or a hoisted load to a later line than
+        // the first statement's; skip such runs when the next run of the same (not inlined)
+        // function is on an earlier line.
+        for _ in 0..MAX_REORDERED_RUNS {
+            let Some(&next) = body.peek() else {
+                break;
+            };
+            let outer = |pc: u64| self.inline_index(pc).is_none();
+            if next.1 < first.1 && Some(next.1) != entry_line && outer(first.0) && outer(next.0) {
+                first = next;
+                body.next();
+            } else {
+                break;
+            }
+        }
+        first.0
     }
 
     /// The raw source file at `pc` (the innermost inlined position).

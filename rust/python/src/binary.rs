@@ -124,6 +124,25 @@ impl PyBinary {
         })
     }
 
+    /// Where the body of the function containing `pc` starts: past the stack check, the
+    /// frame setup and what else is on the function's first line. `None` if no function
+    /// contains `pc`.
+    fn body_start(&self, py: Python<'_>, pc: u64) -> Result<Option<u64>, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| guard("finding a function's body", || Ok(inner.body_start(pc))))
+    }
+
+    /// The first pc of every copy of the function `name` inlined into another function.
+    fn inlined_copies(&self, py: Python<'_>, name: &str) -> Result<Vec<u64>, BindingError> {
+        let inner = &self.inner;
+        let name = name.to_owned();
+        py.detach(|| {
+            guard("finding inlined copies of a function", || {
+                Ok(inner.inlined_copies(&name))
+            })
+        })
+    }
+
     fn __repr__(&self) -> String {
         format!("<goscope.Binary {:?}>", self.inner.path())
     }

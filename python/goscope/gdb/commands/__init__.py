@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def register_all() -> None:
-    from goscope.gdb.commands import base, doctor, goroutines, info, panics, triage
+    from goscope.gdb.commands import base, breakpoints, doctor, goroutines, info, panics, triage
 
     base.GoPrefixCommand()
     info.InfoCommand()
@@ -17,4 +17,5 @@ def register_all() -> None:
     panics.PanicCommand()
     panics.DeferCommand()
     triage.TriageCommand()
+    breakpoints.BreakCommand()
     doctor.DoctorCommand()
