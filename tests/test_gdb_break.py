@@ -5,7 +5,8 @@ fixture of every toolchain and variant (stripped: no symbols, no DWARF; pie: set
 The program says where its lines are (``runtime.Caller``): the line of work's call of
 recordStack (L1), the body line of add (L2, inlined into work but in the noopt build) and the
 line of ``runtime.Breakpoint()``; and which goroutine runs work. Two sessions per build, one
-with ``go break main.go:L1`` and ``go break main.go:L2``, one with ``go break main.work`` and
+with ``go break main.go:L1`` and ``go break main.go:L2`` (and a breakpoint whose condition is
+false, which must never stop), one with ``go break main.work`` and
 ``go break main.add``, each run the program to its end: the pcs GDB stops at must be, as
 ``go tool addr2line`` says, on L1 then on L2 (work's breakpoint after its prologue, at its
 first statement), in the worker goroutine; then goscope must report the
@@ -15,7 +16,8 @@ first statement), in the worker goroutine; then goscope must report the
 A goroutine can be preempted at a breakpoint before GDB steps over it and then runs the same
 instruction again, so a stop may repeat; repeated stops at one pc count once.
 
-Bad input (no such file or line, no such function, no location, no executable) must be one
+Bad input (no such file or line, no such function, `if` without a condition, no location, no
+executable) must be one
 line of error each.
 """
 
@@ -79,12 +81,12 @@ def standalone_facts(fx: Fixture) -> dict[str, Any]:
 @dataclass
 class Session:
     fixture: Fixture
-    specs: tuple[str, str]
+    specs: tuple[str, ...]
     gdb: GdbRun
     stdout: str
 
 
-def session(fx: Fixture, specs: tuple[str, str]) -> Session:
+def session(fx: Fixture, specs: tuple[str, ...]) -> Session:
     with tempfile.TemporaryDirectory(prefix="goscope-break-") as tmp:
         out = Path(tmp) / "stdout.txt"
         commands = [
@@ -192,7 +194,7 @@ def check(s: Session, lines: dict[str, int]) -> list[str]:
 
 def bad_input(fx: Fixture) -> GdbRun:
     commands = []
-    for spec in ("nosuch.go:1", "main.go:1", "main.nosuchfunc", ""):
+    for spec in ("nosuch.go:1", "main.go:1", "main.nosuchfunc", "main.work if", ""):
         commands += [echo(f"@@bad {spec}@@"), f"go break {spec}".strip()]
     return run_gdb([*commands, echo("@@done@@")], args=[str(fx.bin)], timeout=120)
 
@@ -202,7 +204,7 @@ def check_bad_input(fx: Fixture, run: GdbRun) -> list[str]:
     problems = []
     # GDB prints a command's error on stderr, one line each, in command order.
     errors = [line for line in run.stderr.splitlines() if line.startswith("go break")]
-    expected = ["nosuch.go:1", "main.go:1", "main.nosuchfunc", "required"]
+    expected = ["nosuch.go:1", "main.go:1", "main.nosuchfunc", "needs a condition", "required"]
     if len(errors) != len(expected) or not all(e in line for e, line in zip(expected, errors)):
         problems.append(f"{fx.id}: bad input gave {errors}:\n{run.describe()}")
     if "Breakpoint" in run.stdout:
@@ -221,7 +223,9 @@ def test_go_break(toolchain: Toolchain, fixture_matrix: list[Fixture]) -> None:
     jobs = []
     for fx in fixtures:
         record, add = lines[fx.id]["record"], lines[fx.id]["add"]
-        for specs in ((f"main.go:{record}", f"main.go:{add}"), ("main.work", "main.add")):
+        # callerLine runs twice after L1: its breakpoint must never stop, being conditional.
+        never = "main.callerLine if 1 == 0"
+        for specs in ((f"main.go:{record}", f"main.go:{add}", never), ("main.work", "main.add")):
             jobs.append(lambda fx=fx, specs=specs: session(fx, specs))
     sessions = in_parallel(jobs, workers=4)
     problems = [p for s in sessions for p in check(s, lines[s.fixture.id])]

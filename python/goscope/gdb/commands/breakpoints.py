@@ -238,6 +238,7 @@ class BreakCommand(GoCommand):
         self._condition: str | None = None
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.usage = f"{parser.prog} [-h] FUNC|FILE:LINE [if COND]"
         parser.add_argument("location", metavar="FUNC|FILE:LINE", help="where to stop")
 
     def invoke(self, argument: str, from_tty: bool) -> None:
