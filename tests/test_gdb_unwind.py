@@ -9,8 +9,9 @@ traceback's frames:
 - a goroutine that runs on no thread is shown from its saved registers: ``bt`` (which hides
   the thread's own frame 0) must show exactly the traceback's frames;
 - a goroutine running on a thread selects that thread, whose stack may hold more (the signal
-  handler, the system call below the goroutine's frames): the traceback's frames must be the
-  outermost frames of ``bt``.
+  handler, the system call below the goroutine's frames, the system stack it switched to):
+  the traceback's frames must be the outermost frames of ``bt``, reached through
+  ``runtime.systemstack``, ``runtime.asmcgocall`` and signal frames.
 
 Frames of stripped binaries get their names from the frame filter; of the others from GDB's
 DWARF. GDB must survive every command and nothing may be left as ``??``.
@@ -81,11 +82,10 @@ def _matches(got: list[Frame], g: TracebackGoroutine, running: bool) -> bool:
 
 
 # The crash program in every variant (stripped: names from pclntab; the others from DWARF),
-# and the deadlocks program, whose goroutines wait on every kind of object.
+# the deadlocks program, whose goroutines wait on every kind of object, and the fatal-error
+# programs, whose crashing threads are on the system stack (throw, morestack, a signal in C).
 def _chosen(fixture: Fixture) -> bool:
-    return fixture.program == "crash" or (
-        fixture.program == "deadlocks" and fixture.variant in ("default", "stripped")
-    )
+    return fixture.program in ("crash", "deadlocks") or fixture.program.startswith("fatal-")
 
 
 def _session(fixture: Fixture, ids: list[int]) -> GdbRun:
@@ -94,8 +94,8 @@ def _session(fixture: Fixture, ids: list[int]) -> GdbRun:
     commands = ["set backtrace past-main on"]
     for goid in ids:
         commands += [
-            f"go goroutine {goid}",
             echo(_BEGIN.format(goid)),
+            f"go goroutine {goid}",
             "bt",
             echo(_END.format(goid)),
         ]
@@ -125,7 +125,8 @@ def test_bt_after_go_goroutine_matches_traceback(fixture_matrix: list[Fixture]) 
             if "??" in shown:
                 failures.append(f"{fixture.id} goroutine {goid}: `??` in bt:\n{shown}")
                 continue
-            running = g.state.startswith("running") or g.state.startswith("syscall")
+            # `go goroutine` says when it selected the thread the goroutine runs on.
+            running = "running on thread" in shown
             ok = _matches(got, g, running)
             if not ok:
                 failures.append(

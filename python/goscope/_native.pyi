@@ -190,3 +190,6 @@ def frame_facts(binary: Binary, pc: int) -> tuple[str, int, int, int, int, int] 
 
 def unwind_offsets(binary: Binary) -> dict[str, int]:
     """Offsets of the runtime fields the unwinder reads, as `"runtime.g.sched.pc": 64`."""
+
+def symbol_file(binary: Binary) -> bytes | None:
+    """An ELF debug file with DWARF subprograms and a line table made from pclntab."""

@@ -14,7 +14,7 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    from goscope.gdb import frames, params, printers, process, stops, target, unwind
+    from goscope.gdb import frames, params, printers, process, stops, symbols, target, unwind
     from goscope.gdb.commands import breakpoints, register_all
 
     params.register()
@@ -27,4 +27,5 @@ def register() -> None:
     printers.register()
     unwind.register()
     frames.register()
+    symbols.register()
     _registered = True

@@ -64,6 +64,45 @@ class _InterruptedLine(FrameDecorator):  # type: ignore[misc]
         return self._line
 
 
+class _SafeVariable:
+    """An argument or local whose value is read here, so that an unreadable one prints as
+    GDB prints it without frame filters (``<error reading variable: ...>``) instead of
+    cutting the frame's line short with a Python exception."""
+
+    def __init__(self, item: Any, frame: gdb.Frame) -> None:
+        self._item = item
+        self._frame = frame
+
+    def symbol(self) -> Any:
+        return self._item.symbol()
+
+    def value(self) -> Any:
+        value = self._item.value()
+        symbol = self._item.symbol()
+        if value is not None or not isinstance(symbol, gdb.Symbol):
+            return value
+        try:
+            read = symbol.value(self._frame)
+            read.fetch_lazy()
+            return read
+        except gdb.error as error:
+            return f"<error reading variable: {error}>"
+
+
+class _SafeVariables(FrameDecorator):  # type: ignore[misc]
+    def frame_args(self) -> Any:
+        return self._safe(super().frame_args())
+
+    def frame_locals(self) -> Any:
+        return self._safe(super().frame_locals())
+
+    def _safe(self, items: Any) -> Any:
+        if items is None:
+            return None
+        frame = self.inferior_frame()
+        return [_SafeVariable(item, frame) for item in items]
+
+
 def _is_interrupted(frame: gdb.Frame) -> bool:
     if frame.level() == 0 or frame.type() != gdb.NORMAL_FRAME:
         return False
@@ -75,7 +114,11 @@ def _is_interrupted(frame: gdb.Frame) -> bool:
 
 
 def _needs_names(frame: gdb.Frame) -> bool:
-    """Whether GDB itself has nothing to say about the frame's function and line."""
+    """Whether the frame's names come from pclntab: GDB has nothing to say about it, or only
+    what goscope gave it for a binary without DWARF (which has no inlined calls)."""
+    program = unwind.current_program()
+    if program is not None and not program.dwarf:
+        return True
     try:
         if frame.name() is None:
             return True
@@ -99,10 +142,10 @@ def _locations(frame: gdb.Frame) -> list[tuple[str, str, int]] | None:
         exact = exact or (sp, pc) in unwind.exact_frames()
     except gdb.error:
         pass
-    if not exact:
-        facts = program.lookup((static - 1) & _MASK)
-        if facts is not None and facts[1] != static:
-            static = (static - 1) & _MASK
+    here = program.lookup(static)
+    if not exact and not (here is not None and here[1] == static):
+        # A return address: the call is the instruction before it.
+        static = (static - 1) & _MASK
     try:
         found = program.binary.lookup(static)
     except GoscopeError:
@@ -117,7 +160,8 @@ def _decorate(decorator: Any) -> Iterator[Any]:
         return
     if not _needs_names(frame):
         found = _locations(frame) if _is_interrupted(frame) else None
-        yield _InterruptedLine(decorator, found[-1][2]) if found else decorator
+        safe = _SafeVariables(decorator)
+        yield _InterruptedLine(safe, found[-1][2]) if found else safe
         return
     found = _locations(frame)
     if not found:

@@ -39,8 +39,9 @@ _FLAG_SP_WRITE = 2
 _OUTERMOST = frozenset(
     {"runtime.goexit", "runtime.mstart", "runtime.mstart0", "runtime.rt0_go", "runtime.goexit0"}
 )
-#: Functions that run on the system stack for a goroutine whose context is in ``curg.sched``.
-_SWITCHES = frozenset({"runtime.systemstack", "runtime.morestack"})
+#: Functions that run on the system stack for a goroutine whose context is in ``curg.sched``
+#: (asmcgocall too: it saves the goroutine's context as systemstack does before calling C).
+_SWITCHES = frozenset({"runtime.systemstack", "runtime.morestack", "runtime.asmcgocall"})
 #: Functions called as if by the instruction that faulted or was preempted: their caller's pc
 #: is that instruction, not a return address.
 _INJECTED = frozenset({"runtime.sigpanic", "runtime.asyncPreempt", "runtime.debugCallV2"})
@@ -276,13 +277,13 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         static = (pc - program.bias) & _MASK
         if not program.text[0] <= static < program.text[1]:
             return None
-        exact = level == 0 or (sp, pc) in _exact
         lift = _lift.get((sp, pc), 0) if level > 0 else 0
-        facts = None if exact else program.lookup(static - 1)
-        if facts is None or facts[1] == static:
-            # At a function's entry the pc cannot be a return address (the call would be the
-            # previous function's last instruction, which Go pads): it is where execution is.
-            facts = program.lookup(static)
+        here = program.lookup(static)
+        # At a function's entry the pc cannot be a return address (the call would be the
+        # previous function's last instruction, which Go pads): it is where execution is.
+        at_entry = here is not None and here[1] == static
+        exact = level == 0 or at_entry or (sp, pc) in _exact
+        facts = here if exact else program.lookup((static - 1) & _MASK)
         if facts is None:
             return None
         name, entry, _end, delta, flag, _funcid = facts
@@ -299,7 +300,7 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         if flag & _FLAG_SP_WRITE and level > 0 and name not in _SIGNAL_HANDLERS:
             # The function moved SP in a way pcsp cannot describe; the runtime stops here too.
             return self._outermost(pending, sp, frame_entry, max(delta, 0), lift)
-        at_entry_after_fault = level > 0 and exact and static == entry
+        at_entry_after_fault = level > 0 and at_entry
         if (
             program.dwarf
             and name not in _INJECTED
@@ -369,18 +370,21 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         needed = ("runtime.g.m", "runtime.m.g0", "runtime.m.curg", "runtime.g.sched.pc")
         if any(name not in off for name in needed):
             return None
+        # R14 holds g0 once systemstack has switched; asmcgocall (an ABI0 function) leaves
+        # the goroutine's g there.
         g = _reg(pending, "r14")
         if g == 0:
             return None
         m = read_u64(g + off["runtime.g.m"])
-        if m == 0 or read_u64(m + off["runtime.m.g0"]) != g:
+        if m == 0:
             return None
-        lo = read_u64(g + off["runtime.g.stack.lo"])
-        hi = read_u64(g + off["runtime.g.stack.hi"])
-        if not lo <= sp < hi and hi != 0:
-            return None
+        g0 = read_u64(m + off["runtime.m.g0"])
         curg = read_u64(m + off["runtime.m.curg"])
-        if curg == 0:
+        if g not in (g0, curg) or curg == 0 or g0 == 0:
+            return None
+        lo = read_u64(g0 + off["runtime.g.stack.lo"])
+        hi = read_u64(g0 + off["runtime.g.stack.hi"])
+        if not lo <= sp < hi and hi != 0:
             return None
         pc = read_u64(curg + off["runtime.g.sched.pc"])
         csp = read_u64(curg + off["runtime.g.sched.sp"])

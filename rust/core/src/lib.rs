@@ -12,6 +12,7 @@ pub mod memory;
 pub mod moduledata;
 pub mod pclntab;
 pub mod runtime;
+pub mod symfile;
 pub mod target;
 
 pub use binary::{Binary, BinaryInfo};

@@ -10,6 +10,10 @@ use serde::Serialize;
 use crate::bytes::{read_uvarint, Blob, ReadLe};
 use crate::error::{Error, ErrorKind, Result};
 
+/// At most this many runs of a pc-value table are read per function (a corrupt table
+/// could otherwise describe an endless function).
+const MAX_LINE_RUNS: usize = 1 << 20;
+
 /// `abi.Go120PCLnTabMagic`, used by Go 1.20 and later.
 pub const MAGIC_GO120: u32 = 0xffff_fff1;
 const MAGIC_GO118: u32 = 0xffff_fff0;
@@ -814,6 +818,46 @@ impl<'a> Func<'a> {
     /// The runs of the function's frame-size table.
     pub fn sp_deltas(&self) -> Option<PcValueIter<'a>> {
         self.pc_values(self.pcsp_off())
+    }
+
+    /// `(start, file, line)` wherever the innermost source position changes within the
+    /// function, in pc order (the rows of a line table), and the end of the last row (the
+    /// padding after it has no position). Bounded by the function's end.
+    pub fn line_rows(&self) -> (Vec<(u64, Option<&'a str>, i32)>, u64) {
+        let runs = |table: u32| -> Vec<(u64, u64, i32)> {
+            self.pc_values(table).map_or_else(Vec::new, |it| {
+                it.take_while(|&(start, _, _)| start < self.end)
+                    .take(MAX_LINE_RUNS)
+                    .collect()
+            })
+        };
+        let files = runs(self.pcfile_off());
+        let lines = runs(self.pcln_off());
+        let mut rows: Vec<(u64, Option<&'a str>, i32)> = Vec::new();
+        let mut file_at = files.iter().peekable();
+        for &(start, end, line) in &lines {
+            let mut pc = start;
+            while pc < end {
+                while file_at.peek().is_some_and(|&&(_, fend, _)| fend <= pc) {
+                    file_at.next();
+                }
+                let (file, until) = match file_at.peek() {
+                    Some(&&(fstart, fend, no)) if fstart <= pc => {
+                        (self.tab.file_name(self.cu_offset(), no), fend.min(end))
+                    }
+                    _ => (None, end),
+                };
+                if rows.last().is_none_or(|&(_, f, l)| f != file || l != line) {
+                    rows.push((pc, file, line));
+                }
+                if until <= pc {
+                    break;
+                }
+                pc = until;
+            }
+        }
+        let last = lines.last().map_or(self.entry, |&(_, end, _)| end.min(self.end));
+        (rows, last)
     }
 }
 

@@ -19,6 +19,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<target::PyTarget>()?;
     m.add_function(wrap_pyfunction!(unwind::frame_facts, m)?)?;
     m.add_function(wrap_pyfunction!(unwind::unwind_offsets, m)?)?;
+    m.add_function(wrap_pyfunction!(unwind::symbol_file, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
