@@ -20,12 +20,14 @@ DWARF. GDB must survive every command and nothing may be left as ``??``.
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
+import tempfile
+from pathlib import Path, PurePosixPath
 
 import pytest
 
 from tests.gdbrun import GdbRun, assert_clean, echo, in_parallel, run_gdb
 from tests.harness.fixture import Fixture
+from tests.harness.toolchains import Toolchain
 from tests.tracebacks import TracebackGoroutine, parse_by_id, printed_name
 
 # One GDB frame line: `#N  0xADDR in FUNC (ARGS) at FILE:LINE`, the address and the `#N` being
@@ -154,3 +156,128 @@ def test_go_goroutine_bad_id(fixture_matrix: list[Fixture], argument: str) -> No
     assert run.survived, run.describe()
     errors = [line for line in run.output.splitlines() if line.startswith("go goroutine")]
     assert len(errors) == 1, run.describe()
+
+
+# --- live: GDB's own commands at a breakpoint inside a goroutine ---------------------------
+
+_LIVE_BT, _LIVE_UP, _LIVE_FINISH = "@@live-bt@@", "@@live-up@@", "@@live-finish@@"
+_LIVE_MAIN = "@@live-main@@"
+_STOPS_SOURCE = Path(__file__).parent / "fixtures" / "programs" / "stops" / "main.go"
+
+
+def _main_waits_at(statement: str) -> int:
+    """The line of a statement of the stops program's main function."""
+    for number, text in enumerate(_STOPS_SOURCE.read_text().splitlines(), 1):
+        if text.strip() == statement:
+            return number
+    raise AssertionError(f"no `{statement}` line in {_STOPS_SOURCE}")
+
+
+def _stack_dump(stdout: str) -> tuple[list[Frame], Frame | None]:
+    """The worker's frames as the program printed them at the `record` line (runtime.Stack),
+    without recordStack's own frame, and where the `go` statement that created it is."""
+    from tests.tracebacks import parse
+
+    text = stdout.partition("=== STACK work ===\n")[2].partition("=== END STACK ===")[0]
+    goroutines = parse(text)
+    assert len(goroutines) == 1, f"no stack dump in the program's output:\n{stdout}"
+    g = goroutines[0]
+    frames = traceback_frames(g)
+    assert frames and frames[0][0] == "main.recordStack", frames
+    creator = g.created_by
+    made_by = None if creator is None else _key(creator.function, creator.file, creator.line)
+    return frames[1:], made_by
+
+
+def _shown_by_runtime_stack(frame: Frame, creator: Frame | None) -> bool:
+    """Whether runtime.Stack prints `frame`: not the runtime's unexported functions, and not
+    the wrapper the compiler makes for a `go` statement (a function nested in the creator, at
+    the statement's position)."""
+    from tests.test_live import user_visible
+
+    if not user_visible(frame[0]):
+        return False
+    return not (
+        creator is not None and frame[0].startswith(creator[0] + ".") and frame[1:] == creator[1:]
+    )
+
+
+def _live_session(fixture: Fixture, line: int) -> tuple[GdbRun, str]:
+    with tempfile.TemporaryDirectory(prefix="goscope-unwind-") as tmp:
+        out = Path(tmp) / "stdout.txt"
+        commands = [
+            "set backtrace past-main on",
+            f"go break main.go:{line}",
+            f"run breakpoint > {out} 2>&1",
+            echo(_LIVE_BT),
+            "bt",
+            echo(_LIVE_UP),
+            "up",
+            "down",
+            # On to the runtime.Breakpoint() trap in the same function (a breakpoint may
+            # report twice when the goroutine was preempted on it), and out of it.
+            "python [gdb.execute('continue') for _ in range(5) "
+            "if gdb.newest_frame().name() != 'runtime.breakpoint']",
+            echo(_LIVE_MAIN),
+            "go goroutine 1",
+            "bt",
+            "go goroutine",
+            echo(_LIVE_FINISH),
+            "finish",
+            echo("@@live-end@@"),
+            "continue",
+        ]
+        run = run_gdb(commands, args=[str(fixture.bin)], timeout=180)
+        stdout = out.read_text(errors="replace") if out.exists() else ""
+    return run, stdout
+
+
+def test_bt_up_finish_at_a_breakpoint_in_a_goroutine(
+    toolchain: Toolchain, fixture_matrix: list[Fixture]
+) -> None:
+    """Stopped by `go break` at the line where the worker goroutine records its own stack,
+    `bt` shows the frames the runtime printed there (the ones runtime.Stack shows) and `up`
+    names the caller; stopped by runtime.Breakpoint() further on, `finish` returns into the
+    caller — in every variant, stripped included, where GDB's names and lines come from
+    goscope."""
+    from tests.test_gdb_break import standalone_facts
+
+    builds = [
+        f for f in fixture_matrix if f.program == "stops" and f.toolchain.name == toolchain.name
+    ]
+    assert len(builds) == 4, [f.id for f in builds]
+    lines = {f.id: standalone_facts(f)["lines"]["record"] for f in builds}
+    runs = in_parallel([lambda f=f: _live_session(f, lines[f.id]) for f in builds])  # type: ignore[misc]
+    problems = []
+    for fixture, (run, stdout) in zip(builds, runs):
+        assert_clean(run)
+        assert run.survived, run.describe()
+        want, creator = _stack_dump(stdout)
+        shown = run.between(_LIVE_BT, _LIVE_UP)
+        got = [f for f in gdb_frames(shown) if _shown_by_runtime_stack(f, creator)]
+        if "??" in shown or got != want:
+            problems.append(f"{fixture.id}: bt\n  runtime.Stack: {want}\n  gdb bt: {got}\n{shown}")
+        up = run.between(_LIVE_UP, _LIVE_MAIN)
+        # The main goroutine, parked on a live process, shown without writing a register:
+        # its only frame runtime.Stack would show is main.main, at the receive.
+        # While the worker runs, main waits for its result; until the scheduler has run it
+        # again after the worker sent its id, it is runnable and still where it received that.
+        main_bt = run.between(_LIVE_MAIN, _LIVE_FINISH).partition("[Back to")[0]
+        main_frames = gdb_frames(main_bt)
+        visible = [f for f in main_frames if _shown_by_runtime_stack(f, None)]
+        statement = "worker := <-id" if "[runnable]" in main_bt else "sum := <-result"
+        if visible != [("main.main", "main.go", _main_waits_at(statement))] or (
+            not main_frames or main_frames[-1][0] != "runtime.goexit"
+        ):
+            problems.append(f"{fixture.id}: go goroutine 1; bt:\n{main_bt}")
+        if "#1 " not in up.replace("#1  ", "#1 ") or want[1][0] not in up:
+            problems.append(f"{fixture.id}: `up` did not show {want[1][0]}:\n{up}")
+        # runtime.breakpoint returns into runtime.Breakpoint, or into main.work where that
+        # was inlined.
+        finished = run.between(_LIVE_FINISH, "@@live-end@@")
+        returned = re.search(r"^0x[0-9a-f]+ in (\S+) \(", finished, re.MULTILINE)
+        if returned is None or returned[1] not in ("main.work", "runtime.Breakpoint"):
+            problems.append(f"{fixture.id}: `finish` did not return to the caller:\n{finished}")
+        if '"result"' not in stdout:
+            problems.append(f"{fixture.id}: the program did not finish:\n{run.describe()}")
+    assert not problems, "\n".join(problems)
