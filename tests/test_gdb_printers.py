@@ -40,8 +40,18 @@ MAPS = (
     "emptyMap",
 )
 CHANS = ("buffered", "closedChan", "nilChan", "senders", "receivers")
-IFACES = ("anyInt", "anyStr", "anyPtr", "anyStruct", "anySlice", "anyNil", "err", "nilErr")
-STATIC_TYPES = {"err": "error", "nilErr": "error"}  # the others are `any`
+IFACES = (
+    "anyInt",
+    "anyStr",
+    "anyPtr",
+    "anyStruct",
+    "anySlice",
+    "anyNil",
+    "err",
+    "nilErr",
+    "pathErr",
+)
+STATIC_TYPES = {"err": "error", "nilErr": "error", "pathErr": "error"}  # the others are `any`
 
 #: (expression, what the session checks it against) for the convenience functions.
 FUNCTIONS = (
@@ -283,6 +293,11 @@ def _iface_text(name: str, facts: dict[str, Any]) -> str:
         return "nil"
     static = STATIC_TYPES.get(name, "interface {}")
     dynamic = facts["type"]
+    if name == "pathErr":
+        # *fs.PathError is io/fs.PathError in DWARF; its Err is a syscall.Errno.
+        errno = f"error({facts['errno_type']}) {facts['errno']}"
+        fields = f"Op = {_go_text(facts['op'])}, Path = {_go_text(facts['path'])}, Err = {errno}"
+        return f"{static}({dynamic}) &{{{fields}}}"
     value = facts["value"]
     if name == "err":
         shown = f"&{{s = {_go_text(value)}}}"  # errors.New's *errorString holds the text in s

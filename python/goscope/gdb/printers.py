@@ -51,6 +51,13 @@ _KIND_COMPLEX64, _KIND_COMPLEX128 = 15, 16
 _KIND_STRING = 24
 _KIND_UNSAFE_POINTER = 26
 _TFLAG_EXTRA_STAR = 1 << 1
+_TFLAG_UNCOMMON = 1 << 0
+_KIND_PTR = 22
+#: Size of ``abi.Type`` on 64-bit targets, and how far past it each kind's own fields reach:
+#: a named type's ``abi.UncommonType`` (with its package path) follows them.
+_ABI_TYPE_SIZE = 48
+_KIND_EXTRA = {17: 24, 18: 16, 19: 8, 20: 32, _KIND_PTR: 8, 23: 8, 25: 32}
+_KIND_MAP = 21
 
 
 class ReadError(Exception):
@@ -600,6 +607,38 @@ class TypeDescriptor:
             raise ReadError(f"type name of {length} bytes at {name_address:#x}")
         name = _read(name_address + 1 + used, length).decode("utf-8", errors="replace")
         self.name = name[1:] if tflag & _TFLAG_EXTRA_STAR and name.startswith("*") else name
+        self._tflag = tflag
+        self._base = base
+        self._pointer_type = pointer.type
+
+    def package_path(self) -> str | None:
+        """The import path of the package that declares this named type (``io/fs`` for
+        ``fs.PathError``), from its ``abi.UncommonType``; None for unnamed types."""
+        if not self._tflag & _TFLAG_UNCOMMON or self.kind == _KIND_MAP:
+            return None
+        uncommon = self.address + _ABI_TYPE_SIZE + _KIND_EXTRA.get(self.kind, 0)
+        offset = int.from_bytes(_read(uncommon, 4), "little", signed=True)
+        if offset <= 0:
+            return None
+        length, used = _uvarint(self._base + offset + 1)
+        if length > 1 << 12:
+            return None
+        return _read(self._base + offset + 1 + used, length).decode("utf-8", errors="replace")
+
+    def dwarf_name(self) -> str:
+        """The name DWARF gives the type: the package qualified by its import path
+        (``*io/fs.PathError``, where the runtime prints ``*fs.PathError``)."""
+        if self.kind == _KIND_PTR and self.name.startswith("*"):
+            elem = int.from_bytes(_read(self.address + _ABI_TYPE_SIZE, 8), "little")
+            if elem == 0:
+                return self.name
+            target = TypeDescriptor(gdb.Value(elem).cast(self._pointer_type))
+            return "*" + target.dwarf_name()
+        path = self.package_path()
+        package, dot, rest = self.name.partition(".")
+        if not path or not dot or "/" not in path or path.rsplit("/", 1)[1] != package:
+            return self.name
+        return f"{path}.{rest}"
 
     @property
     def direct(self) -> bool:
@@ -657,6 +696,8 @@ def _value_text(desc: TypeDescriptor, data: int) -> str:
     if basic is not None:
         return basic
     gdb_type = _lookup(desc.name)
+    if gdb_type is None:
+        gdb_type = _lookup(desc.dwarf_name())
     if gdb_type is None or gdb_type.sizeof != desc.size:
         return f"{data:#x}"
     if desc.direct:
