@@ -21,6 +21,7 @@ unwinder knows", and GDB's own unwinders take over.
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass, field
 
@@ -402,22 +403,48 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         return info
 
 
-_unwinder: GoUnwinder | None = None
+_registered = False
+
+
+def _is_go_executable(objfile: gdb.Objfile) -> bool:
+    name = objfile.filename
+    progspace = gdb.current_progspace()
+    main = progspace.filename if progspace is not None else None
+    if not name or not main or objfile.owner is not None:
+        return False
+    try:
+        if os.path.realpath(name) != os.path.realpath(main):
+            return False
+        gdb_target.binary(name)
+    except (GoscopeError, OSError):
+        return False
+    return True
+
+
+def register_for(objfile: gdb.Objfile) -> None:
+    """Registers the unwinder with `objfile` when it is a Go executable."""
+    if objfile.is_valid() and _is_go_executable(objfile):
+        gdb.unwinder.register_unwinder(objfile, GoUnwinder(), replace=True)
+        gdb.invalidate_cached_frames()
+
+
+def _on_new_objfile(event: gdb.NewObjFileEvent) -> None:
+    forget()
+    register_for(event.new_objfile)
 
 
 def register() -> None:
-    """Installs the unwinder (once) and the event handlers that keep it current."""
-    global _unwinder
-    if _unwinder is not None:
+    """Registers the unwinder with every Go executable, loaded now or later, and the event
+    handlers that keep it current."""
+    global _registered
+    if _registered:
         return
-    _unwinder = GoUnwinder()
-    gdb.unwinder.register_unwinder(None, _unwinder, replace=True)
-    for name in ("new_objfile", "clear_objfiles", "exited", "inferior_deleted"):
+    _registered = True
+    gdb.events.new_objfile.connect(_on_new_objfile)
+    for name in ("clear_objfiles", "exited", "inferior_deleted"):
         registry = getattr(gdb.events, name, None)
         if registry is not None:
             registry.connect(forget)
-    for name in ("cont",):
-        registry = getattr(gdb.events, name, None)
-        if registry is not None:
-            registry.connect(forget_switches)
-    gdb.invalidate_cached_frames()
+    gdb.events.cont.connect(forget_switches)
+    for objfile in gdb.objfiles():
+        register_for(objfile)
