@@ -161,7 +161,7 @@ def test_go_goroutine_bad_id(fixture_matrix: list[Fixture], argument: str) -> No
 # --- live: GDB's own commands at a breakpoint inside a goroutine ---------------------------
 
 _LIVE_BT, _LIVE_UP, _LIVE_FINISH = "@@live-bt@@", "@@live-up@@", "@@live-finish@@"
-_LIVE_MAIN = "@@live-main@@"
+_LIVE_MAIN, _LIVE_LOCALS = "@@live-main@@", "@@live-locals@@"
 _STOPS_SOURCE = Path(__file__).parent / "fixtures" / "programs" / "stops" / "main.go"
 
 
@@ -221,6 +221,9 @@ def _live_session(fixture: Fixture, line: int) -> tuple[GdbRun, str]:
             echo(_LIVE_MAIN),
             "go goroutine 1",
             "bt",
+            echo(_LIVE_LOCALS),
+            "frame function main.main",
+            "info locals",
             "go goroutine",
             echo(_LIVE_FINISH),
             "finish",
@@ -262,7 +265,7 @@ def test_bt_up_finish_at_a_breakpoint_in_a_goroutine(
         # its only frame runtime.Stack would show is main.main, at the receive.
         # While the worker runs, main waits for its result; until the scheduler has run it
         # again after the worker sent its id, it is runnable and still where it received that.
-        main_bt = run.between(_LIVE_MAIN, _LIVE_FINISH).partition("[Back to")[0]
+        main_bt = run.between(_LIVE_MAIN, _LIVE_LOCALS)
         main_frames = gdb_frames(main_bt)
         visible = [f for f in main_frames if _shown_by_runtime_stack(f, None)]
         statement = "worker := <-id" if "[runnable]" in main_bt else "sum := <-result"
@@ -270,6 +273,13 @@ def test_bt_up_finish_at_a_breakpoint_in_a_goroutine(
             not main_frames or main_frames[-1][0] != "runtime.goexit"
         ):
             problems.append(f"{fixture.id}: go goroutine 1; bt:\n{main_bt}")
+        # Without optimisation DWARF locates main's locals; GDB reads them in the goroutine's
+        # frame as goscope unwound it (the channel printer shows the goroutine waiting).
+        if fixture.variant == "noopt":
+            locals_text = run.between(_LIVE_LOCALS, _LIVE_FINISH).partition("[Back to")[0]
+            for local in ("id = chan int64", "result = chan int"):
+                if local not in locals_text:
+                    problems.append(f"{fixture.id}: `info locals` lacks {local!r}:\n{locals_text}")
         if "#1 " not in up.replace("#1  ", "#1 ") or want[1][0] not in up:
             problems.append(f"{fixture.id}: `up` did not show {want[1][0]}:\n{up}")
         # runtime.breakpoint returns into runtime.Breakpoint, or into main.work where that
