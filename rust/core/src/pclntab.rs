@@ -856,7 +856,9 @@ impl<'a> Func<'a> {
                 pc = until;
             }
         }
-        let last = lines.last().map_or(self.entry, |&(_, end, _)| end.min(self.end));
+        let last = lines
+            .last()
+            .map_or(self.entry, |&(_, end, _)| end.min(self.end));
         (rows, last)
     }
 }
