@@ -10,6 +10,9 @@ use serde::Serialize;
 use crate::bytes::{read_uvarint, Blob, ReadLe};
 use crate::error::{Error, ErrorKind, Result};
 
+/// One row of a line table: the pc where a position starts, its file and line.
+pub type LineRow<'a> = (u64, Option<&'a str>, i32);
+
 /// At most this many runs of a pc-value table are read per function (a corrupt table
 /// could otherwise describe an endless function).
 const MAX_LINE_RUNS: usize = 1 << 20;
@@ -823,7 +826,7 @@ impl<'a> Func<'a> {
     /// `(start, file, line)` wherever the innermost source position changes within the
     /// function, in pc order (the rows of a line table), and the end of the last row (the
     /// padding after it has no position). Bounded by the function's end.
-    pub fn line_rows(&self) -> (Vec<(u64, Option<&'a str>, i32)>, u64) {
+    pub fn line_rows(&self) -> (Vec<LineRow<'a>>, u64) {
         let runs = |table: u32| -> Vec<(u64, u64, i32)> {
             self.pc_values(table).map_or_else(Vec::new, |it| {
                 it.take_while(|&(start, _, _)| start < self.end)
@@ -833,7 +836,7 @@ impl<'a> Func<'a> {
         };
         let files = runs(self.pcfile_off());
         let lines = runs(self.pcln_off());
-        let mut rows: Vec<(u64, Option<&'a str>, i32)> = Vec::new();
+        let mut rows: Vec<LineRow<'a>> = Vec::new();
         let mut file_at = files.iter().peekable();
         for &(start, end, line) in &lines {
             let mut pc = start;
