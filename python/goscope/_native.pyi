@@ -163,6 +163,11 @@ class Target:
     def triage_json(self, crashed: int | None = None) -> str:
         """{"groups": [...], "total": N, "blocking": {...}}: the groups and what goroutines wait
         on (channels, sync objects, their waiters and holders), deadlocks and leaks."""
+    def heap_json(self) -> str:
+        """A walk of every heap arena and span: totals (heap_inuse, heap_objects, heap_alloc,
+        heap_idle, heap_released, stack_inuse, spans_in_use, spans_manual, large_objects,
+        large_bytes, arenas), size_classes (class, size, objects, bytes, spans, slots,
+        noscan_spans; most bytes first), found, idle_source, warnings."""
     def ps_json(self) -> str:
         """Every P: addr, id, status, m, runq."""
     def scheduler_json(self) -> str:

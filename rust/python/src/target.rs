@@ -598,6 +598,19 @@ impl PyTarget {
         })
     }
 
+    /// A walk of the heap as JSON: `{"totals": {...}, "size_classes": [...], "found",
+    /// "idle_source", "warnings": [...]}`, counted from the spans' allocation bits.
+    fn heap_json(&self, py: Python<'_>) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("walking the heap", || {
+                let target = lock(inner);
+                let walk = target.runtime().heap_walk(target.layout());
+                encode!(&walk, "encoding the heap walk as JSON")
+            })
+        })
+    }
+
     /// The runtime's Ps as JSON: id, status, the M holding it, run queue length.
     fn ps_json(&self, py: Python<'_>) -> Result<String, BindingError> {
         let inner = &self.inner;

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 
 def register_all() -> None:
-    from goscope.gdb.commands import base, breakpoints, doctor, goroutines, info, panics, triage
+    from goscope.gdb.commands import (
+        base,
+        breakpoints,
+        doctor,
+        goroutines,
+        heap,
+        info,
+        panics,
+        triage,
+    )
 
     base.GoPrefixCommand()
     info.InfoCommand()
@@ -19,3 +28,4 @@ def register_all() -> None:
     triage.TriageCommand()
     breakpoints.BreakCommand()
     doctor.DoctorCommand()
+    heap.HeapCommand()

@@ -9,6 +9,7 @@ pub mod filter;
 mod goroutine;
 mod groups;
 mod heap;
+pub mod heapwalk;
 mod offsets;
 mod panics;
 pub mod panicval;
