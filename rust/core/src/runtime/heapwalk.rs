@@ -626,32 +626,12 @@ mod tests {
         }
     }
 
-    fn fixture_cores() -> Vec<std::path::PathBuf> {
-        let root = std::env::var_os("GOSCOPE_FIXTURES").map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/fixtures"),
-            std::path::PathBuf::from,
-        );
-        let mut out = Vec::new();
-        for tc in std::fs::read_dir(&root).expect("fixtures directory (run tests.harness.build)") {
-            let tc = tc.expect("dir entry").path();
-            for fx in std::fs::read_dir(&tc).into_iter().flatten() {
-                let fx = fx.expect("dir entry").path();
-                if fx.join("core").is_file() && fx.join("bin").is_file() {
-                    out.push(fx);
-                }
-            }
-        }
-        out.sort();
-        assert!(!out.is_empty(), "no fixture cores under {}", root.display());
-        out
-    }
-
     /// On every fixture core the walk reads everything, and where the binary has symbols the
     /// scan for `mheap_` that stripped binaries need finds the same heap.
     #[test]
     fn scan_agrees_with_symbols() {
         let mut compared = 0;
-        for dir in fixture_cores() {
+        for dir in super::super::fixture_cores() {
             let target = crate::target::Target::open_core(&dir.join("core"), &dir.join("bin"))
                 .expect("fixture core opens");
             let rt = target.runtime();

@@ -998,35 +998,13 @@ mod tests {
         }
     }
 
-    /// Every fixture core under build/fixtures (`$GOSCOPE_FIXTURES`), as (directory, whether
-    /// its binary has a symbol table).
-    fn fixture_cores() -> Vec<std::path::PathBuf> {
-        let root = std::env::var_os("GOSCOPE_FIXTURES").map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/fixtures"),
-            std::path::PathBuf::from,
-        );
-        let mut out = Vec::new();
-        for tc in std::fs::read_dir(&root).expect("fixtures directory (run tests.harness.build)") {
-            let tc = tc.expect("dir entry").path();
-            for fx in std::fs::read_dir(&tc).into_iter().flatten() {
-                let fx = fx.expect("dir entry").path();
-                if fx.join("core").is_file() && fx.join("bin").is_file() {
-                    out.push(fx);
-                }
-            }
-        }
-        out.sort();
-        assert!(!out.is_empty(), "no fixture cores under {}", root.display());
-        out
-    }
-
     /// On every core whose binary has symbols, the scans of stripped binaries find the same
     /// GC phase, memory statistics and gcController as the symbols; on every core they find
     /// them at all.
     #[test]
     fn scans_agree_with_symbols() {
         let mut compared = 0;
-        for dir in fixture_cores() {
+        for dir in super::super::fixture_cores() {
             let target = crate::target::Target::open_core(&dir.join("core"), &dir.join("bin"))
                 .expect("fixture core opens");
             let rt = target.runtime();
