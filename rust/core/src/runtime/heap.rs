@@ -23,7 +23,7 @@ pub struct HeapIndex {
     l2: u64,
 }
 
-fn arena_slot(p: u64) -> Option<u64> {
+pub(super) fn arena_slot(p: u64) -> Option<u64> {
     let ri = p.wrapping_sub(ARENA_BASE_OFFSET) / HEAP_ARENA_BYTES;
     (ri < ARENA_L2_ENTRIES).then_some(ri)
 }
@@ -31,13 +31,25 @@ fn arena_slot(p: u64) -> Option<u64> {
 impl Runtime {
     /// The heap's arena table, when it can be found.
     pub fn heap_index(&self) -> Option<HeapIndex> {
-        let o = self.off.heap;
-        let probe = self.known_heap_object()?;
-        if let Some(sym) = self.symbol("runtime.mheap_") {
-            let l2 = self.mem.read_ptr(sym + o.mheap_arenas).ok()?;
-            let index = HeapIndex { l2 };
-            return self.object_of(index, probe).map(|_| index);
+        let (mheap, _) = self.mheap_address(true)?;
+        let l2 = self
+            .mem
+            .read_ptr(mheap.checked_add(self.off.heap.mheap_arenas)?)
+            .ok()?;
+        let index = HeapIndex { l2 };
+        self.object_of(index, self.known_heap_object()?)
+            .map(|_| index)
+    }
+
+    /// `runtime.mheap_` and how it was found: its symbol (unless `symbols` is false), else
+    /// the .bss/.noptrbss word through which a known goroutine struct (a heap object) maps to
+    /// an in-use span that contains it — that word is `mheap_.arenas[0]`.
+    pub fn mheap_address(&self, symbols: bool) -> Option<(u64, &'static str)> {
+        if let Some(sym) = self.symbol("runtime.mheap_").filter(|_| symbols) {
+            return Some((sym, "symbol"));
         }
+        let arenas = self.off.heap.mheap_arenas;
+        let probe = self.known_heap_object()?;
         let md = self.binary.moduledata()?;
         for (lo, hi) in [(md.noptrbss, md.enoptrbss), (md.bss, md.ebss)] {
             let (lo, hi) = (lo + self.bias, hi + self.bias);
@@ -45,14 +57,14 @@ impl Runtime {
             let Ok(bytes) = self.mem.read_vec(lo, len) else {
                 continue;
             };
-            for c in bytes.chunks_exact(8) {
+            for (k, c) in (0u64..).zip(bytes.chunks_exact(8)) {
                 let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-                if w == 0 || !w.is_multiple_of(8) {
+                let at = lo + 8 * k;
+                if w == 0 || !w.is_multiple_of(8) || at < lo + arenas {
                     continue;
                 }
-                let index = HeapIndex { l2: w };
-                if self.object_of(index, probe).is_some() {
-                    return Some(index);
+                if self.object_of(HeapIndex { l2: w }, probe).is_some() {
+                    return Some((at - arenas, "scan"));
                 }
             }
         }

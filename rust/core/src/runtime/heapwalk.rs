@@ -180,10 +180,6 @@ fn field(buf: &[u8], (off, size): (u64, u64)) -> Option<u64> {
     Some(u64::from_le_bytes(w))
 }
 
-fn arena_index(p: u64) -> u64 {
-    p.wrapping_sub(ARENA_BASE_OFFSET) / ARENA_BYTES
-}
-
 fn arena_base(ri: u64) -> u64 {
     (ri * ARENA_BYTES).wrapping_add(ARENA_BASE_OFFSET)
 }
@@ -209,7 +205,7 @@ impl Runtime {
                 return walk;
             }
         };
-        let Some((mheap, how)) = self.find_mheap(&lay, symbols) else {
+        let Some((mheap, how)) = self.mheap_address(symbols) else {
             walk.warn(
                 "runtime.mheap_ was not found (no symbol, and no .bss word maps a goroutine \
                  to its span)"
@@ -537,69 +533,6 @@ impl Runtime {
             Err(e) => walk.warn(format!("the page allocator is unreadable: {e}")),
         }
     }
-
-    /// `runtime.mheap_`: its symbol, else the .bss/.noptrbss word through which a known
-    /// goroutine (a heap object) maps to an in-use span containing it; that word is
-    /// `mheap_.arenas[0]`.
-    fn find_mheap(&self, lay: &WalkLayout, symbols: bool) -> Option<(u64, &'static str)> {
-        if let Some(sym) = self.symbol("runtime.mheap_").filter(|_| symbols) {
-            return Some((sym, "symbol"));
-        }
-        let probe = {
-            let (ptr, len) = self.allgs;
-            (0..len.min(16))
-                .filter_map(|i| self.mem.read_ptr(ptr.wrapping_add(8 * i)).ok())
-                .find(|&g| g != 0)?
-        };
-        let ri = arena_index(probe);
-        if ri >= ARENA_L2_ENTRIES {
-            return None;
-        }
-        let md = self.binary.moduledata()?;
-        for (lo, hi) in [(md.noptrbss, md.enoptrbss), (md.bss, md.ebss)] {
-            let (lo, hi) = (lo + self.bias, hi + self.bias);
-            let len = usize::try_from(hi.checked_sub(lo)?.min(64 << 20)).ok()?;
-            let Ok(bytes) = self.mem.read_vec(lo, len) else {
-                continue;
-            };
-            for (k, c) in (0u64..).zip(bytes.chunks_exact(8)) {
-                let w = field(c, (0, 8)).unwrap_or(0);
-                if w == 0 || !w.is_multiple_of(8) {
-                    continue;
-                }
-                let at = lo + 8 * k;
-                if at < lo + lay.arenas {
-                    continue;
-                }
-                if self.maps_to_span(w, ri, probe, lay) {
-                    return Some((at - lay.arenas, "scan"));
-                }
-            }
-        }
-        None
-    }
-
-    fn maps_to_span(&self, l2: u64, ri: u64, p: u64, lay: &WalkLayout) -> bool {
-        (|| {
-            let arena = self
-                .mem
-                .read_ptr(l2.wrapping_add(8 * ri))
-                .ok()
-                .filter(|&a| a != 0)?;
-            let page = (p / PAGE_SIZE) % PAGES_PER_ARENA;
-            let span = self
-                .mem
-                .read_ptr(arena.wrapping_add(lay.arena_spans + 8 * page))
-                .ok()
-                .filter(|&s| s != 0)?;
-            let start = self.mem.read_u64(span.wrapping_add(lay.start)).ok()?;
-            let npages = self.mem.read_u64(span.wrapping_add(lay.npages)).ok()?;
-            let state = self.mem.read_u8(span.wrapping_add(lay.state)).ok()?;
-            let end = start.checked_add(npages.checked_mul(PAGE_SIZE)?)?;
-            Some(state == SPAN_IN_USE && start <= p && p < end)
-        })()
-        .unwrap_or(false)
-    }
 }
 
 #[cfg(test)]
@@ -620,7 +553,7 @@ mod tests {
     #[test]
     fn arena_indexes_round_trip() {
         for p in [0x00c0_0000_0000_u64, 0x7f00_0000_0000, 0x0040_0000] {
-            let ri = arena_index(p);
+            let ri = super::super::heap::arena_slot(p).expect("a heap address has an arena");
             assert!(ri < ARENA_L2_ENTRIES);
             assert!(arena_base(ri) <= p && p < arena_base(ri) + ARENA_BYTES);
         }
