@@ -136,18 +136,9 @@ def _locations(frame: gdb.Frame) -> list[tuple[str, str, int]] | None:
     static = (pc - program.bias) & _MASK
     if not program.text[0] <= static < program.text[1]:
         return None
-    exact = frame.level() == 0 or frame.type() != gdb.NORMAL_FRAME
+    exact = frame.level() == 0 or frame.type() != gdb.NORMAL_FRAME or _is_interrupted(frame)
     try:
-        sp = int(frame.read_register("rsp")) & _MASK
-        exact = exact or (sp, pc) in unwind.exact_frames()
-    except gdb.error:
-        pass
-    here = program.lookup(static)
-    if not exact and not (here is not None and here[1] == static):
-        # A return address: the call is the instruction before it.
-        static = (static - 1) & _MASK
-    try:
-        found = program.binary.lookup(static)
+        found = program.binary.lookup(program.code_pc(static, exact))
     except GoscopeError:
         return None
     return [(function, file, line) for function, file, line in found] or None

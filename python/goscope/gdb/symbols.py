@@ -12,7 +12,6 @@ a frame are shown by the frame filter (:mod:`goscope.gdb.frames`).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -20,9 +19,12 @@ from pathlib import Path
 import gdb
 
 from goscope import Binary, GoscopeError, _native
+from goscope.binary_info import BinaryInfo
 from goscope.gdb import target as gdb_target
 
 _SUFFIX = ".goscope-symbols"
+#: Part of a cached file's name: a new version of the file's contents gets new names.
+_FORMAT = "dwarf-1"
 
 
 def cache_dir() -> Path:
@@ -31,36 +33,31 @@ def cache_dir() -> Path:
 
 
 def _needs_symbols(objfile: gdb.Objfile) -> Binary | None:
-    name = objfile.filename
-    if not name or name.endswith(_SUFFIX) or objfile.owner is not None:
-        return None
-    progspace = gdb.current_progspace()
-    main = progspace.filename if progspace is not None else None
-    if not main or os.path.realpath(name) != os.path.realpath(main):
+    if not gdb_target.is_executable(objfile) or objfile.filename.endswith(_SUFFIX):
         return None
     try:
-        binary = gdb_target.binary(name)
-        info = json.loads(binary.info_json())
+        binary = gdb_target.binary(objfile.filename)
+        info = BinaryInfo.of(binary)
     except (GoscopeError, OSError, ValueError):
         return None
-    if info.get("symbols") or info.get("dwarf") != "absent":
+    if info.symbols or info.dwarf != "absent":
         return None
     return binary
 
 
 def _write(binary: Binary) -> Path | None:
+    path = Path(str(binary.path))
+    status = path.stat()
+    key = f"{_FORMAT}:{path.resolve()}:{status.st_mtime_ns}:{status.st_size}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    directory = cache_dir()
+    target = directory / f"{path.name}-{digest}{_SUFFIX}"
+    if target.is_file():
+        return target
     data = _native.symbol_file(binary)
     if data is None:
         return None
-    path = Path(str(binary.path))
-    status = path.stat()
-    key = f"{path.resolve()}:{status.st_mtime_ns}:{status.st_size}"
-    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-    directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{path.name}-{digest}{_SUFFIX}"
-    if target.is_file() and target.stat().st_size == len(data):
-        return target
     # Written whole and renamed, so a concurrent GDB never reads half a file.
     handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
     with os.fdopen(handle, "wb") as out:

@@ -144,6 +144,17 @@ def require_executable(target: Target) -> str:
     raise NoExecutable(message)
 
 
+def is_executable(objfile: gdb.Objfile) -> bool:
+    """Whether `objfile` is the program GDB has loaded (not a shared library or a separate
+    debug file)."""
+    name = objfile.filename
+    progspace = gdb.current_progspace()
+    main = progspace.filename if progspace is not None else None
+    if not name or not main or objfile.owner is not None:
+        return False
+    return os.path.realpath(name) == os.path.realpath(main)
+
+
 # -- opened binaries, kept until the file changes or GDB loads new objfiles -----------------
 
 _binaries: dict[tuple[str, int, int], Binary] = {}

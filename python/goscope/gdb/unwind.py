@@ -21,7 +21,6 @@ unwinder knows", and GDB's own unwinders take over.
 
 from __future__ import annotations
 
-import os
 import struct
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ import gdb
 import gdb.unwinder
 
 from goscope import Binary, GoscopeError, _native
+from goscope.binary_info import BinaryInfo
 from goscope.gdb import target as gdb_target
 
 NAME = "goscope-go"
@@ -55,16 +55,13 @@ _MASK = (1 << 64) - 1
 
 
 class _FrameId:
-    """What GDB identifies a frame by: its CFA, its function's entry and, for frames whose
-    caller lives on another stack, a nonzero `special` so that GDB does not mistake the jump
-    between stacks for a corrupt stack."""
+    """What GDB identifies a frame by: its CFA (or a stand-in, see `_lift`) and its
+    function's entry."""
 
-    def __init__(self, sp: int, pc: int, special: int | None = None) -> None:
+    def __init__(self, sp: int, pc: int) -> None:
         # GDB takes these as gdb.Value only.
         self.sp = _value(sp)
         self.pc = _value(pc)
-        if special is not None:
-            self.special = _value(special)
 
 
 _u64: gdb.Type | None = None
@@ -111,6 +108,18 @@ class _Program:
             self.facts.clear()
         self.facts[static_pc] = found
         return found
+
+    def code_pc(self, static_pc: int, interrupted: bool) -> int:
+        """The pc to look a frame's function and line up at: `static_pc` where execution is
+        (an innermost or interrupted frame, or a function's entry — the call before it would
+        be the previous function's last instruction, which Go pads), else the call
+        instruction before the return address `static_pc`."""
+        if interrupted:
+            return static_pc
+        here = self.lookup(static_pc)
+        if here is not None and here[1] == static_pc:
+            return static_pc
+        return (static_pc - 1) & _MASK
 
 
 _switched: dict[tuple[int, int], Switched] = {}
@@ -195,41 +204,20 @@ def current_program() -> _Program | None:
         return None
     try:
         binary = gdb_target.binary(path)
-        info = _native_info(binary)
-        if info is None:
+        info = BinaryInfo.of(binary)
+        start, end = info.integer("text_start"), info.integer("text_end")
+        if info.arch != "amd64" or start is None or end is None:
             return None
-        dwarf, pie, entry, text = info
         bias = 0
-        if pie:
-            bias = _pie_bias(entry)
+        if info.pie:
+            bias = gdb_target.load_bias(gdb_target.current(), info.entry)
             if bias is None:
                 return None
         offsets = dict(_native.unwind_offsets(binary))
     except (GoscopeError, gdb.error, OSError, ValueError):
         return None
-    _program = _Program(binary, bias, dwarf, text, offsets)
+    _program = _Program(binary, bias, info.dwarf != "absent", (start, end), offsets)
     return _program
-
-
-def _native_info(binary: Binary) -> tuple[bool, bool, int, tuple[int, int]] | None:
-    import json
-
-    info = json.loads(binary.info_json())
-    if info.get("arch") not in ("amd64", "x86_64", "x86-64"):
-        return None
-    entry = info.get("entry")
-    start, end = info.get("text_start"), info.get("text_end")
-    if not isinstance(entry, int) or not isinstance(start, int) or not isinstance(end, int):
-        return None
-    return info.get("dwarf") != "absent", bool(info.get("pie")), entry, (start, end)
-
-
-def _pie_bias(elf_entry: int) -> int | None:
-    inferior = gdb.selected_inferior()
-    if inferior.pid <= 0:
-        return None
-    entry = gdb_target.auxv().get("AT_ENTRY")
-    return entry[0] - elf_entry if entry is not None else None
 
 
 def read_u64(address: int) -> int:
@@ -279,15 +267,11 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         if not program.text[0] <= static < program.text[1]:
             return None
         lift = _lift.get((sp, pc), 0) if level > 0 else 0
-        here = program.lookup(static)
-        # At a function's entry the pc cannot be a return address (the call would be the
-        # previous function's last instruction, which Go pads): it is where execution is.
-        at_entry = here is not None and here[1] == static
-        exact = level == 0 or at_entry or (sp, pc) in _exact
-        facts = here if exact else program.lookup((static - 1) & _MASK)
+        facts = program.lookup(program.code_pc(static, level == 0 or (sp, pc) in _exact))
         if facts is None:
             return None
         name, entry, _end, delta, flag, _funcid = facts
+        at_entry = static == entry
         frame_entry = (entry + program.bias) & _MASK
         if "sigreturn" in name:
             return None  # the kernel's signal frame: GDB's own sigtramp unwinder reads it
@@ -407,15 +391,10 @@ _registered = False
 
 
 def _is_go_executable(objfile: gdb.Objfile) -> bool:
-    name = objfile.filename
-    progspace = gdb.current_progspace()
-    main = progspace.filename if progspace is not None else None
-    if not name or not main or objfile.owner is not None:
+    if not gdb_target.is_executable(objfile):
         return False
     try:
-        if os.path.realpath(name) != os.path.realpath(main):
-            return False
-        gdb_target.binary(name)
+        gdb_target.binary(objfile.filename)
     except (GoscopeError, OSError):
         return False
     return True

@@ -227,7 +227,7 @@ class GoroutineCommand(GoCommand):
             gdb.execute("frame 0")
             return
         proc = process.current()
-        g = proc.goroutine(args.goroutine, 1)
+        g = proc.goroutine(args.goroutine)
         if g is None:
             raise gdb.GdbError(f"go goroutine: no goroutine {args.goroutine}")
         for thread_info in proc.threads():
@@ -244,10 +244,7 @@ class GoroutineCommand(GoCommand):
             )
             gdb.execute("frame 0")
             return
-        full = proc.goroutine(args.goroutine)
-        if full is None:
-            raise gdb.GdbError(f"go goroutine: no goroutine {args.goroutine}")
-        chosen = _saved_registers(full)
+        chosen = _saved_registers(g)
         unwind.switch_to(chosen)
         try:
             gdb.execute("select-frame 1", to_string=True)
@@ -256,13 +253,13 @@ class GoroutineCommand(GoCommand):
             raise gdb.GdbError(
                 f"go goroutine: GDB cannot unwind into goroutine {args.goroutine}: {error}"
             ) from None
-        top = next((f for f in full.get("frames") or []), None)
+        top = next((f for f in g.get("frames") or []), None)
         where = ""
         if top is not None:
             where = f": {top.get('function')} at {top.get('file')}:{top.get('line')}"
         thread = gdb.selected_thread()
         gdb.write(
-            f"[Switching to {_describe(full)}, shown in place of thread {thread.num}'s stack"
+            f"[Switching to {_describe(g)}, shown in place of thread {thread.num}'s stack"
             f"{where}]\n"
             f"[`bt` shows it from frame 1; `go goroutine` goes back]\n"
         )
