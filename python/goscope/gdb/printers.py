@@ -402,38 +402,54 @@ def _swiss_entries(header: gdb.Value) -> Iterator[tuple[gdb.Value, gdb.Value]]:
             yield from _group_slots((data + group_index).dereference())
 
 
-class MapPrinter:
+class _HeaderPrinter:
+    """A Go value that is a pointer to a runtime header (a map's or a channel's): the header
+    read once, or why it could not be, or nil."""
+
+    def __init__(self, value: gdb.Value, header_type: gdb.Type) -> None:
+        self.value = value
+        self.name = _go_name(value.type)
+        self.header: gdb.Value | None = None
+        self.error: str | None = None
+        try:
+            if int(value) != 0:
+                self.header = _checked(value.cast(header_type.pointer()).dereference())
+        except (gdb.error, gdb.MemoryError, ReadError) as error:
+            self.error = _error_text(error)
+
+    def _unusable(self) -> str | None:
+        """What to print instead of the value's contents: its error, or nil."""
+        if self.error is not None:
+            return f"{self.name} {self.error}"
+        if self.header is None:
+            return f"{self.name} nil"
+        return None
+
+
+class MapPrinter(_HeaderPrinter):
     """``map[string]int len 3 = {["one"] = 1, ...}``; ``map[string]int nil`` for a nil map.
 
     At most ``print elements`` entries; a walk that hits unreadable or inconsistent data
     ends with an ``<error>`` entry."""
 
     def __init__(self, value: gdb.Value, header_type: gdb.Type) -> None:
-        self.value = value
-        self.name = _go_name(value.type)
+        super().__init__(value, header_type)
         self.swiss = (header_type.name or "").startswith("map<")
-        self.header: gdb.Value | None = None
         self.count = 0
-        self.error: str | None = None
-        try:
-            if int(value) != 0:
-                self.header = _checked(value.cast(header_type.pointer()).dereference())
+        if self.header is not None:
+            try:
                 self.count = int(self.header["used" if self.swiss else "count"])
-        except (gdb.error, gdb.MemoryError, ReadError) as error:
-            self.error = _error_text(error)
+            except (gdb.error, gdb.MemoryError) as error:
+                self.error = _error_text(error)
 
     def display_hint(self) -> str:
         return "map"
 
     def to_string(self) -> str:
-        if self.error is not None:
-            return f"{self.name} {self.error}"
-        if self.header is None:
-            return f"{self.name} nil"
-        return f"{self.name} len {self.count}"
+        return self._unusable() or f"{self.name} len {self.count}"
 
     def children(self) -> Iterator[Child]:
-        if self.header is None:
+        if self.header is None or self.error is not None:
             return
         walk = _swiss_entries if self.swiss else _bucket_entries
         wanted = _limited(max(self.count, 0))
@@ -491,31 +507,22 @@ def _waiters(queue: gdb.Value) -> list[int]:
     return ids
 
 
-class ChanPrinter:
+class ChanPrinter(_HeaderPrinter):
     """``chan int len 4 cap 5 = {4, 5, 6, 7}``: the buffered elements in receive order, then
     ``closed`` and the goroutines waiting to send or receive (``senders [18 19]``)."""
 
     def __init__(self, value: gdb.Value, header_type: gdb.Type) -> None:
-        self.value = value
-        self.name = _go_name(value.type)
-        self.header: gdb.Value | None = None
-        self.error: str | None = None
+        super().__init__(value, header_type)
         self.element_type = _element_type(header_type)
-        try:
-            if int(value) != 0:
-                self.header = _checked(value.cast(header_type.pointer()).dereference())
-        except (gdb.error, gdb.MemoryError, ReadError) as error:
-            self.error = _error_text(error)
 
     def display_hint(self) -> str:
         return "array"
 
     def to_string(self) -> str:
-        if self.error is not None:
-            return f"{self.name} {self.error}"
+        unusable = self._unusable()
         header = self.header
-        if header is None:
-            return f"{self.name} nil"
+        if unusable is not None or header is None:
+            return unusable or f"{self.name} nil"
         text = f"{self.name} len {int(header['qcount'])} cap {int(header['dataqsiz'])}"
         if int(header["closed"]) != 0:
             text += " closed"
