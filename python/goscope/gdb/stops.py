@@ -105,16 +105,21 @@ def _on_breakpoint(event: gdb.BreakpointEvent) -> None:
 
 
 def _on_sigtrap() -> None:
+    # Every step and finish ends in a plain stop too: the one-byte read of the trap
+    # instruction comes before anything that costs more.
+    pc = _register("rip")
+    try:
+        if bytes(gdb.selected_inferior().read_memory(pc - 1, 1)) != _INT3:
+            return
+    except gdb.MemoryError:
+        return
     found = _binary_and_bias()
     if found is None:
         return
     binary, bias = found
-    pc = _register("rip")
     trap = binary.pc_line(pc - 1 - bias)
     if trap is None or trap[0] not in _BREAKPOINT_FUNCTIONS:
         return
-    if bytes(gdb.selected_inferior().read_memory(pc - 1, 1)) != _INT3:
-        return  # inside runtime.Breakpoint for another reason (e.g. stepping through it)
     caller = _breakpoint_caller(binary, bias)
     gdb.write(
         f"goscope: runtime.Breakpoint() {_goroutine()}, called from {caller}; `continue` resumes\n"
