@@ -114,25 +114,19 @@ impl HeapWalk {
     }
 }
 
-/// Offsets the walk needs, from the layout.
+/// Offsets the walk needs beyond the ones the arena index uses (`Runtime::off.heap`).
 struct WalkLayout {
-    arenas: u64,
     heap_arenas: u64,
     chunks: u64,
     pages_start: u64,
     pages_end: u64,
     in_use: u64,
     pcache: u64,
-    arena_spans: u64,
     span_size: u64,
-    start: u64,
-    npages: u64,
     freeindex: (u64, u64),
     nelems: (u64, u64),
     alloc_bits: u64,
     spanclass: u64,
-    state: u64,
-    elemsize: u64,
 }
 
 impl WalkLayout {
@@ -146,7 +140,6 @@ impl WalkLayout {
         let o = |t: &str, n: &str| f(t, n).map(|x| x.0);
         let s = |n: &str| o("runtime.mspan", n);
         Ok(WalkLayout {
-            arenas: o("runtime.mheap", "arenas")?,
             // go1.25 renamed allArenas to heapArenas.
             heap_arenas: o("runtime.mheap", "heapArenas")
                 .or_else(|_| o("runtime.mheap", "allArenas"))?,
@@ -155,18 +148,13 @@ impl WalkLayout {
             pages_end: o("runtime.mheap", "pages.end")?,
             in_use: o("runtime.mheap", "pages.inUse.ranges")?,
             pcache: o("runtime.p", "pcache.cache")?,
-            arena_spans: o("runtime.heapArena", "spans")?,
             span_size: layout
                 .size("runtime.mspan")
                 .map_err(|_| "the layout has no runtime.mspan".to_string())?,
-            start: s("startAddr")?,
-            npages: s("npages")?,
             freeindex: f("runtime.mspan", "freeindex")?,
             nelems: f("runtime.mspan", "nelems")?,
             alloc_bits: s("allocBits")?,
             spanclass: s("spanclass")?,
-            state: s("state")?,
-            elemsize: s("elemsize")?,
         })
     }
 }
@@ -214,7 +202,7 @@ impl Runtime {
             return walk;
         };
         walk.found = Some(how.into());
-        let l2 = match self.mem.read_ptr(mheap + lay.arenas) {
+        let l2 = match self.mem.read_ptr(mheap + self.off.heap.mheap_arenas) {
             Ok(p) => p,
             Err(e) => {
                 walk.warn(format!("mheap_.arenas is unreadable: {e}"));
@@ -241,7 +229,7 @@ impl Runtime {
             // The map is read a piece at a time so that an unreadable piece (a truncated
             // core) loses only its own pages.
             for first in (0..PAGES_PER_ARENA).step_by(MAP_PIECE as usize) {
-                let at = arena.wrapping_add(lay.arena_spans + 8 * first);
+                let at = arena.wrapping_add(self.off.heap.arena_spans + 8 * first);
                 let piece = match self.mem.read_vec(at, (MAP_PIECE * 8) as usize) {
                     Ok(m) => m,
                     Err(e) => {
@@ -295,9 +283,9 @@ impl Runtime {
         let get = |off: u64, size: u64| field(&s, (off, size)).unwrap_or(0);
         // A page map entry may still name a span struct that was freed (state dead) or
         // reused for other pages; only the span's own first page counts it.
-        let start = get(lay.start, 8);
-        let npages = get(lay.npages, 8);
-        let state = get(lay.state, 1);
+        let start = get(self.off.heap.span_start, 8);
+        let npages = get(self.off.heap.span_npages, 8);
+        let state = get(self.off.heap.span_state, 1);
         // Freed span structs are dead (0) or reused as another span, and every span has
         // pages: anything else means the map or the struct is not what the runtime wrote.
         let bytes = npages
@@ -333,7 +321,7 @@ impl Runtime {
         classes: &mut BTreeMap<u8, SizeClass>,
     ) {
         let get = |off: u64, size: u64| field(s, (off, size)).unwrap_or(0);
-        let state = get(lay.state, 1) as u8;
+        let state = get(self.off.heap.span_state, 1) as u8;
         match state {
             SPAN_MANUAL => {
                 walk.totals.spans_manual += 1;
@@ -354,7 +342,7 @@ impl Runtime {
             walk.totals.heap_alloc = walk.totals.heap_alloc.saturating_add(bytes);
             return;
         }
-        let elemsize = get(lay.elemsize, 8);
+        let elemsize = get(self.off.heap.span_elemsize, 8);
         let nelems = get(lay.nelems.0, lay.nelems.1);
         let freeindex = get(lay.freeindex.0, lay.freeindex.1);
         if elemsize == 0 || nelems > MAX_SMALL_NELEMS || nelems > bytes / elemsize {
