@@ -3,10 +3,12 @@
 
 pub mod binary;
 pub mod buildinfo;
+pub mod dwarfvars;
 pub mod bytes;
 pub mod elf;
 pub mod error;
 pub mod fasthash;
+pub mod graph;
 pub mod layout;
 pub mod memory;
 pub mod moduledata;

@@ -1,0 +1,1 @@
+//! Dominators of a rooted graph.

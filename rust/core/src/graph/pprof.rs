@@ -1,0 +1,1 @@
+//! A pprof profile (profile.proto, gzipped).
