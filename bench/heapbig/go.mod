@@ -1,0 +1,3 @@
+module goscope.bench/heapbig
+
+go 1.21
