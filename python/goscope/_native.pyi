@@ -160,9 +160,20 @@ class Target:
     def groups_json(self, crashed: int | None = None) -> str:
         """{"groups": [...], "total": N}: goroutines grouped by identical stacks (count, ids,
         states, min/max wait minutes, created_by, labels, crashed, representative, frames)."""
-    def triage_json(self, crashed: int | None = None) -> str:
+    def triage_json(self, crashed: int | None = None, heap: bool = True) -> str:
         """{"groups": [...], "total": N, "blocking": {...}}: the groups and what goroutines wait
-        on (channels, sync objects, their waiters and holders), deadlocks and leaks."""
+        on (channels, sync objects, their waiters and holders), deadlocks and leaks; with heap,
+        blocking.unreachable: goroutines leaked by reachability through the heap."""
+    def heap_report_json(self, by: str, top: int) -> str:
+        """The object graph's objects grouped by "type", "sizeclass" or "root" (top groups,
+        the rest summed), totals, the largest retainers and warnings."""
+        ...
+    def heap_why_json(self, addr: int) -> str:
+        """The shortest path from a root to the object containing addr, its retained size."""
+        ...
+    def heap_pprof(self, path: str) -> int:
+        """Writes a gzipped pprof profile of the reachable heap; returns its size."""
+        ...
     def heap_json(self) -> str:
         """A walk of every heap arena and span: totals (heap_inuse, heap_objects, heap_alloc,
         heap_idle, heap_released, stack_inuse, spans_in_use, spans_manual, large_objects,

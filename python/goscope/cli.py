@@ -403,21 +403,65 @@ def _add_heap_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=10,
         metavar="N",
-        help="how many size classes to list, those holding the most bytes first (default: 10)",
+        help="how many size classes and groups to list, most bytes first (default: 10)",
+    )
+    parser.add_argument(
+        "--by",
+        choices=("type", "sizeclass", "root"),
+        default="type",
+        help="group objects by their type, size class or the root that first reaches them "
+        "(default: type)",
+    )
+    parser.add_argument(
+        "--why",
+        type=lambda s: int(s, 0),
+        metavar="ADDR",
+        help="print the shortest path from a root to the object containing ADDR",
+    )
+    parser.add_argument(
+        "--pprof",
+        metavar="FILE",
+        help="write a pprof profile (inuse_objects, inuse_space) whose stacks are the "
+        "retaining paths, for go tool pprof",
+    )
+    parser.add_argument(
+        "--totals",
+        action="store_true",
+        help="only the heap walk's totals and size classes (no object graph: fast)",
     )
 
 
 def _run_heap(args: argparse.Namespace, out: Output) -> int:
-    from goscope.render.heap import render_heap
+    from goscope.render.heap import human_bytes, render_heap, render_report, render_why
 
     opened = open_core(args)
-    walk = json.loads(opened.target.heap_json())
+    target = opened.target
+    if args.why is not None:
+        why = json.loads(target.heap_why_json(args.why))
+        if out.json:
+            out.write_json(why)
+        else:
+            out.write(render_why(why, out.style))
+        out.stream.flush()
+        _warn(out, target)
+        return EXIT_OK if why.get("object") else EXIT_ERROR
+    walk = json.loads(target.heap_json())
+    report = None if args.totals else json.loads(target.heap_report_json(args.by, args.top))
+    if args.pprof:
+        size = target.heap_pprof(args.pprof)
+        print(f"goscope: wrote {args.pprof} ({human_bytes(size)})", file=sys.stderr)
     if out.json:
-        out.write_json({"go_version": opened.target.go_version, **walk})
+        document = {"go_version": target.go_version, **walk}
+        if report is not None:
+            document["report"] = report
+        out.write_json(document)
     else:
-        out.write(render_heap(walk, args.top, out.style))
+        text = render_heap(walk, args.top, out.style)
+        if report is not None:
+            text += "\n\n" + render_report(report, out.style)
+        out.write(text)
     out.stream.flush()
-    _warn(out, opened.target)
+    _warn(out, target)
     if walk["warnings"]:
         print(
             f"goscope: the heap walk is incomplete ({len(walk['warnings'])} warnings); "
@@ -613,15 +657,21 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand(
         name="heap",
-        summary="heap totals and size classes, counted from the spans' allocation bits",
+        summary="what the heap holds: totals, objects by type, size class or root, and why",
         description=(
             "Walk every heap arena and span of a core and count what they hold: bytes of "
             "spans in use, allocated objects and bytes (from each span's allocation bits), "
             "idle and released bytes (from the page allocator), stack bytes, and the size "
             "classes holding the most bytes (--top N). The figures are those runtime.MemStats "
             "names HeapInuse, HeapObjects, HeapAlloc, HeapIdle, HeapReleased and StackInuse. "
-            "Exit status 1 when part of the heap could not be read (the totals then cover "
-            "the rest)."
+            "Then the object graph: roots (data and bss by the runtime's pointer bitmaps, "
+            "goroutine stacks by the compiler's stack maps, deferred calls), objects typed by "
+            "the runtime's allocation headers and large-object types and along typed pointers "
+            "from there and from the roots' DWARF types, grouped --by type, sizeclass or root, "
+            "with retained sizes from the dominator tree. --why ADDR prints the shortest path "
+            "from a root to an object; --pprof FILE writes a profile for go tool pprof whose "
+            "stacks are those paths. Exit status 1 when part of the heap could not be read "
+            "(the totals then cover the rest)."
         ),
         add_arguments=_add_heap_arguments,
         run=_run_heap,

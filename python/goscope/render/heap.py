@@ -63,3 +63,72 @@ def render_heap(walk: dict[str, Any], top: int, style: Style) -> str:
     for warning in walk["warnings"]:
         lines.append(style.warning(f"warning: {warning}"))
     return "\n".join(lines)
+
+
+def _hex(n: int) -> str:
+    return f"{n:#x}"
+
+
+def render_report(report: dict[str, Any], style: Style) -> str:
+    """Objects grouped by type, size class or root (``Target.heap_report_json()``), then the
+    objects that keep the most memory alive by themselves."""
+    t = report["totals"]
+    typed = 100 * t["typed_bytes"] // t["bytes"] if t["bytes"] else 0
+    lines = [
+        style.heading(
+            f"objects by {report['by']}: {_count(t['objects'], 'object')}, "
+            f"{human_bytes(t['bytes'])}; reachable from "
+            f"{_count(t['roots'], 'root')}: {t['reachable_objects']} objects, "
+            f"{human_bytes(t['reachable_bytes'])}; type known for {typed}% of the bytes"
+            + ("" if report["dwarf"] else " (no DWARF: types from the runtime's metadata)")
+        )
+    ]
+    by_root = report["by"] == "root"
+    head = f"  {'objects':>9} {'bytes':>12} {'reachable':>12}"
+    if by_root:
+        head += f" {'retained':>12}"
+    lines.append(head + f"  {report['by']}")
+    rows = list(report["rows"])
+    if report.get("rest"):
+        rows.append(report["rest"])
+    for r in rows:
+        line = f"  {r['objects']:>9} {r['bytes']:>12} {r['reachable_bytes']:>12}"
+        if by_root:
+            retained = r.get("retained")
+            line += f" {retained if retained is not None else '-':>12}"
+        lines.append(f"{line}  {r['name']}")
+    if report["retainers"]:
+        lines.append("")
+        lines.append(style.heading("objects retaining the most (dominator tree):"))
+        for r in report["retainers"][:10]:
+            root = f"  from {r['root']}" if r.get("root") else ""
+            lines.append(
+                f"  {_hex(r['addr']):>14} {human_bytes(r['retained']):>10}  {r['type']}"
+                f" ({r['size']} B){root}"
+            )
+    for warning in report["warnings"]:
+        lines.append(style.warning(f"warning: {warning}"))
+    return "\n".join(lines)
+
+
+def _step_text(step: dict[str, Any]) -> str:
+    if step["step"] == "root":
+        return f"{step['kind']} {step['name']}"
+    via = f"  via {step['via']}" if step.get("via") else ""
+    return f"{_hex(step['addr'])} {step['type']} ({step['size']} B){via}"
+
+
+def render_why(why: dict[str, Any], style: Style) -> str:
+    """The shortest path from a root to an object (``Target.heap_why_json()``)."""
+    obj = why.get("object")
+    if obj is None:
+        return style.warning("; ".join(why["warnings"]) or "not a heap object")
+    head = (
+        f"{_hex(why['addr'])} is in {_hex(obj['addr'])}, {obj['type']} ({obj['size']} bytes); "
+    )
+    if not why["reachable"]:
+        return head + "no root reaches it: garbage the next collection frees"
+    lines = [style.heading(head + f"it keeps {human_bytes(why['retained'])} alive by itself")]
+    for i, step in enumerate(why["path"]):
+        lines.append(("  " if i == 0 else "  -> ") + _step_text(step))
+    return "\n".join(lines)

@@ -134,6 +134,11 @@ def blocking_lines(blocking: dict[str, Any], style: Style, limit: int = 20) -> l
     lines: list[str] = []
     deadlocks = blocking.get("deadlocks") or []
     leaks = blocking.get("leaks") or []
+    unreachable = blocking.get("unreachable")
+    if unreachable is not None:
+        # Leaks by reachability replace the ones proven from direct references; long waits at
+        # crowded sites stay, as what they are.
+        leaks = list(unreachable) + [leak for leak in leaks if not leak.get("stuck")]
     lines.append(style.heading(f"Deadlocks ({len(deadlocks):,})"))
     if not deadlocks:
         lines.append("  none found")

@@ -311,6 +311,17 @@ impl ElfImage {
         self.symbols.get(i).map(|&(_, a, s)| (a, s))
     }
 
+    /// Symbols as (address, size, name), by address.
+    pub fn data_symbols(&self) -> Vec<(u64, u64, &str)> {
+        let mut out: Vec<(u64, u64, &str)> = self
+            .symbols
+            .iter()
+            .map(|(n, a, s)| (*a, *s, n.as_str()))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// Sections that the linker fills with initialised, writable data: where moduledata and
     /// other runtime globals live.
     pub fn writable_data_sections(&self) -> impl Iterator<Item = &Section> {

@@ -17,6 +17,9 @@ pub struct Target {
     runtime: Runtime,
     signal: Option<SignalInfo>,
     warnings: Vec<String>,
+    /// The heap's object graph, built on first use (a live process must drop it when it
+    /// runs on).
+    graph: Option<Arc<crate::runtime::objgraph::HeapGraph>>,
 }
 
 impl Target {
@@ -71,6 +74,7 @@ impl Target {
             runtime,
             signal: None,
             warnings: Vec::new(),
+            graph: None,
         })
     }
 
@@ -88,6 +92,27 @@ impl Target {
 
     pub fn runtime_mut(&mut self) -> &mut Runtime {
         &mut self.runtime
+    }
+
+    /// The heap's object graph, typed by DWARF when the binary has it; built once.
+    pub fn heap_graph(&mut self) -> Arc<crate::runtime::objgraph::HeapGraph> {
+        if let Some(g) = &self.graph {
+            return Arc::clone(g);
+        }
+        let (dwarf, note) = match crate::dwarfvars::DwarfVars::load(&self.binary) {
+            Ok(d) => (d, None),
+            Err(e) => (None, Some(format!("DWARF variables unreadable: {e}"))),
+        };
+        let mut g = self.runtime.heap_graph(&self.layout, dwarf.as_ref());
+        g.warnings.extend(note);
+        let g = Arc::new(g);
+        self.graph = Some(Arc::clone(&g));
+        g
+    }
+
+    /// Forgets the heap graph (the process ran on).
+    pub fn forget_heap_graph(&mut self) {
+        self.graph = None;
     }
 
     pub fn signal(&self) -> Option<&SignalInfo> {

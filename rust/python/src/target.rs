@@ -581,13 +581,22 @@ impl PyTarget {
 
     /// The triage's goroutine part as JSON, from one decoding pass: `{"groups": [...],
     /// "total": N, "blocking": {"channels", "objects", "deadlocks", "leaks", "notes"}}`.
-    #[pyo3(signature = (crashed = None))]
-    fn triage_json(&self, py: Python<'_>, crashed: Option<u64>) -> Result<String, BindingError> {
+    /// With `heap`, goroutine leaks by reachability through the heap's object graph are
+    /// added as `blocking.unreachable`.
+    #[pyo3(signature = (crashed = None, heap = true))]
+    fn triage_json(
+        &self,
+        py: Python<'_>,
+        crashed: Option<u64>,
+        heap: bool,
+    ) -> Result<String, BindingError> {
         let inner = &self.inner;
         py.detach(|| {
             guard("analysing goroutines", || {
-                let target = lock(inner);
-                let (groups, total, blocking) = target.runtime().triage(crashed);
+                let mut target = lock(inner);
+                let graph = heap.then(|| target.heap_graph());
+                let (groups, total, blocking) =
+                    target.runtime().triage_with(crashed, graph.as_deref());
                 let document = json!({
                     "groups": to_value!(&groups, "encoding goroutine groups as JSON")?,
                     "total": total,
@@ -607,6 +616,64 @@ impl PyTarget {
                 let target = lock(inner);
                 let walk = target.runtime().heap_walk(target.layout());
                 encode!(&walk, "encoding the heap walk as JSON")
+            })
+        })
+    }
+
+    /// The heap's objects grouped `by` "type", "sizeclass" or "root" as JSON (the `top`
+    /// largest groups, the rest summed), with totals, the largest retainers and warnings.
+    fn heap_report_json(
+        &self,
+        py: Python<'_>,
+        by: &str,
+        top: usize,
+    ) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        let Some(by) = goscope_core::runtime::heapreport::GroupBy::parse(by) else {
+            return Err(BindingError::Core(goscope_core::Error::new(
+                goscope_core::ErrorKind::Unsupported,
+                format!("cannot group the heap by {by:?}: use type, sizeclass or root"),
+            )));
+        };
+        py.detach(|| {
+            guard("analysing the heap", || {
+                let graph = lock(inner).heap_graph();
+                let report = graph.report(by, top);
+                encode!(&report, "encoding the heap report as JSON")
+            })
+        })
+    }
+
+    /// Why the heap object containing `addr` is alive, as JSON: the shortest path from a
+    /// root, its retained size.
+    fn heap_why_json(&self, py: Python<'_>, addr: u64) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("finding what keeps an object alive", || {
+                let mut target = lock(inner);
+                let graph = target.heap_graph();
+                let why = graph.why(addr, target.runtime().types());
+                encode!(&why, "encoding the retaining path as JSON")
+            })
+        })
+    }
+
+    /// Writes a gzipped pprof profile of the reachable heap (inuse_objects, inuse_space)
+    /// whose stacks are retaining paths to `path`; returns its size in bytes.
+    fn heap_pprof(&self, py: Python<'_>, path: std::path::PathBuf) -> Result<usize, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("writing the heap profile", || {
+                let graph = lock(inner).heap_graph();
+                let io = |e: std::io::Error| {
+                    BindingError::Core(goscope_core::Error::new(
+                        goscope_core::ErrorKind::Io,
+                        format!("cannot write the heap profile {}: {e}", path.display()),
+                    ))
+                };
+                let bytes = graph.pprof().map_err(io)?;
+                std::fs::write(&path, &bytes).map_err(io)?;
+                Ok(bytes.len())
             })
         })
     }

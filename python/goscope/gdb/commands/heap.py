@@ -1,4 +1,5 @@
-"""``go heap``: heap totals and size classes, counted from the spans' allocation bits."""
+"""``go heap``: what the heap holds — totals, objects by type, size class or root — and
+``go heap why ADDR``: what keeps an object alive."""
 
 from __future__ import annotations
 
@@ -9,35 +10,76 @@ import gdb
 
 from goscope.gdb import process
 from goscope.gdb.commands.base import GoCommand, gdb_style
-from goscope.render.heap import render_heap
+from goscope.render.heap import human_bytes, render_heap, render_report, render_why
 
 
 class HeapCommand(GoCommand):
     name = "heap"
-    summary = "Heap totals and size classes, counted from the spans' allocation bits."
+    summary = "What the heap holds: totals, objects by type, size class or root; why."
     description = (
-        "Walk every heap arena and span and count what they hold: bytes of spans in use,\n"
-        "allocated objects and bytes (from each span's allocation bits), idle and released\n"
-        "bytes (from the page allocator), stack bytes, and the size classes holding the\n"
-        "most bytes. The figures are those runtime.MemStats names HeapInuse, HeapObjects,\n"
-        "HeapAlloc, HeapIdle, HeapReleased and StackInuse. What could not be read is\n"
-        "listed as warnings; the totals then cover the rest."
+        "Walk every heap arena and span and count what they hold (the figures\n"
+        "runtime.MemStats names HeapInuse, HeapObjects, HeapAlloc, HeapIdle,\n"
+        "HeapReleased and StackInuse), then build the object graph: roots (globals by the\n"
+        "runtime's pointer bitmaps, goroutine stacks by the compiler's stack maps,\n"
+        "deferred calls), objects typed by the runtime's allocation headers and along typed\n"
+        "pointers, grouped --by type, sizeclass or root, with retained sizes.\n"
+        "\n"
+        "  go heap [--top N] [--by type|sizeclass|root] [--totals] [--json]\n"
+        "  go heap why ADDR      the shortest path from a root to the object at ADDR\n"
+        "  go heap pprof FILE    a profile for go tool pprof; stacks are retaining paths"
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--json", action="store_true", help="print the walk as JSON")
+        parser.add_argument("action", nargs="?", choices=("why", "pprof"), help="why or pprof")
+        parser.add_argument("operand", nargs="?", help="ADDR for why, FILE for pprof")
+        parser.add_argument("--json", action="store_true", help="print JSON")
         parser.add_argument(
             "--top",
             type=int,
             default=10,
             metavar="N",
-            help="how many size classes to list, most bytes first (default: 10)",
+            help="how many size classes and groups to list, most bytes first (default: 10)",
+        )
+        parser.add_argument(
+            "--by",
+            choices=("type", "sizeclass", "root"),
+            default="type",
+            help="group objects by type, size class or the root first reaching them",
+        )
+        parser.add_argument(
+            "--totals", action="store_true", help="only the walk's totals (no object graph)"
         )
 
     def run(self, args: argparse.Namespace) -> None:
         target = process.current().target
+        if args.action == "why":
+            if not args.operand:
+                raise gdb.GdbError("go heap why: give the address of a heap object")
+            try:
+                addr = int(gdb.parse_and_eval(args.operand)) & 0xFFFF_FFFF_FFFF_FFFF
+            except gdb.error as e:
+                raise gdb.GdbError(f"go heap why: {e}") from None
+            why = json.loads(target.heap_why_json(addr))
+            if args.json:
+                gdb.write(json.dumps(why, indent=2) + "\n")
+            else:
+                gdb.write(render_why(why, gdb_style()) + "\n")
+            return
+        if args.action == "pprof":
+            if not args.operand:
+                raise gdb.GdbError("go heap pprof: give the file to write")
+            size = target.heap_pprof(args.operand)
+            gdb.write(f"wrote {args.operand} ({human_bytes(size)}); go tool pprof -top it\n")
+            return
         walk = json.loads(target.heap_json())
+        report = None if args.totals else json.loads(target.heap_report_json(args.by, args.top))
         if args.json:
-            gdb.write(json.dumps({"go_version": target.go_version, **walk}, indent=2) + "\n")
-        else:
-            gdb.write(render_heap(walk, args.top, gdb_style()) + "\n")
+            document = {"go_version": target.go_version, **walk}
+            if report is not None:
+                document["report"] = report
+            gdb.write(json.dumps(document, indent=2) + "\n")
+            return
+        text = render_heap(walk, args.top, gdb_style())
+        if report is not None:
+            text += "\n\n" + render_report(report, gdb_style())
+        gdb.write(text + "\n")

@@ -49,9 +49,18 @@ impl Runtime {
 
     /// The groups, the goroutine count and what goroutines wait on, from one decoding pass.
     pub fn triage(&self, crashed: Option<u64>) -> (Vec<Group>, usize, Blocking) {
+        self.triage_with(crashed, None)
+    }
+
+    /// `triage`, with goroutine leaks by reachability through the heap's object graph.
+    pub fn triage_with(
+        &self,
+        crashed: Option<u64>,
+        graph: Option<&super::objgraph::HeapGraph>,
+    ) -> (Vec<Group>, usize, Blocking) {
         let mut waits = WaitCollector::default();
         let (groups, total) = self.groups_and(crashed, |g| waits.add(self, g));
-        (groups, total, self.blocking(waits))
+        (groups, total, self.blocking_with(waits, graph))
     }
 
     /// `groups`, showing each goroutine to `also` as it is decoded.

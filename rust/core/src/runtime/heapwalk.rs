@@ -114,6 +114,40 @@ impl HeapWalk {
     }
 }
 
+/// What the walk calls with each in-use span.
+type SpanVisitor<'a> = &'a mut dyn for<'s> FnMut(&SpanView<'s>);
+
+/// An in-use span of heap objects, as the walk read it.
+pub(super) struct SpanView<'a> {
+    pub start: u64,
+    pub bytes: u64,
+    /// Size class times two, plus one when its objects hold no pointers.
+    pub spanclass: u8,
+    pub elemsize: u64,
+    pub nelems: u64,
+    pub freeindex: u64,
+    /// Empty for a large object's span (its one object is allocated).
+    pub alloc_bits: &'a [u8],
+    /// The `mspan` struct.
+    pub raw: &'a [u8],
+}
+
+impl SpanView<'_> {
+    /// Whether slot `i` holds an allocated object.
+    pub fn allocated(&self, i: u64) -> bool {
+        i < self.freeindex
+            || self
+                .alloc_bits
+                .get((i / 8) as usize)
+                .is_some_and(|b| b & (1 << (i % 8)) != 0)
+    }
+
+    /// A little-endian field of the `mspan` struct.
+    pub fn field(&self, off: u64, size: u64) -> Option<u64> {
+        field(self.raw, (off, size))
+    }
+}
+
 /// Offsets the walk needs beyond the ones the arena index uses (`Runtime::off.heap`).
 struct WalkLayout {
     heap_arenas: u64,
@@ -182,6 +216,16 @@ impl Runtime {
     /// The walk with `runtime.mheap_` found by its symbol when `symbols`, else by the scan
     /// stripped binaries need.
     fn heap_walk_found(&self, layout: &RuntimeLayout, symbols: bool) -> HeapWalk {
+        self.heap_walk_visit(layout, symbols, &mut |_| {})
+    }
+
+    /// The walk, calling `visit` with every in-use span of heap objects.
+    pub(super) fn heap_walk_visit(
+        &self,
+        layout: &RuntimeLayout,
+        symbols: bool,
+        visit: &mut dyn FnMut(&SpanView<'_>),
+    ) -> HeapWalk {
         let mut walk = HeapWalk {
             idle_source: "page allocator (mheap_.pages.chunks)".into(),
             ..HeapWalk::default()
@@ -250,7 +294,8 @@ impl Runtime {
                         walk.warn(format!("stopped after {MAX_SPANS} spans"));
                         break 'walk;
                     }
-                    let (start, end) = self.count_span(span, at, &lay, &mut walk, &mut classes);
+                    let (start, end) =
+                        self.count_span(span, at, &lay, &mut walk, &mut classes, visit);
                     last = (span, start, end);
                 }
             }
@@ -275,6 +320,7 @@ impl Runtime {
         lay: &WalkLayout,
         walk: &mut HeapWalk,
         classes: &mut BTreeMap<u8, SizeClass>,
+        visit: &mut dyn FnMut(&SpanView<'_>),
     ) -> (u64, u64) {
         let Ok(s) = self.mem.read_vec(span, lay.span_size as usize) else {
             walk.warn(format!("the span {span:#x} is unreadable"));
@@ -300,7 +346,7 @@ impl Runtime {
         };
         let end = start + bytes;
         if start == page {
-            self.count_live_span(span, &s, bytes, lay, walk, classes);
+            self.count_live_span(span, &s, bytes, lay, walk, (classes, visit));
         }
         // A stale entry's struct may describe pages further on: only a span holding this
         // page lets the following entries be skipped.
@@ -318,7 +364,7 @@ impl Runtime {
         bytes: u64,
         lay: &WalkLayout,
         walk: &mut HeapWalk,
-        classes: &mut BTreeMap<u8, SizeClass>,
+        (classes, visit): (&mut BTreeMap<u8, SizeClass>, SpanVisitor<'_>),
     ) {
         let get = |off: u64, size: u64| field(s, (off, size)).unwrap_or(0);
         let state = get(self.off.heap.span_state, 1) as u8;
@@ -340,6 +386,16 @@ impl Runtime {
             walk.totals.large_bytes = walk.totals.large_bytes.saturating_add(bytes);
             walk.totals.heap_objects += 1;
             walk.totals.heap_alloc = walk.totals.heap_alloc.saturating_add(bytes);
+            visit(&SpanView {
+                start: get(self.off.heap.span_start, 8),
+                bytes,
+                spanclass,
+                elemsize: bytes,
+                nelems: 1,
+                freeindex: 1,
+                alloc_bits: &[],
+                raw: s,
+            });
             return;
         }
         let elemsize = get(self.off.heap.span_elemsize, 8);
@@ -383,6 +439,16 @@ impl Runtime {
         if spanclass & 1 != 0 {
             c.noscan_spans += 1;
         }
+        visit(&SpanView {
+            start: get(self.off.heap.span_start, 8),
+            bytes,
+            spanclass,
+            elemsize,
+            nelems,
+            freeindex,
+            alloc_bits: &bits,
+            raw: s,
+        });
     }
 
     /// The arena indexes to visit: `mheap_.heapArenas` (`allArenas` before go1.25), else

@@ -9,7 +9,9 @@ pub mod filter;
 mod goroutine;
 mod groups;
 mod heap;
+pub mod heapreport;
 pub mod heapwalk;
+pub mod objgraph;
 mod offsets;
 mod panics;
 pub mod panicval;
@@ -966,6 +968,11 @@ impl Runtime {
     }
 
     /// Gives the runtime the binary's type descriptors, which panic values need.
+    /// The type descriptor reader, when the descriptors were found.
+    pub fn types(&self) -> Option<&types::TypeReader<Arc<dyn Memory>>> {
+        self.types.as_ref()
+    }
+
     pub fn set_types(&mut self, types: Option<types::TypeReader<Arc<dyn Memory>>>) {
         self.types = types;
     }

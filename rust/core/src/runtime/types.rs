@@ -376,6 +376,8 @@ pub struct TypeReader<M> {
     /// End of the contiguous descriptors, `types + typedesclen` (go1.27).
     typedesc_end: Option<u64>,
     off: Offsets,
+    /// Maps are bucketed (`hmap`), not swiss tables.
+    old_maps: bool,
     /// `[types, etypes)` read whole, for searches by name.
     section: OnceLock<Result<Vec<u8>>>,
     links: OnceLock<Result<Vec<u64>>>,
@@ -434,6 +436,7 @@ impl<M: Memory> TypeReader<M> {
             typelinks,
             typedesc_end,
             off: Offsets::resolve(layout, old_maps),
+            old_maps,
             section: OnceLock::new(),
             links: OnceLock::new(),
         })
@@ -523,6 +526,20 @@ impl<M: Memory> TypeReader<M> {
         let key = self.type_ptr(typ, self.off.map_key)?;
         let elem = self.type_ptr(typ, self.off.map_elem)?;
         Ok(Some((key, elem)))
+    }
+
+    /// Whether maps are swiss tables (go1.24+ unless built with `noswissmap`).
+    pub fn swiss_maps(&self) -> bool {
+        !self.old_maps
+    }
+
+    /// A map type's bucket (bucketed maps) or group (swiss tables) type, which follows its
+    /// element type in both descriptors; `None` for other kinds.
+    pub fn map_group(&self, typ: u64) -> Result<Option<u64>> {
+        if self.header(typ)?.kind != Kind::Map {
+            return Ok(None);
+        }
+        self.type_ptr(typ, self.off.map_elem + 8).map(Some)
     }
 
     /// The fields of a struct type in declaration order; empty for other kinds.

@@ -27,6 +27,7 @@ use serde::Serialize;
 use super::blocking::Channel;
 use super::goroutine::{FrameCache, Goroutine};
 use super::heap::HeapIndex;
+use super::objgraph::{HeapGraph, Root};
 use super::stackmap::{live_slots, FrameSpan};
 use super::unwind::Code;
 use super::Runtime;
@@ -104,6 +105,12 @@ pub struct Blocking {
     pub objects: Vec<WaitObject>,
     pub deadlocks: Vec<Deadlock>,
     pub leaks: Vec<Leak>,
+    /// Goroutines leaked by reachability, by site and reason: blocked on channels or sync
+    /// objects that no global and no goroutine that can still run reaches, through any chain
+    /// of heap objects (Go's goroutine leak profile's definition). None when the heap's
+    /// object graph was not built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<Vec<Leak>>,
     /// What limited the analysis (a semaphore table not found, a scan cut short).
     pub notes: Vec<String>,
 }
@@ -362,6 +369,11 @@ impl Runtime {
     /// What the goroutines `collector` saw wait on, who could release it, and which of
     /// them are stuck for good.
     pub fn blocking(&self, collector: WaitCollector) -> Blocking {
+        self.blocking_with(collector, None)
+    }
+
+    /// `blocking`, with goroutine leaks by reachability through `graph` when given.
+    pub fn blocking_with(&self, collector: WaitCollector, graph: Option<&HeapGraph>) -> Blocking {
         let mut parked = collector.parked;
         let mut out = Blocking::default();
         let mut objects = Objects::default();
@@ -554,6 +566,9 @@ impl Runtime {
         }
 
         self.report(&parked, &objects.list, &stuck, &id_index, &mut out);
+        if let Some(graph) = graph {
+            out.unreachable = Some(self.unreachable(graph, &parked, &objects.list, semtable_range));
+        }
         out.objects = objects.list;
         out.objects
             .sort_by_key(|o| std::cmp::Reverse(o.waiters.len()));
@@ -1048,6 +1063,77 @@ impl Runtime {
             frames,
             precise,
         })
+    }
+
+    /// Blocked goroutines nothing that can run reaches (see [`Blocking::unreachable`]),
+    /// grouped by site and reason.
+    fn unreachable(
+        &self,
+        graph: &HeapGraph,
+        parked: &[Parked],
+        objects: &[WaitObject],
+        semtable: Option<(u64, u64)>,
+    ) -> Vec<Leak> {
+        let blocked: Vec<(u64, Vec<u64>)> = parked
+            .iter()
+            .filter(|p| matches!(p.wait, Wait::Blocked | Wait::Forever))
+            .map(|p| {
+                let addrs = p
+                    .objects
+                    .iter()
+                    .filter_map(|&i| objects.get(i))
+                    .map(|o| o.addr)
+                    .collect();
+                (p.id, addrs)
+            })
+            .collect();
+        let globals = self.binary.moduledata().map(|md| {
+            (
+                md.noptrdata.min(md.data) + self.bias,
+                md.enoptrbss.max(md.ebss) + self.bias,
+            )
+        });
+        let always = |a: u64| globals.is_some_and(|(lo, hi)| a >= lo && a < hi);
+        // The semaphore table points at every semaphore waited on: bookkeeping of the
+        // runtime, not a reference a program holds.
+        let skip_root = |r: &Root| {
+            r.name == "runtime.semtable"
+                || semtable.is_some_and(|(lo, hi)| r.addr >= lo && r.addr < hi)
+        };
+        let ids = graph.unreachable_waiters(&blocked, &always, &skip_root);
+        let id_index: FastMap<u64, usize> =
+            parked.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+        let mut sites: BTreeMap<(Site, String), Vec<usize>> = BTreeMap::new();
+        for id in ids {
+            if let Some(p) = id_index
+                .get(&id)
+                .and_then(|&i| parked.get(i).map(|p| (i, p)))
+            {
+                sites
+                    .entry((p.1.site.clone(), p.1.reason.clone()))
+                    .or_default()
+                    .push(p.0);
+            }
+        }
+        let mut out: Vec<Leak> = sites
+            .into_iter()
+            .map(|((site, reason), list)| {
+                let mut leak = make_leak(&site_text(&site), &reason, &list, parked, objects, true);
+                let who = if leak.count == 1 {
+                    "1 goroutine".to_string()
+                } else {
+                    format!("{} goroutines", leak.count)
+                };
+                leak.summary = format!(
+                    "{who} blocked in {reason} at {} on objects that no global and no goroutine \
+                     that can run reaches",
+                    leak.site
+                );
+                leak
+            })
+            .collect();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then(a.site.cmp(&b.site)));
+        out
     }
 
     /// Deadlocks and leaks from the stuck set.

@@ -1,0 +1,332 @@
+//! What `goscope heap` prints from the object graph: objects and bytes by type, size class or
+//! root, retained sizes from the dominator tree, the path that keeps an object alive, and a
+//! pprof profile whose stacks are those paths.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::heapwalk::HeapTotals;
+use super::objgraph::{HeapGraph, Step, TypedBy};
+use super::types::TypeReader;
+use crate::graph::dominators::{immediate_dominators, retained_sizes, Csr};
+use crate::graph::pprof::ProfileBuilder;
+use crate::memory::Memory;
+
+/// Frames of a retaining path kept in a profile sample (the root and the objects nearest it,
+/// then the object itself).
+const MAX_PATH: usize = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Type,
+    SizeClass,
+    Root,
+}
+
+impl GroupBy {
+    pub fn parse(s: &str) -> Option<GroupBy> {
+        match s {
+            "type" => Some(GroupBy::Type),
+            "sizeclass" | "size-class" | "class" => Some(GroupBy::SizeClass),
+            "root" => Some(GroupBy::Root),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            GroupBy::Type => "type",
+            GroupBy::SizeClass => "sizeclass",
+            GroupBy::Root => "root",
+        }
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub name: String,
+    pub objects: u64,
+    pub bytes: u64,
+    /// Of those, reachable from a root.
+    pub reachable_objects: u64,
+    pub reachable_bytes: u64,
+    /// Bytes only this root keeps alive (by root only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retained: Option<u64>,
+    /// Where the type came from, for a type (`header`, `span`, `pointer`, `code`, `none`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub typed_by: Option<TypedBy>,
+    /// One object of the group.
+    pub example: u64,
+}
+
+/// An object that keeps much memory alive by itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct Retainer {
+    pub addr: u64,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub size: u64,
+    pub retained: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphTotals {
+    pub objects: u64,
+    pub bytes: u64,
+    pub reachable_objects: u64,
+    pub reachable_bytes: u64,
+    /// Objects whose type is known, and their bytes.
+    pub typed_objects: u64,
+    pub typed_bytes: u64,
+    pub roots: u64,
+    pub pointers: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HeapReport {
+    pub by: &'static str,
+    pub totals: GraphTotals,
+    pub rows: Vec<Row>,
+    /// Rows beyond `top`, summed.
+    pub rest: Option<Row>,
+    pub retainers: Vec<Retainer>,
+    pub walk: HeapTotals,
+    /// Whether roots were typed by DWARF.
+    pub dwarf: bool,
+    pub found: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Why an object is alive.
+#[derive(Debug, Clone, Serialize)]
+pub struct Why {
+    pub addr: u64,
+    /// The object containing `addr`: start, size and type.
+    pub object: Option<Step>,
+    pub reachable: bool,
+    pub retained: u64,
+    /// From the root to the object.
+    pub path: Vec<Step>,
+    pub warnings: Vec<String>,
+}
+
+impl HeapGraph {
+    /// Retained size of every node (the dominator tree's subtree sizes).
+    pub fn retained(&self) -> Vec<u64> {
+        let n = self.node_count();
+        let idom = immediate_dominators(
+            n,
+            Csr {
+                offsets: &self.offsets,
+                targets: &self.targets,
+            },
+        );
+        let base = 1 + self.roots.len();
+        let mut sizes = vec![0u64; n];
+        for (i, o) in self.objects.iter().enumerate() {
+            if let Some(s) = sizes.get_mut(base + i) {
+                *s = o.size;
+            }
+        }
+        retained_sizes(&idom, &sizes)
+    }
+
+    pub fn report(&self, by: GroupBy, top: usize) -> HeapReport {
+        let retained = self.retained();
+        let base = 1 + self.roots.len();
+        let mut totals = GraphTotals {
+            objects: self.objects.len() as u64,
+            bytes: 0,
+            reachable_objects: 0,
+            reachable_bytes: 0,
+            typed_objects: 0,
+            typed_bytes: 0,
+            roots: self.roots.len() as u64,
+            pointers: self.targets.len() as u64,
+        };
+        let mut groups: HashMap<String, Row> = HashMap::new();
+        for (i, o) in self.objects.iter().enumerate() {
+            let live = self.reachable(i);
+            totals.bytes += o.size;
+            if live {
+                totals.reachable_objects += 1;
+                totals.reachable_bytes += o.size;
+            }
+            if o.typed_by != TypedBy::None {
+                totals.typed_objects += 1;
+                totals.typed_bytes += o.size;
+            }
+            let key = match by {
+                GroupBy::Type => self.label_name(o.label).to_string(),
+                GroupBy::SizeClass if o.class == 0 => "large objects".to_string(),
+                GroupBy::SizeClass => format!("size class {} ({} bytes)", o.class, o.size),
+                GroupBy::Root => match self.root_of(i) {
+                    Some(r) => r.name.clone(),
+                    None => "(unreachable)".to_string(),
+                },
+            };
+            let row = groups.entry(key).or_insert_with_key(|k| Row {
+                name: k.clone(),
+                objects: 0,
+                bytes: 0,
+                reachable_objects: 0,
+                reachable_bytes: 0,
+                retained: None,
+                typed_by: (by == GroupBy::Type).then_some(o.typed_by),
+                example: o.addr,
+            });
+            row.objects += 1;
+            row.bytes += o.size;
+            if live {
+                row.reachable_objects += 1;
+                row.reachable_bytes += o.size;
+            }
+        }
+        if by == GroupBy::Root {
+            for (r, root) in self.roots.iter().enumerate() {
+                if let Some(row) = groups.get_mut(&root.name) {
+                    let own = retained.get(r + 1).copied().unwrap_or(0);
+                    *row.retained.get_or_insert(0) += own;
+                }
+            }
+        }
+        let mut rows: Vec<Row> = groups.into_values().collect();
+        rows.sort_by(|a, b| {
+            b.bytes
+                .cmp(&a.bytes)
+                .then(b.objects.cmp(&a.objects))
+                .then(a.name.cmp(&b.name))
+        });
+        let rest = (rows.len() > top).then(|| {
+            let tail = rows.split_off(top);
+            let mut sum = Row {
+                name: format!("{} more", tail.len()),
+                objects: 0,
+                bytes: 0,
+                reachable_objects: 0,
+                reachable_bytes: 0,
+                retained: None,
+                typed_by: None,
+                example: 0,
+            };
+            for r in tail {
+                sum.objects += r.objects;
+                sum.bytes += r.bytes;
+                sum.reachable_objects += r.reachable_objects;
+                sum.reachable_bytes += r.reachable_bytes;
+            }
+            sum
+        });
+        let mut order: Vec<usize> = (0..self.objects.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(retained.get(base + i).copied().unwrap_or(0)));
+        let retainers = order
+            .into_iter()
+            .take(top.min(20))
+            .filter_map(|i| {
+                let o = self.objects.get(i)?;
+                let r = retained.get(base + i).copied().unwrap_or(0);
+                (r > 0).then(|| Retainer {
+                    addr: o.addr,
+                    type_name: self.label_name(o.label).to_string(),
+                    size: o.size,
+                    retained: r,
+                    root: self.root_of(i).map(|r| r.name.clone()),
+                })
+            })
+            .collect();
+        HeapReport {
+            by: by.name(),
+            totals,
+            rows,
+            rest,
+            retainers,
+            walk: self.walk.totals.clone(),
+            dwarf: self.dwarf,
+            found: self.walk.found.clone(),
+            warnings: self
+                .walk
+                .warnings
+                .iter()
+                .chain(self.warnings.iter())
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The path from a root to the object containing `addr`.
+    pub fn why(&self, addr: u64, types: Option<&TypeReader<Arc<dyn Memory>>>) -> Why {
+        let mut out = Why {
+            addr,
+            object: None,
+            reachable: false,
+            retained: 0,
+            path: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let Some(i) = self.object_at(addr) else {
+            out.warnings
+                .push(format!("{addr:#x} is not inside an allocated heap object"));
+            return out;
+        };
+        let base = 1 + self.roots.len();
+        out.retained = self.retained().get(base + i).copied().unwrap_or(0);
+        out.reachable = self.reachable(i);
+        out.path = self.path_to(i, types);
+        out.object = self.objects.get(i).map(|o| Step::Object {
+            addr: o.addr,
+            size: o.size,
+            type_name: self.label_name(o.label).to_string(),
+            typed_by: o.typed_by,
+            via: None,
+            at: None,
+        });
+        out
+    }
+
+    /// A pprof profile of the reachable objects, `inuse_objects` and `inuse_space`, whose
+    /// sample stacks are the retaining paths: the object's type, the types along the way and
+    /// the root at the bottom.
+    pub fn pprof(&self) -> std::io::Result<Vec<u8>> {
+        let mut p = ProfileBuilder::new(&[("inuse_objects", "count"), ("inuse_space", "bytes")]);
+        p.comment("goscope heap: sample stacks are paths from a root (bottom) to the object");
+        let base = 1 + self.roots.len();
+        let mut names: Vec<String> = Vec::with_capacity(MAX_PATH);
+        for (i, o) in self.objects.iter().enumerate() {
+            if !self.reachable(i) {
+                continue;
+            }
+            names.clear();
+            let mut node = (base + i) as u32;
+            let mut hops = 0;
+            while node != 0 && hops < 100_000 {
+                hops += 1;
+                let idx = node as usize;
+                if idx >= base {
+                    if let Some(obj) = self.objects.get(idx - base) {
+                        names.push(self.label_name(obj.label).to_string());
+                    }
+                } else if let Some(r) = self.roots.get(idx.wrapping_sub(1)) {
+                    names.push(format!("{} ({})", r.name, r.kind));
+                }
+                node = self.parent_of(node);
+            }
+            if names.len() > MAX_PATH {
+                // Keep the object's end and the root's end of a long path.
+                let keep_tail = MAX_PATH / 2;
+                let tail: Vec<String> = names.split_off(names.len() - keep_tail);
+                names.truncate(MAX_PATH - keep_tail - 1);
+                names.push("…".to_string());
+                names.extend(tail);
+            }
+            let stack: Vec<&str> = names.iter().map(String::as_str).collect();
+            p.add(&stack, &[1, o.size as i64]);
+        }
+        p.finish()
+    }
+}

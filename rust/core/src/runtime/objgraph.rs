@@ -1,0 +1,1521 @@
+//! The heap as a graph: every allocated object (from the heap walk's allocation bits), the
+//! roots that point into it (data and bss by the runtime's pointer bitmaps, goroutine stacks
+//! by the compiler's stack maps, deferred calls) and the pointers between objects.
+//!
+//! Types come from the runtime's own metadata where it has them — the type header of objects
+//! over 512 bytes in small-object spans and `mspan.largeType` of large ones (go1.22+) — and
+//! from the types of the roots (DWARF, when the binary has it), carried along typed pointers:
+//! a `*T` field types its target `T`, a `[]T` field its backing array, a map its buckets,
+//! a channel its buffer, an interface the value its data word points to. An object reached
+//! by typed pointers is scanned by its type; one of unknown type in a span that holds
+//! pointers is scanned word by word (a word counts when it points into an allocated object);
+//! objects of spans without pointers are never scanned.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::heapwalk::{HeapWalk, SpanView};
+use super::stackmap::{live_slots, FrameSpan};
+use super::types::{Kind, TypeReader};
+use super::Runtime;
+use crate::dwarfvars::{DwarfVars, PieceLoc};
+use crate::layout::RuntimeLayout;
+use crate::memory::{Memory, MemoryExt};
+
+const PTR: u64 = 8;
+/// go1.22+: objects larger than this in small-object spans start with a `*_type` header.
+const HEADER_MIN_SIZE: u64 = 512;
+const NONE: u32 = u32::MAX;
+/// Bytes of a large object read at once while scanning it.
+const CHUNK: u64 = 1 << 20;
+/// Slots one type's plan may list before its arrays are scanned word by word instead.
+const MAX_PLAN_SLOTS: usize = 4096;
+const MAX_TYPE_DEPTH: usize = 12;
+/// The most of a stack read for its roots.
+const MAX_STACK_BYTES: u64 = 1 << 28;
+/// Map internals the type descriptors do not describe (stable from go1.21 to go1.27):
+/// `hmap.buckets`/`oldbuckets`, swiss `Map.dirPtr`/`dirLen`, `table.groups.data`.
+const HMAP_BUCKETS: u64 = 16;
+const HMAP_OLDBUCKETS: u64 = 24;
+const SWISS_DIR_PTR: u64 = 16;
+const SWISS_DIR_LEN: u64 = 24;
+const SWISS_TABLE_GROUPS: u64 = 16;
+
+/// What an object is known to be, and so how it is scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// In a span with pointers, type unknown: every word is a candidate.
+    Unknown,
+    /// In a span without pointers.
+    Noscan,
+    /// One value of the type (at the object's data start).
+    Single(u64),
+    /// Consecutive values of the type.
+    Array(u64),
+    /// A map's header (`hmap`, or the swiss `Map`), of the map type.
+    MapHeader(u64),
+    /// A swiss map's directory (`[]*table`) and table, with the map's group type.
+    SwissDir(u64),
+    SwissTable(u64),
+    /// A channel (`hchan`) of the channel type.
+    Chan(u64),
+    /// A closure: a code pointer, then the captured variables.
+    Closure,
+}
+
+/// What a pointer says about its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hint {
+    None,
+    /// Points to a `T`.
+    Obj(u64),
+    /// Points into a backing array of `T`s.
+    Slice(u64),
+    /// A string's bytes.
+    Str,
+    Map(u64),
+    Chan(u64),
+    Func,
+    SwissDir(u64),
+    SwissTable(u64),
+}
+
+/// A pointer-holding slot of a type, at a byte offset.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Ptr(u64),
+    Slice(u64),
+    Str,
+    Iface,
+    Eface,
+    Map(u64),
+    Chan(u64),
+    Func,
+    Unsafe,
+    /// Bytes scanned word by word (an array too long to list).
+    Words(u64),
+}
+
+#[derive(Debug, Default)]
+struct Plan {
+    size: u64,
+    slots: Vec<(u64, Slot)>,
+}
+
+/// A type, or what stands for one, objects are grouped by.
+#[derive(Debug, Clone, Serialize)]
+pub struct Label {
+    pub name: String,
+    /// The type descriptor, when the label has one.
+    #[serde(skip)]
+    shape_type: Option<u64>,
+}
+
+/// One heap object.
+#[derive(Debug, Clone, Copy)]
+pub struct Obj {
+    pub addr: u64,
+    pub size: u64,
+    pub label: u32,
+    /// Size class (0 for a large object).
+    pub class: u8,
+    noscan: bool,
+    /// Starts with a type header (its data follows it).
+    header: bool,
+    shape: Shape,
+    /// Where its type came from.
+    pub typed_by: TypedBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TypedBy {
+    None,
+    Header,
+    Span,
+    Pointer,
+    Code,
+}
+
+/// A root: a global variable, a goroutine's frame, its deferred calls.
+#[derive(Debug, Clone, Serialize)]
+pub struct Root {
+    pub kind: &'static str,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goroutine: Option<u64>,
+    /// Where it is (a global's first pointer word; 0 for other roots).
+    #[serde(skip)]
+    pub addr: u64,
+}
+
+/// A root's pointer: (root, slot index, value, hint).
+type RootPtr = (u32, u32, u64, Hint);
+/// Where roots are collected: the roots, their slots and their pointers.
+type RootParts<'a> = (
+    &'a mut Vec<Root>,
+    &'a mut Vec<RootSlot>,
+    &'a mut Vec<RootPtr>,
+);
+
+/// A root's pointer: where it is and, when known, the variable (and field) holding it.
+#[derive(Debug, Clone)]
+struct RootSlot {
+    at: u64,
+    what: Option<Arc<str>>,
+}
+
+/// The object graph. Node 0 stands for all roots, nodes `1..=roots.len()` are the roots,
+/// the rest the objects in address order.
+pub struct HeapGraph {
+    pub objects: Vec<Obj>,
+    addrs: Vec<u64>,
+    pub labels: Vec<Label>,
+    pub roots: Vec<Root>,
+    root_slots: Vec<RootSlot>,
+    /// Successors of every node, compressed: node i's are `targets[offsets[i]..offsets[i+1]]`.
+    pub offsets: Vec<u64>,
+    pub targets: Vec<u32>,
+    /// Where each edge's pointer is: a byte offset in its source object, or for a root's
+    /// edges the index of its slot.
+    edge_at: Vec<u32>,
+    /// The first node (in breadth-first order from the roots) pointing at each node, and the
+    /// edge it did so by.
+    parent: Vec<u32>,
+    parent_edge: Vec<u32>,
+    /// The root each node is first reached from (NONE when unreachable).
+    pub first_root: Vec<u32>,
+    pub walk: HeapWalk,
+    pub warnings: Vec<String>,
+    /// Whether roots were typed by DWARF.
+    pub dwarf: bool,
+    /// `[lo, hi)` of the goroutine structs' addresses (skipped when reachability is asked
+    /// for goroutine leaks: the runtime's own reference to every goroutine).
+    g_nodes: Vec<u32>,
+}
+
+struct Builder<'a> {
+    rt: &'a Runtime,
+    types: Option<&'a TypeReader<Arc<dyn Memory>>>,
+    plans: HashMap<u64, Arc<Plan>>,
+    labels: Vec<Label>,
+    label_index: HashMap<String, u32>,
+    objects: Vec<Obj>,
+    addrs: Vec<u64>,
+    heap_lo: u64,
+    heap_hi: u64,
+    swiss: bool,
+    hchan_buf: Option<u64>,
+    hchan_elemtype: Option<u64>,
+    warnings: Vec<String>,
+}
+
+impl Runtime {
+    /// The heap's object graph, with types, roots and first paths; `dwarf` types the roots
+    /// when the binary has DWARF.
+    pub fn heap_graph(&self, layout: &RuntimeLayout, dwarf: Option<&DwarfVars>) -> HeapGraph {
+        let large_type = layout.offset("runtime.mspan", "largeType").ok();
+        let headers = self
+            .binary
+            .go_version()
+            .is_none_or(|v| v.major > 1 || v.minor >= 22);
+        let types = self.types.as_ref();
+        let mut b = Builder {
+            rt: self,
+            types,
+            plans: HashMap::new(),
+            labels: Vec::new(),
+            label_index: HashMap::new(),
+            objects: Vec::new(),
+            addrs: Vec::new(),
+            heap_lo: 0,
+            heap_hi: 0,
+            swiss: types.is_some_and(|t| t.swiss_maps()),
+            hchan_buf: layout.offset("runtime.hchan", "buf").ok(),
+            hchan_elemtype: layout.offset("runtime.hchan", "elemtype").ok(),
+            warnings: Vec::new(),
+        };
+        let walk = self.heap_walk_visit(layout, true, &mut |s: &SpanView<'_>| {
+            b.add_span(s, headers, large_type);
+        });
+        b.finish_objects();
+        let mut roots: Vec<Root> = Vec::new();
+        let mut root_slots: Vec<RootSlot> = Vec::new();
+        // (root, slot index, value, hint) for every root pointer.
+        let mut root_ptrs: Vec<(u32, u32, u64, Hint)> = Vec::new();
+        let mut g_addrs: Vec<u64> = Vec::new();
+        b.stack_roots(
+            dwarf,
+            (&mut roots, &mut root_slots, &mut root_ptrs),
+            &mut g_addrs,
+        );
+        b.global_roots(dwarf, (&mut roots, &mut root_slots, &mut root_ptrs));
+        b.propagate(&root_ptrs);
+        b.name_unknown();
+        let nroots = roots.len();
+        let n = 1 + nroots + b.objects.len();
+        let mut offsets: Vec<u64> = Vec::with_capacity(n + 1);
+        let mut targets: Vec<u32> = Vec::new();
+        let mut edge_at: Vec<u32> = Vec::new();
+        offsets.push(0);
+        for r in 0..nroots {
+            targets.push(1 + r as u32);
+            edge_at.push(NONE);
+        }
+        offsets.push(targets.len() as u64);
+        let base = 1 + nroots as u32;
+        let mut k = 0;
+        for r in 0..nroots as u32 {
+            while let Some(&(root, slot, value, _)) = root_ptrs.get(k) {
+                if root != r {
+                    break;
+                }
+                if let Some(t) = b.find(value) {
+                    targets.push(base + t);
+                    edge_at.push(slot);
+                }
+                k += 1;
+            }
+            offsets.push(targets.len() as u64);
+        }
+        let mut out = Vec::new();
+        for i in 0..b.objects.len() {
+            out.clear();
+            b.scan(i as u32, &mut out);
+            for &(off, t, _) in &out {
+                targets.push(base + t);
+                edge_at.push(off);
+            }
+            offsets.push(targets.len() as u64);
+        }
+        let g_nodes = g_addrs
+            .iter()
+            .filter_map(|&g| b.find(g))
+            .map(|i| base + i)
+            .collect();
+        let mut graph = HeapGraph {
+            objects: b.objects,
+            addrs: b.addrs,
+            labels: b.labels,
+            roots,
+            root_slots,
+            offsets,
+            targets,
+            edge_at,
+            parent: Vec::new(),
+            parent_edge: Vec::new(),
+            first_root: Vec::new(),
+            walk,
+            warnings: b.warnings,
+            dwarf: dwarf.is_some(),
+            g_nodes,
+        };
+        graph.breadth_first();
+        graph
+    }
+}
+
+fn word(buf: &[u8], off: u64) -> u64 {
+    usize::try_from(off)
+        .ok()
+        .and_then(|o| buf.get(o..o.checked_add(8)?))
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+impl Builder<'_> {
+    fn add_span(&mut self, s: &SpanView<'_>, headers: bool, large_type: Option<u64>) {
+        let class = s.spanclass >> 1;
+        let noscan = s.spanclass & 1 != 0;
+        if class == 0 {
+            let mut shape = if noscan {
+                Shape::Noscan
+            } else {
+                Shape::Unknown
+            };
+            let mut typed_by = TypedBy::None;
+            if let (false, Some(off)) = (noscan, large_type) {
+                let t = s.field(off, 8).unwrap_or(0);
+                if self.is_type(t) {
+                    let size = self.type_size(t);
+                    shape = if size > 0 && s.bytes >= 2 * size {
+                        Shape::Array(t)
+                    } else {
+                        Shape::Single(t)
+                    };
+                    typed_by = TypedBy::Span;
+                }
+            }
+            self.push(s.start, s.bytes, class, noscan, false, shape, typed_by);
+            return;
+        }
+        let header = headers && !noscan && s.elemsize > HEADER_MIN_SIZE;
+        for i in 0..s.nelems {
+            if !s.allocated(i) {
+                continue;
+            }
+            let addr = s.start + i * s.elemsize;
+            let mut shape = if noscan {
+                Shape::Noscan
+            } else {
+                Shape::Unknown
+            };
+            let mut typed_by = TypedBy::None;
+            if header {
+                let t = self.rt.mem.read_ptr(addr).unwrap_or(0);
+                if self.is_type(t) {
+                    let size = self.type_size(t);
+                    shape = if size > 0 && s.elemsize - PTR >= 2 * size {
+                        Shape::Array(t)
+                    } else {
+                        Shape::Single(t)
+                    };
+                    typed_by = TypedBy::Header;
+                }
+            }
+            self.push(addr, s.elemsize, class, noscan, header, shape, typed_by);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        addr: u64,
+        size: u64,
+        class: u8,
+        noscan: bool,
+        header: bool,
+        shape: Shape,
+        typed_by: TypedBy,
+    ) {
+        let label = self.label_for(shape, size, class);
+        self.addrs.push(addr);
+        self.objects.push(Obj {
+            addr,
+            size,
+            label,
+            class,
+            noscan,
+            header,
+            shape,
+            typed_by,
+        });
+    }
+
+    fn finish_objects(&mut self) {
+        if !self.addrs.is_sorted() {
+            let mut order: Vec<usize> = (0..self.addrs.len()).collect();
+            order.sort_by_key(|&i| self.addrs.get(i).copied().unwrap_or(0));
+            self.objects = order
+                .iter()
+                .filter_map(|&i| self.objects.get(i).copied())
+                .collect();
+            self.addrs = self.objects.iter().map(|o| o.addr).collect();
+        }
+        self.heap_lo = self.addrs.first().copied().unwrap_or(0);
+        self.heap_hi = self
+            .objects
+            .last()
+            .map_or(0, |o| o.addr.saturating_add(o.size));
+    }
+
+    fn is_type(&self, t: u64) -> bool {
+        let Some(types) = self.types else {
+            return false;
+        };
+        let (lo, hi) = types.type_range();
+        t >= lo && t < hi && t.is_multiple_of(8) && types.kind(t).is_ok()
+    }
+
+    fn type_size(&self, t: u64) -> u64 {
+        self.types.and_then(|ty| ty.size(t).ok()).unwrap_or(0)
+    }
+
+    fn type_name(&self, t: u64) -> String {
+        self.types
+            .and_then(|ty| ty.name(t).ok())
+            .unwrap_or_else(|| format!("type {t:#x}"))
+    }
+
+    fn intern(&mut self, name: String, shape_type: Option<u64>) -> u32 {
+        if let Some(&i) = self.label_index.get(&name) {
+            return i;
+        }
+        let i = self.labels.len() as u32;
+        self.label_index.insert(name.clone(), i);
+        self.labels.push(Label { name, shape_type });
+        i
+    }
+
+    fn label_for(&mut self, shape: Shape, size: u64, class: u8) -> u32 {
+        match shape {
+            Shape::Unknown | Shape::Noscan | Shape::Closure => {
+                if class == 0 {
+                    self.intern(format!("unknown (large object, {size} bytes)"), None)
+                } else {
+                    self.intern(format!("unknown (size class {class})"), None)
+                }
+            }
+            Shape::Single(t) | Shape::MapHeader(t) | Shape::Chan(t) => {
+                let name = self.type_name(t);
+                self.intern(name, Some(t))
+            }
+            Shape::Array(t) => {
+                let name = format!("[]{}", self.type_name(t));
+                self.intern(name, Some(t))
+            }
+            Shape::SwissDir(t) => {
+                let name = format!("{} directory", self.type_name(t));
+                self.intern(name, Some(t))
+            }
+            Shape::SwissTable(t) => {
+                let name = format!("{} table", self.type_name(t));
+                self.intern(name, Some(t))
+            }
+        }
+    }
+
+    /// The object containing `p`.
+    fn find(&self, p: u64) -> Option<u32> {
+        if p < self.heap_lo || p >= self.heap_hi {
+            return None;
+        }
+        let i = self.addrs.partition_point(|&a| a <= p).checked_sub(1)?;
+        let o = self.objects.get(i)?;
+        (p < o.addr.saturating_add(o.size)).then_some(i as u32)
+    }
+
+    fn plan(&mut self, t: u64) -> Arc<Plan> {
+        if let Some(p) = self.plans.get(&t) {
+            return Arc::clone(p);
+        }
+        let mut plan = Plan {
+            size: self.type_size(t),
+            slots: Vec::new(),
+        };
+        if let Some(types) = self.types {
+            let ptr_bytes = types.read(t).map_or(0, |h| h.ptr_bytes);
+            if ptr_bytes > 0 && !plan_of(types, t, 0, 0, &mut plan.slots) {
+                plan.slots = vec![(0, Slot::Words(ptr_bytes))];
+            }
+        }
+        let plan = Arc::new(plan);
+        self.plans.insert(t, Arc::clone(&plan));
+        plan
+    }
+
+    /// Pointers of a value of type `t` held in `buf` (which starts at `base`): each as
+    /// (offset in buf, value, hint).
+    fn typed_pointers(&mut self, t: u64, buf: &[u8], base: u64, out: &mut Vec<(u64, u64, Hint)>) {
+        let plan = self.plan(t);
+        for &(off, slot) in &plan.slots {
+            let v = word(buf, off);
+            match slot {
+                Slot::Ptr(e) => out.push((off, v, Hint::Obj(e))),
+                Slot::Slice(e) => out.push((off, v, Hint::Slice(e))),
+                Slot::Str => out.push((off, v, Hint::Str)),
+                Slot::Map(m) => out.push((off, v, Hint::Map(m))),
+                Slot::Chan(c) => out.push((off, v, Hint::Chan(c))),
+                Slot::Func => out.push((off, v, Hint::Func)),
+                Slot::Unsafe => out.push((off, v, Hint::None)),
+                Slot::Iface | Slot::Eface => {
+                    let data = word(buf, off + PTR);
+                    let dynamic = if matches!(slot, Slot::Eface) {
+                        v
+                    } else if v == 0 {
+                        0
+                    } else {
+                        let at = self.types.map_or(0, |ty| ty.itab_type_offset());
+                        self.rt.mem.read_ptr(v.wrapping_add(at)).unwrap_or(0)
+                    };
+                    let hint = self.iface_hint(dynamic);
+                    out.push((off + PTR, data, hint));
+                }
+                Slot::Words(n) => {
+                    let mut o = off;
+                    while o < off.saturating_add(n) && (o as usize) < buf.len() {
+                        out.push((o, word(buf, o), Hint::None));
+                        o += PTR;
+                    }
+                }
+            }
+        }
+        let _ = base;
+    }
+
+    /// What an interface's data word points to, given its dynamic type.
+    fn iface_hint(&mut self, dynamic: u64) -> Hint {
+        if !self.is_type(dynamic) {
+            return Hint::None;
+        }
+        let Some(types) = self.types else {
+            return Hint::None;
+        };
+        let Ok(h) = types.read(dynamic) else {
+            return Hint::None;
+        };
+        if !h.direct_iface {
+            return Hint::Obj(dynamic);
+        }
+        // A pointer-shaped value is the data word itself.
+        match h.kind {
+            Kind::Pointer => types
+                .elem(dynamic)
+                .ok()
+                .flatten()
+                .map_or(Hint::None, Hint::Obj),
+            Kind::Map => Hint::Map(dynamic),
+            Kind::Chan => Hint::Chan(dynamic),
+            Kind::Func => Hint::Func,
+            _ => {
+                let plan = self.plan(dynamic);
+                match plan.slots.first() {
+                    Some((0, Slot::Ptr(e))) => Hint::Obj(*e),
+                    Some((0, Slot::Map(m))) => Hint::Map(*m),
+                    Some((0, Slot::Chan(c))) => Hint::Chan(*c),
+                    _ => Hint::None,
+                }
+            }
+        }
+    }
+
+    /// Gives object `k`, reached by a pointer `p` with `hint`, the type the hint says, when
+    /// it has none yet and the hint fits it. Returns whether it did.
+    fn assign(&mut self, k: u32, p: u64, hint: Hint) -> bool {
+        let Some(o) = self.objects.get(k as usize).copied() else {
+            return false;
+        };
+        if !matches!(o.shape, Shape::Unknown | Shape::Noscan) {
+            return false;
+        }
+        let data = o.addr + if o.header { PTR } else { 0 };
+        let room = o.size.saturating_sub(data - o.addr);
+        let shape = match hint {
+            Hint::None | Hint::Str => return false,
+            Hint::Func => {
+                if o.noscan || p != o.addr {
+                    return false;
+                }
+                Shape::Closure
+            }
+            Hint::Obj(t) | Hint::Slice(t) => {
+                let size = self.type_size(t);
+                if size == 0 || size > room || p < data || !(p - data).is_multiple_of(size) {
+                    return false;
+                }
+                let pointerless = self.plan(t).slots.is_empty();
+                if o.noscan && !pointerless {
+                    return false;
+                }
+                if matches!(hint, Hint::Slice(_)) || room >= 2 * size {
+                    Shape::Array(t)
+                } else {
+                    Shape::Single(t)
+                }
+            }
+            Hint::Map(t) => Shape::MapHeader(t),
+            Hint::Chan(t) => Shape::Chan(t),
+            Hint::SwissDir(t) => Shape::SwissDir(t),
+            Hint::SwissTable(t) => Shape::SwissTable(t),
+        };
+        if matches!(
+            hint,
+            Hint::Map(_) | Hint::Chan(_) | Hint::SwissDir(_) | Hint::SwissTable(_)
+        ) && (o.noscan || p != o.addr)
+        {
+            return false;
+        }
+        let label = self.label_for(shape, o.size, o.class);
+        if let Some(obj) = self.objects.get_mut(k as usize) {
+            obj.shape = shape;
+            obj.label = label;
+            obj.typed_by = TypedBy::Pointer;
+        }
+        true
+    }
+
+    /// The pointers of object `k` into other objects: (offset in the object, target, hint).
+    fn scan(&mut self, k: u32, out: &mut Vec<(u32, u32, Hint)>) {
+        let Some(o) = self.objects.get(k as usize).copied() else {
+            return;
+        };
+        if o.noscan {
+            return;
+        }
+        let mut raw: Vec<(u64, u64, Hint)> = Vec::new();
+        match o.shape {
+            Shape::Noscan => {}
+            Shape::Unknown | Shape::Closure => {
+                let skip = u64::from(matches!(o.shape, Shape::Closure));
+                self.words(o.addr, o.size, skip, &mut raw);
+            }
+            Shape::Single(t) | Shape::Array(t) => {
+                let data = o.addr + if o.header { PTR } else { 0 };
+                let end = o.addr.saturating_add(o.size);
+                let plan = self.plan(t);
+                if plan.slots.is_empty() || plan.size == 0 {
+                    return;
+                }
+                let count = if matches!(o.shape, Shape::Single(_)) {
+                    1
+                } else {
+                    (end - data) / plan.size
+                };
+                let per_chunk = (CHUNK / plan.size).max(1);
+                let mut i = 0;
+                let mut vals = Vec::new();
+                while i < count {
+                    let n = per_chunk.min(count - i);
+                    let at = data + i * plan.size;
+                    let Ok(buf) = self.rt.mem.read_vec(at, (n * plan.size) as usize) else {
+                        break;
+                    };
+                    for e in 0..n {
+                        vals.clear();
+                        let from = (e * plan.size) as usize;
+                        let Some(piece) = buf.get(from..) else { break };
+                        self.typed_pointers(t, piece, at + e * plan.size, &mut vals);
+                        let shift = at + e * plan.size - o.addr;
+                        raw.extend(vals.iter().map(|&(off, v, h)| (shift + off, v, h)));
+                    }
+                    i += n;
+                }
+            }
+            Shape::MapHeader(t) => {
+                let Ok(buf) = self.rt.mem.read_vec(o.addr, o.size.min(64) as usize) else {
+                    return;
+                };
+                let group = self.types.and_then(|ty| ty.map_group(t).ok().flatten());
+                let group_hint = |h: fn(u64) -> Hint| group.map_or(Hint::None, h);
+                if self.swiss {
+                    let dir = word(&buf, SWISS_DIR_PTR);
+                    let len = word(&buf, SWISS_DIR_LEN);
+                    let hint = if len == 0 {
+                        group_hint(Hint::Obj)
+                    } else {
+                        group_hint(Hint::SwissDir)
+                    };
+                    raw.push((SWISS_DIR_PTR, dir, hint));
+                } else {
+                    for off in [HMAP_BUCKETS, HMAP_OLDBUCKETS] {
+                        raw.push((off, word(&buf, off), group_hint(Hint::Slice)));
+                    }
+                    let mut rest = Vec::new();
+                    self.words(o.addr, o.size, 0, &mut rest);
+                    raw.extend(
+                        rest.into_iter()
+                            .filter(|&(off, _, _)| off != HMAP_BUCKETS && off != HMAP_OLDBUCKETS),
+                    );
+                }
+            }
+            Shape::SwissDir(g) => {
+                let mut rest = Vec::new();
+                self.words(o.addr, o.size, 0, &mut rest);
+                raw.extend(
+                    rest.into_iter()
+                        .map(|(off, v, _)| (off, v, Hint::SwissTable(g))),
+                );
+            }
+            Shape::SwissTable(g) => {
+                let mut rest = Vec::new();
+                self.words(o.addr, o.size, 0, &mut rest);
+                raw.extend(rest.into_iter().map(|(off, v, h)| {
+                    if off == SWISS_TABLE_GROUPS {
+                        (off, v, Hint::Slice(g))
+                    } else {
+                        (off, v, h)
+                    }
+                }));
+            }
+            Shape::Chan(t) => {
+                let mut rest = Vec::new();
+                self.words(o.addr, o.size, 0, &mut rest);
+                let elem = self.types.and_then(|ty| ty.elem(t).ok().flatten());
+                let buf_off = self.hchan_buf;
+                for (off, v, h) in rest {
+                    if Some(off) == self.hchan_elemtype {
+                        continue;
+                    }
+                    let h = match (Some(off) == buf_off, elem) {
+                        (true, Some(e)) => Hint::Slice(e),
+                        _ => h,
+                    };
+                    raw.push((off, v, h));
+                }
+            }
+        }
+        for (off, v, h) in raw {
+            if let Some(t) = self.find(v) {
+                out.push((u32::try_from(off).unwrap_or(NONE), t, h));
+            }
+        }
+    }
+
+    /// Every word of `[addr + skip words, addr + size)` that points into an object.
+    fn words(&self, addr: u64, size: u64, skip: u64, out: &mut Vec<(u64, u64, Hint)>) {
+        let mut at = skip * PTR;
+        while at < size {
+            let n = CHUNK.min(size - at);
+            let Ok(buf) = self.rt.mem.read_vec(addr + at, n as usize) else {
+                return;
+            };
+            for (k, c) in buf.chunks_exact(8).enumerate() {
+                let v = word(c, 0);
+                if v >= self.heap_lo && v < self.heap_hi {
+                    out.push((at + 8 * k as u64, v, Hint::None));
+                }
+            }
+            at += n;
+        }
+    }
+
+    /// Carries types from typed roots and typed objects along typed pointers.
+    fn propagate(&mut self, root_ptrs: &[(u32, u32, u64, Hint)]) {
+        let mut work: Vec<u32> = Vec::new();
+        for (i, o) in self.objects.iter().enumerate() {
+            if matches!(o.typed_by, TypedBy::Header | TypedBy::Span) {
+                work.push(i as u32);
+            }
+        }
+        for &(_, _, v, h) in root_ptrs {
+            if let Some(k) = self.find(v) {
+                if self.assign(k, v, h) {
+                    work.push(k);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        while let Some(k) = work.pop() {
+            out.clear();
+            self.scan(k, &mut out);
+            for &(off, t, h) in &out {
+                if h == Hint::None {
+                    continue;
+                }
+                let Some(src) = self.objects.get(k as usize) else {
+                    continue;
+                };
+                let p = self.pointer_at(src.addr + u64::from(off));
+                if self.assign(t, p, h) {
+                    work.push(t);
+                }
+            }
+        }
+    }
+
+    fn pointer_at(&self, at: u64) -> u64 {
+        self.rt.mem.read_ptr(at).unwrap_or(0)
+    }
+
+    /// Names the objects still of unknown type that are closures: their first word is the
+    /// entry of a function.
+    fn name_unknown(&mut self) {
+        let tab = self.rt.binary.pclntab();
+        let bias = self.rt.bias;
+        for k in 0..self.objects.len() {
+            let Some(o) = self.objects.get(k).copied() else {
+                continue;
+            };
+            if !matches!(o.shape, Shape::Unknown | Shape::Closure) || o.size > 4096 {
+                continue;
+            }
+            let Ok(fnpc) = self.rt.mem.read_ptr(o.addr) else {
+                continue;
+            };
+            let Some(f) = tab.find(fnpc.wrapping_sub(bias)) else {
+                continue;
+            };
+            if f.entry() != fnpc.wrapping_sub(bias) {
+                continue;
+            }
+            let label = self.intern(format!("func literal {}", f.name()), None);
+            if let Some(obj) = self.objects.get_mut(k) {
+                obj.shape = Shape::Closure;
+                obj.label = label;
+                obj.typed_by = TypedBy::Code;
+            }
+        }
+    }
+
+    /// Roots of every goroutine's stack: its frames' live pointer slots, typed by DWARF
+    /// where the binary has it; deferred calls.
+    fn stack_roots(
+        &mut self,
+        dwarf: Option<&DwarfVars>,
+        (roots, slots, ptrs): RootParts<'_>,
+        g_addrs: &mut Vec<u64>,
+    ) {
+        let rt = self.rt;
+        let tab = rt.binary.pclntab();
+        let mut goroutines = Vec::new();
+        rt.for_each_goroutine(true, |g| goroutines.push(g));
+        for g in goroutines {
+            g_addrs.push(g.gp);
+            if g.status.starts_with("dead") || g.status == "idle" {
+                continue;
+            }
+            let frames: Vec<_> = g
+                .frames
+                .iter()
+                .filter(|f| !f.inlined)
+                .filter_map(|f| Some((f.pc?, f.sp?, f.fp?, Arc::clone(&f.function))))
+                .collect();
+            let sp = frames
+                .first()
+                .map(|f| f.1)
+                .filter(|&sp| sp >= g.stack_lo && sp < g.stack_hi)
+                .unwrap_or(g.stack_hi);
+            let hi = g.stack_hi;
+            let len = hi.saturating_sub(sp).min(MAX_STACK_BYTES);
+            let Ok(stack) = rt.mem.read_vec(sp, len as usize) else {
+                continue;
+            };
+            let at = |a: u64| -> u64 { a.checked_sub(sp).map_or(0, |o| word(&stack, o)) };
+            let precise = (g.status.starts_with("waiting") || g.status.starts_with("runnable"))
+                && g.error.is_none()
+                && g.system_frames.is_empty()
+                && !frames.is_empty()
+                && frames.first().is_none_or(|f| !f.3.contains("asyncPreempt"));
+            if !precise {
+                let r = roots.len() as u32;
+                roots.push(Root {
+                    kind: "stack",
+                    name: format!("goroutine {} stack", g.id),
+                    goroutine: Some(g.id),
+                    addr: 0,
+                });
+                for (k, c) in stack.chunks_exact(8).enumerate() {
+                    let v = word(c, 0);
+                    if v >= self.heap_lo && v < self.heap_hi {
+                        let s = slots.len() as u32;
+                        slots.push(RootSlot {
+                            at: sp + 8 * k as u64,
+                            what: None,
+                        });
+                        ptrs.push((r, s, v, Hint::None));
+                    }
+                }
+                continue;
+            }
+            // Live slots per frame first; a frame's address-taken stack objects count only
+            // when a live pointer (or another counted stack object) points into them, as the
+            // collector scans them: their words may be left over from earlier calls.
+            type Found = Vec<(u64, Hint, Option<Arc<str>>)>;
+            let mut per_frame: Vec<(Found, Vec<(u64, u64)>)> = Vec::new();
+            for (i, &(pc, fsp, fp, _)) in frames.iter().enumerate() {
+                let mut found: Found = Vec::new();
+                let mut ranges: Vec<(u64, u64)> = Vec::new();
+                live_slots(
+                    tab,
+                    rt.bias,
+                    FrameSpan { pc, sp: fsp, fp },
+                    |a| found.push((a, Hint::None, None)),
+                    |lo, hi| ranges.push((lo, hi.min(g.stack_hi))),
+                );
+                if let Some(dw) = dwarf {
+                    let lookup = if i == 0 { pc } else { pc.wrapping_sub(1) };
+                    self.type_frame(dw, lookup.wrapping_sub(rt.bias), fp, &stack, sp, &mut found);
+                }
+                per_frame.push((found, ranges));
+            }
+            let mut values: Vec<u64> = per_frame
+                .iter()
+                .flat_map(|(f, _)| f.iter().map(|s| at(s.0)))
+                .collect();
+            let mut taken: Vec<Vec<bool>> = per_frame
+                .iter()
+                .map(|(_, r)| vec![false; r.len()])
+                .collect();
+            loop {
+                values.sort_unstable();
+                let mut more: Vec<u64> = Vec::new();
+                for (fi, (_, ranges)) in per_frame.iter().enumerate() {
+                    for (ri, &(lo, end)) in ranges.iter().enumerate() {
+                        let Some(t) = taken.get_mut(fi).and_then(|t| t.get_mut(ri)) else {
+                            continue;
+                        };
+                        let k = values.partition_point(|&v| v < lo);
+                        if *t || values.get(k).is_none_or(|&v| v >= end) {
+                            continue;
+                        }
+                        *t = true;
+                        let mut a = lo & !7;
+                        while a < end {
+                            more.push(at(a));
+                            a += 8;
+                        }
+                    }
+                }
+                if more.is_empty() {
+                    break;
+                }
+                values.extend(more);
+            }
+            for (fi, (mut found, ranges)) in per_frame.into_iter().enumerate() {
+                for (ri, (lo, end)) in ranges.into_iter().enumerate() {
+                    if taken
+                        .get(fi)
+                        .and_then(|t| t.get(ri))
+                        .copied()
+                        .unwrap_or(false)
+                    {
+                        let mut a = lo & !7;
+                        while a < end {
+                            found.push((a, Hint::None, None));
+                            a += 8;
+                        }
+                    }
+                }
+                if found.is_empty() {
+                    continue;
+                }
+                let func = frames.get(fi).map_or("?", |f| &*f.3);
+                let r = roots.len() as u32;
+                roots.push(Root {
+                    kind: "stack",
+                    name: format!("goroutine {}: {}", g.id, func),
+                    goroutine: Some(g.id),
+                    addr: 0,
+                });
+                found.sort_by_key(|f| (f.0, f.1 == Hint::None));
+                found.dedup_by_key(|f| f.0);
+                for (a, h, what) in found {
+                    let v = at(a);
+                    if v < self.heap_lo || v >= self.heap_hi {
+                        continue;
+                    }
+                    let s = slots.len() as u32;
+                    slots.push(RootSlot { at: a, what });
+                    ptrs.push((r, s, v, h));
+                }
+            }
+            let closures: Vec<u64> = g
+                .defers
+                .iter()
+                .map(|d| d.closure)
+                .filter(|&c| c != 0)
+                .collect();
+            if !closures.is_empty() {
+                let r = roots.len() as u32;
+                roots.push(Root {
+                    kind: "defer",
+                    name: format!("goroutine {}: deferred calls", g.id),
+                    goroutine: Some(g.id),
+                    addr: 0,
+                });
+                for c in closures {
+                    let s = slots.len() as u32;
+                    slots.push(RootSlot { at: 0, what: None });
+                    ptrs.push((r, s, c, Hint::Func));
+                }
+            }
+        }
+    }
+
+    /// Types the live slots of a frame from its DWARF variables: a slot inside a variable
+    /// that lies on the stack gets the hint of the variable's type at that offset.
+    fn type_frame(
+        &mut self,
+        dw: &DwarfVars,
+        pc: u64,
+        cfa: u64,
+        stack: &[u8],
+        sp: u64,
+        found: &mut Vec<(u64, Hint, Option<Arc<str>>)>,
+    ) {
+        let live: std::collections::HashSet<u64> = found.iter().map(|f| f.0).collect();
+        let bias = self.rt.bias;
+        for v in dw.frame_vars(pc) {
+            let Some(t) = v
+                .rtype
+                .map(|t| t.wrapping_add(bias))
+                .filter(|&t| self.is_type(t))
+            else {
+                continue;
+            };
+            let name: Arc<str> = Arc::from(v.name.as_str());
+            for piece in &v.pieces {
+                let PieceLoc::Cfa(off) = piece.loc else {
+                    continue;
+                };
+                let start = cfa.wrapping_add(off as u64);
+                let Some(from) = start.checked_sub(sp) else {
+                    continue;
+                };
+                let Some(buf) = usize::try_from(from).ok().and_then(|f| stack.get(f..)) else {
+                    continue;
+                };
+                // The variable as if it started at `start - piece.offset`.
+                let mut vals = Vec::new();
+                let mut whole = vec![0u8; piece.offset as usize];
+                whole.extend_from_slice(buf.get(..piece.size as usize).unwrap_or(&[]));
+                self.typed_pointers(t, &whole, 0, &mut vals);
+                for (off, _, h) in vals {
+                    if off < piece.offset || off >= piece.offset + piece.size {
+                        continue;
+                    }
+                    let a = start + (off - piece.offset);
+                    if live.contains(&a) || v.name.starts_with('~') {
+                        found.push((a, h, Some(Arc::clone(&name))));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Roots of the data and bss sections: typed per variable where DWARF has them, else
+    /// the runtime's pointer bitmaps, grouped by the symbol containing each word.
+    fn global_roots(&mut self, dwarf: Option<&DwarfVars>, (roots, slots, ptrs): RootParts<'_>) {
+        let rt = self.rt;
+        let bias = rt.bias;
+        let mut covered: Vec<(u64, u64)> = Vec::new();
+        if let Some(dw) = dwarf {
+            for v in dw.globals() {
+                let Some(t) = v
+                    .rtype
+                    .map(|t| t.wrapping_add(bias))
+                    .filter(|&t| self.is_type(t))
+                else {
+                    continue;
+                };
+                let addr = v.addr.wrapping_add(bias);
+                let size = v.size.max(self.type_size(t));
+                if size == 0 || size > 1 << 30 {
+                    continue;
+                }
+                let Ok(buf) = rt.mem.read_vec(addr, size as usize) else {
+                    continue;
+                };
+                covered.push((addr, addr + size));
+                let mut vals = Vec::new();
+                self.typed_pointers(t, &buf, addr, &mut vals);
+                vals.retain(|&(_, v, _)| v >= self.heap_lo && v < self.heap_hi);
+                if vals.is_empty() {
+                    continue;
+                }
+                let r = roots.len() as u32;
+                roots.push(Root {
+                    kind: "global",
+                    name: v.name.clone(),
+                    goroutine: None,
+                    addr,
+                });
+                let what: Arc<str> = Arc::from(v.name.as_str());
+                for (off, val, h) in vals {
+                    let s = slots.len() as u32;
+                    slots.push(RootSlot {
+                        at: addr + off,
+                        what: Some(Arc::clone(&what)),
+                    });
+                    ptrs.push((r, s, val, h));
+                }
+            }
+        }
+        covered.sort_unstable();
+        let inside = |a: u64| {
+            let i = covered.partition_point(|&(lo, _)| lo <= a);
+            i > 0 && covered.get(i - 1).is_some_and(|&(_, hi)| a < hi)
+        };
+        let symbols = rt.binary.image().data_symbols();
+        let Some(words) = rt.global_pointers() else {
+            self.warnings
+                .push("the runtime's pointer bitmaps of data and bss are unreadable".into());
+            return;
+        };
+        let mut by_name: HashMap<String, u32> = HashMap::new();
+        for (at, v) in words {
+            if v < self.heap_lo || v >= self.heap_hi || inside(at) {
+                continue;
+            }
+            let link = at.wrapping_sub(bias);
+            let i = symbols.partition_point(|&(a, _, _)| a <= link);
+            let name = match i.checked_sub(1).and_then(|i| symbols.get(i)) {
+                Some(&(a, size, name)) if link < a + size.max(8) => name.to_string(),
+                _ => format!("global {at:#x}"),
+            };
+            let r = *by_name.entry(name.clone()).or_insert_with(|| {
+                roots.push(Root {
+                    kind: "global",
+                    name,
+                    goroutine: None,
+                    addr: at,
+                });
+                (roots.len() - 1) as u32
+            });
+            let s = slots.len() as u32;
+            slots.push(RootSlot { at, what: None });
+            ptrs.push((r, s, v, Hint::None));
+        }
+        ptrs.sort_by_key(|p| p.0);
+    }
+}
+
+/// Appends the pointer slots of type `t` at byte offset `base`; false when the type cannot
+/// be listed (too deep, too many slots, unreadable).
+fn plan_of<M: Memory>(
+    types: &TypeReader<M>,
+    t: u64,
+    base: u64,
+    depth: usize,
+    out: &mut Vec<(u64, Slot)>,
+) -> bool {
+    if depth > MAX_TYPE_DEPTH || out.len() > MAX_PLAN_SLOTS {
+        return false;
+    }
+    let Ok(h) = types.read(t) else {
+        return false;
+    };
+    if h.ptr_bytes == 0 {
+        return true;
+    }
+    let elem = || types.elem(t).ok().flatten().unwrap_or(0);
+    match h.kind {
+        Kind::Pointer => out.push((base, Slot::Ptr(elem()))),
+        Kind::UnsafePointer => out.push((base, Slot::Unsafe)),
+        Kind::String => out.push((base, Slot::Str)),
+        Kind::Slice => out.push((base, Slot::Slice(elem()))),
+        Kind::Map => out.push((base, Slot::Map(t))),
+        Kind::Chan => out.push((base, Slot::Chan(t))),
+        Kind::Func => out.push((base, Slot::Func)),
+        Kind::Interface => {
+            let empty = types.interface_method_count(t).ok().flatten() == Some(0);
+            out.push((base, if empty { Slot::Eface } else { Slot::Iface }));
+        }
+        Kind::Array => {
+            let e = elem();
+            let n = types.array_len(t).ok().flatten().unwrap_or(0);
+            let Ok(esize) = types.size(e) else {
+                return false;
+            };
+            let mut one = Vec::new();
+            if !plan_of(types, e, 0, depth + 1, &mut one) {
+                return false;
+            }
+            if one.is_empty() {
+                return true;
+            }
+            if (n as usize).saturating_mul(one.len()) + out.len() > MAX_PLAN_SLOTS {
+                out.push((base, Slot::Words(h.ptr_bytes)));
+                return true;
+            }
+            for i in 0..n {
+                out.extend(one.iter().map(|&(o, s)| (base + i * esize + o, s)));
+            }
+        }
+        Kind::Struct => {
+            let Ok(fields) = types.fields(t) else {
+                return false;
+            };
+            for f in fields {
+                if !plan_of(types, f.typ, base + f.offset, depth + 1, out) {
+                    return false;
+                }
+            }
+        }
+        _ => {}
+    }
+    true
+}
+
+impl HeapGraph {
+    pub fn node_count(&self) -> usize {
+        1 + self.roots.len() + self.objects.len()
+    }
+
+    fn object_base(&self) -> usize {
+        1 + self.roots.len()
+    }
+
+    /// The object node of `k`.
+    fn obj_of(&self, node: u32) -> Option<&Obj> {
+        (node as usize)
+            .checked_sub(self.object_base())
+            .and_then(|i| self.objects.get(i))
+    }
+
+    fn succ(&self, node: u32) -> &[u32] {
+        let lo = self.offsets.get(node as usize).copied().unwrap_or(0) as usize;
+        let hi = self.offsets.get(node as usize + 1).copied().unwrap_or(0) as usize;
+        self.targets.get(lo..hi).unwrap_or(&[])
+    }
+
+    fn breadth_first(&mut self) {
+        let n = self.node_count();
+        self.parent = vec![NONE; n];
+        self.parent_edge = vec![NONE; n];
+        self.first_root = vec![NONE; n];
+        let mut queue: std::collections::VecDeque<u32> = std::collections::VecDeque::new();
+        if let Some(p) = self.parent.get_mut(0) {
+            *p = 0;
+        }
+        queue.push_back(0);
+        while let Some(v) = queue.pop_front() {
+            let lo = self.offsets.get(v as usize).copied().unwrap_or(0);
+            let hi = self.offsets.get(v as usize + 1).copied().unwrap_or(0);
+            let root = if v == 0 {
+                NONE
+            } else if (v as usize) < self.object_base() {
+                v - 1
+            } else {
+                self.first_root.get(v as usize).copied().unwrap_or(NONE)
+            };
+            for e in lo..hi {
+                let Some(&t) = self.targets.get(e as usize) else {
+                    continue;
+                };
+                if self.parent.get(t as usize).is_some_and(|&p| p == NONE) {
+                    if let Some(p) = self.parent.get_mut(t as usize) {
+                        *p = v;
+                    }
+                    if let Some(p) = self.parent_edge.get_mut(t as usize) {
+                        *p = e as u32;
+                    }
+                    if let Some(r) = self.first_root.get_mut(t as usize) {
+                        *r = if v == 0 { t - 1 } else { root };
+                    }
+                    queue.push_back(t);
+                }
+            }
+        }
+    }
+
+    /// The node first pointing at `node` (0 at a root or when unreachable).
+    pub(super) fn parent_of(&self, node: u32) -> u32 {
+        match self.parent.get(node as usize) {
+            Some(&p) if p != NONE => p,
+            _ => 0,
+        }
+    }
+
+    /// The object containing `addr`, as its index in `objects`.
+    pub fn object_at(&self, addr: u64) -> Option<usize> {
+        let i = self.addrs.partition_point(|&a| a <= addr).checked_sub(1)?;
+        let o = self.objects.get(i)?;
+        (addr < o.addr.saturating_add(o.size)).then_some(i)
+    }
+
+    pub fn label_name(&self, label: u32) -> &str {
+        self.labels
+            .get(label as usize)
+            .map_or("?", |l| l.name.as_str())
+    }
+
+    /// Whether object `i` is reachable from a root.
+    pub fn reachable(&self, i: usize) -> bool {
+        self.parent
+            .get(self.object_base() + i)
+            .is_some_and(|&p| p != NONE)
+    }
+
+    /// The root object `i` is first reached from.
+    pub fn root_of(&self, i: usize) -> Option<&Root> {
+        let r = *self.first_root.get(self.object_base() + i)?;
+        self.roots.get(r as usize)
+    }
+
+    /// The shortest path from a root to object `i`: the root, then each object with the
+    /// field (or variable) of the previous step pointing at it.
+    pub fn path_to(&self, i: usize, types: Option<&TypeReader<Arc<dyn Memory>>>) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let mut node = (self.object_base() + i) as u32;
+        let mut guard = 0;
+        while node != 0 && guard < 100_000 {
+            guard += 1;
+            let Some(&p) = self.parent.get(node as usize) else {
+                break;
+            };
+            if p == NONE {
+                return Vec::new();
+            }
+            let edge = self.parent_edge.get(node as usize).copied().unwrap_or(NONE);
+            let at = self.edge_at.get(edge as usize).copied().unwrap_or(NONE);
+            if let Some(o) = self.obj_of(node) {
+                let via = if let Some(po) = self.obj_of(p) {
+                    field_path(self, po, at, types)
+                } else {
+                    self.root_slots
+                        .get(at as usize)
+                        .and_then(|s| s.what.as_deref().map(str::to_string))
+                };
+                steps.push(Step::Object {
+                    addr: o.addr,
+                    size: o.size,
+                    type_name: self.label_name(o.label).to_string(),
+                    typed_by: o.typed_by,
+                    via,
+                    at: self
+                        .root_slots
+                        .get(at as usize)
+                        .map(|s| s.at)
+                        .filter(|_| self.obj_of(p).is_none()),
+                });
+            } else if let Some(r) = self.roots.get((node as usize).wrapping_sub(1)) {
+                steps.push(Step::Root(r.clone()));
+            }
+            node = p;
+        }
+        steps.reverse();
+        steps
+    }
+}
+
+/// The field of `o` at byte offset `at` (`.entries[3].name`), when its type is known.
+fn field_path(
+    g: &HeapGraph,
+    o: &Obj,
+    at: u32,
+    types: Option<&TypeReader<Arc<dyn Memory>>>,
+) -> Option<String> {
+    let at = u64::from(at);
+    let types = types?;
+    let t = g.labels.get(o.label as usize)?.shape_type?;
+    let data = if o.header { PTR } else { 0 };
+    let off = at.checked_sub(data)?;
+    match o.shape {
+        Shape::Single(_) => Some(describe_offset(types, t, off, 0).unwrap_or(format!("+{off}"))),
+        Shape::Array(_) => {
+            let size = types.size(t).ok().filter(|&s| s > 0)?;
+            let rest = describe_offset(types, t, off % size, 0).unwrap_or_default();
+            Some(format!("[{}]{rest}", off / size))
+        }
+        _ => Some(format!("+{at}")),
+    }
+}
+
+fn describe_offset<M: Memory>(
+    types: &TypeReader<M>,
+    t: u64,
+    off: u64,
+    depth: usize,
+) -> Option<String> {
+    if depth > MAX_TYPE_DEPTH {
+        return None;
+    }
+    match types.kind(t).ok()? {
+        Kind::Struct => {
+            let fields = types.fields(t).ok()?;
+            let f = fields.iter().rev().find(|f| f.offset <= off)?;
+            let rest = describe_offset(types, f.typ, off - f.offset, depth + 1).unwrap_or_default();
+            Some(format!(".{}{rest}", f.name))
+        }
+        Kind::Array => {
+            let e = types.elem(t).ok()??;
+            let size = types.size(e).ok().filter(|&s| s > 0)?;
+            let rest = describe_offset(types, e, off % size, depth + 1).unwrap_or_default();
+            Some(format!("[{}]{rest}", off / size))
+        }
+        _ => Some(String::new()),
+    }
+}
+
+/// One step of a path from a root.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "step", rename_all = "lowercase")]
+pub enum Step {
+    Root(Root),
+    Object {
+        addr: u64,
+        size: u64,
+        #[serde(rename = "type")]
+        type_name: String,
+        typed_by: TypedBy,
+        /// The variable or field of the previous step that points here.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
+        /// For the first object: the address of the root's word pointing at it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        at: Option<u64>,
+    },
+}
+
+impl HeapGraph {
+    /// Reachability for goroutine leaks (the definition of Go's goroutine leak profile):
+    /// from every root but the stacks of goroutines blocked on channels and sync objects,
+    /// and through anything but the goroutine structs, with a blocked goroutine's stack
+    /// becoming a root once something it waits on is reached. Returns the blocked goroutines
+    /// never reached: `blocked` lists each with the addresses it waits on.
+    pub fn unreachable_waiters(
+        &self,
+        blocked: &[(u64, Vec<u64>)],
+        always: &dyn Fn(u64) -> bool,
+        skip_root: &dyn Fn(&Root) -> bool,
+    ) -> Vec<u64> {
+        let n = self.node_count();
+        let base = self.object_base();
+        let mut marked = vec![false; n];
+        let mut stop = vec![false; n];
+        for &g in &self.g_nodes {
+            if let Some(s) = stop.get_mut(g as usize) {
+                *s = true;
+            }
+        }
+        let blocked_ids: std::collections::HashSet<u64> = blocked.iter().map(|b| b.0).collect();
+        // Goroutines each node's object wakes when reached; goroutines always reached.
+        let mut wakes: HashMap<u32, Vec<u64>> = HashMap::new();
+        let mut woken: std::collections::HashSet<u64> = std::collections::HashSet::new();
+        for (id, addrs) in blocked {
+            for &a in addrs {
+                if always(a) {
+                    woken.insert(*id);
+                } else if let Some(i) = self.object_at(a) {
+                    wakes.entry((base + i) as u32).or_default().push(*id);
+                }
+            }
+        }
+        let mut roots_of: HashMap<u64, Vec<u32>> = HashMap::new();
+        let mut stack: Vec<u32> = Vec::new();
+        for (r, root) in self.roots.iter().enumerate() {
+            let node = (r + 1) as u32;
+            match root.goroutine {
+                Some(id) if blocked_ids.contains(&id) => {
+                    roots_of.entry(id).or_default().push(node);
+                }
+                _ if skip_root(root) => {}
+                _ => stack.push(node),
+            }
+        }
+        let mut pending: Vec<u64> = woken.iter().copied().collect();
+        loop {
+            for id in pending.drain(..) {
+                stack.extend(roots_of.get(&id).into_iter().flatten().copied());
+            }
+            while let Some(v) = stack.pop() {
+                let Some(m) = marked.get_mut(v as usize) else {
+                    continue;
+                };
+                if *m {
+                    continue;
+                }
+                *m = true;
+                if let Some(ids) = wakes.get(&v) {
+                    for &id in ids {
+                        if woken.insert(id) {
+                            pending.push(id);
+                        }
+                    }
+                }
+                if stop.get(v as usize).copied().unwrap_or(false) {
+                    continue;
+                }
+                stack.extend(
+                    self.succ(v)
+                        .iter()
+                        .filter(|&&t| !marked.get(t as usize).copied().unwrap_or(true)),
+                );
+            }
+            if pending.is_empty() {
+                break;
+            }
+        }
+        let mut out: Vec<u64> = blocked
+            .iter()
+            .map(|b| b.0)
+            .filter(|id| !woken.contains(id))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
