@@ -123,9 +123,7 @@ def render_why(why: dict[str, Any], style: Style) -> str:
     obj = why.get("object")
     if obj is None:
         return style.warning("; ".join(why["warnings"]) or "not a heap object")
-    head = (
-        f"{_hex(why['addr'])} is in {_hex(obj['addr'])}, {obj['type']} ({obj['size']} bytes); "
-    )
+    head = f"{_hex(why['addr'])} is in {_hex(obj['addr'])}, {obj['type']} ({obj['size']} bytes); "
     if not why["reachable"]:
         return head + "no root reaches it: garbage the next collection frees"
     lines = [style.heading(head + f"it keeps {human_bytes(why['retained'])} alive by itself")]
