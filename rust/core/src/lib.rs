@@ -3,8 +3,8 @@
 
 pub mod binary;
 pub mod buildinfo;
-pub mod dwarfvars;
 pub mod bytes;
+pub mod dwarfvars;
 pub mod elf;
 pub mod error;
 pub mod fasthash;

@@ -35,6 +35,11 @@ const MAX_PLAN_SLOTS: usize = 4096;
 const MAX_TYPE_DEPTH: usize = 12;
 /// The most of a stack read for its roots.
 const MAX_STACK_BYTES: u64 = 1 << 28;
+/// `spanInlineMarkBits` (go1.26+): 63 scan bits, an ownership byte, 63 mark bits, a class.
+const INLINE_MARK_BITS: u64 = 128;
+/// linux/amd64 heap arenas: 64 MB, at `arenaBaseOffset`.
+const ARENA_BYTES: u64 = 64 << 20;
+const ARENA_BASE_OFFSET: u64 = 0xffff_8000_0000_0000;
 /// Map internals the type descriptors do not describe (stable from go1.21 to go1.27):
 /// `hmap.buckets`/`oldbuckets`, swiss `Map.dirPtr`/`dirLen`, `table.groups.data`.
 const HMAP_BUCKETS: u64 = 16;
@@ -210,6 +215,18 @@ struct Builder<'a> {
     hchan_buf: Option<u64>,
     hchan_elemtype: Option<u64>,
     warnings: Vec<String>,
+    /// Pointer bitmaps of small-object spans (go1.22+): (span start, span end, one bit per
+    /// word of the span), in address order.
+    span_bits: Vec<(u64, u64, Vec<u8>)>,
+    /// go1.21's per-arena pointer bitmaps (`heapArena.bitmap`), read on first use.
+    arena_bits: HashMap<u64, Option<Vec<u8>>>,
+    /// Where go1.21's bitmap is in a `heapArena` (None from go1.22).
+    arena_bitmap: Option<u64>,
+    /// `mheap_.arenas[0]`: the arena index.
+    arena_l2: Option<u64>,
+    /// go1.26's Green Tea collector keeps 128 bytes of mark bits at the end of small-object
+    /// spans, before which the pointer bitmap then ends.
+    inline_marks: bool,
 }
 
 impl Runtime {
@@ -236,6 +253,27 @@ impl Runtime {
             hchan_buf: layout.offset("runtime.hchan", "buf").ok(),
             hchan_elemtype: layout.offset("runtime.hchan", "elemtype").ok(),
             warnings: Vec::new(),
+            span_bits: Vec::new(),
+            arena_bits: HashMap::new(),
+            arena_l2: self.mheap_address(true).and_then(|(m, _)| {
+                self.mem
+                    .read_ptr(m.checked_add(self.off.heap.mheap_arenas)?)
+                    .ok()
+            }),
+            arena_bitmap: if headers {
+                None
+            } else {
+                layout.offset("runtime.heapArena", "bitmap").ok()
+            },
+            inline_marks: self
+                .binary
+                .go_version()
+                .is_some_and(|v| v.major == 1 && v.minor >= 26)
+                && !self.binary.build_info().is_ok_and(|b| {
+                    b.settings
+                        .iter()
+                        .any(|(k, v)| k == "GOEXPERIMENT" && v.contains("nogreenteagc"))
+                }),
         };
         let walk = self.heap_walk_visit(layout, true, &mut |s: &SpanView<'_>| {
             b.add_span(s, headers, large_type);
@@ -317,6 +355,23 @@ impl Runtime {
     }
 }
 
+/// Bits `[first, first + n)` of `bits`, as a bitmap of their own.
+fn bit_range(bits: &[u8], first: u64, n: u64) -> Vec<u8> {
+    let mut out = vec![0u8; n.div_ceil(8) as usize];
+    for k in 0..n {
+        let i = first + k;
+        if bits
+            .get((i / 8) as usize)
+            .is_some_and(|b| b & (1 << (i % 8)) != 0)
+        {
+            if let Some(o) = out.get_mut((k / 8) as usize) {
+                *o |= 1 << (k % 8);
+            }
+        }
+    }
+    out
+}
+
 fn word(buf: &[u8], off: u64) -> u64 {
     usize::try_from(off)
         .ok()
@@ -352,6 +407,17 @@ impl Builder<'_> {
             return;
         }
         let header = headers && !noscan && s.elemsize > HEADER_MIN_SIZE;
+        if headers && !noscan && !header {
+            // The span's pointer bitmap: one bit per word, at the end of the span.
+            let size = s.bytes / PTR / 8;
+            let mut at = s.start + s.bytes - size;
+            if self.inline_marks && s.elemsize >= 16 {
+                at -= INLINE_MARK_BITS;
+            }
+            if let Ok(bits) = self.rt.mem.read_vec(at, size as usize) {
+                self.span_bits.push((s.start, s.start + s.bytes, bits));
+            }
+        }
         for i in 0..s.nelems {
             if !s.allocated(i) {
                 continue;
@@ -650,6 +716,12 @@ impl Builder<'_> {
             Shape::Unknown | Shape::Closure => {
                 let skip = u64::from(matches!(o.shape, Shape::Closure));
                 self.words(o.addr, o.size, skip, &mut raw);
+                if let Some(bits) = self.pointer_bits(o.addr, o.size) {
+                    raw.retain(|&(off, _, _)| {
+                        let w = (off / PTR) as usize;
+                        bits.get(w / 8).is_some_and(|b| b & (1 << (w % 8)) != 0)
+                    });
+                }
             }
             Shape::Single(t) | Shape::Array(t) => {
                 let data = o.addr + if o.header { PTR } else { 0 };
@@ -751,6 +823,35 @@ impl Builder<'_> {
                 out.push((u32::try_from(off).unwrap_or(NONE), t, h));
             }
         }
+    }
+
+    /// Which words of the object at `addr` hold pointers, one bit per word, from the heap's
+    /// own bitmaps: the span's (go1.22+, objects of up to 512 bytes) or the arena's (go1.21).
+    fn pointer_bits(&mut self, addr: u64, size: u64) -> Option<Vec<u8>> {
+        let words = size / PTR;
+        if let Some(off) = self.arena_bitmap {
+            let ri = addr.wrapping_sub(ARENA_BASE_OFFSET) / ARENA_BYTES;
+            let base = (ri * ARENA_BYTES).wrapping_add(ARENA_BASE_OFFSET);
+            let rt = self.rt;
+            let l2 = self.arena_l2;
+            let bitmap = self.arena_bits.entry(base).or_insert_with(|| {
+                let arena = rt.mem.read_ptr(l2?.wrapping_add(8 * ri)).ok()?;
+                rt.mem
+                    .read_vec(arena.wrapping_add(off), (ARENA_BYTES / PTR / 8) as usize)
+                    .ok()
+            });
+            let first = (addr - base) / PTR;
+            return bitmap.as_ref().map(|b| bit_range(b, first, words));
+        }
+        let i = self
+            .span_bits
+            .partition_point(|&(start, _, _)| start <= addr)
+            .checked_sub(1)?;
+        let (start, end, bits) = self.span_bits.get(i)?;
+        if addr >= *end {
+            return None;
+        }
+        Some(bit_range(bits, (addr - start) / PTR, words))
     }
 
     /// Every word of `[addr + skip words, addr + size)` that points into an object.
@@ -873,12 +974,11 @@ impl Builder<'_> {
                 continue;
             };
             let at = |a: u64| -> u64 { a.checked_sub(sp).map_or(0, |o| word(&stack, o)) };
-            let precise = (g.status.starts_with("waiting") || g.status.starts_with("runnable"))
-                && g.error.is_none()
-                && g.system_frames.is_empty()
-                && !frames.is_empty()
-                && frames.first().is_none_or(|f| !f.3.contains("asyncPreempt"));
-            if !precise {
+            // A goroutine without frames is scanned whole; otherwise each frame by its stack
+            // maps, but for frames stopped at no call — the innermost of a running goroutine,
+            // one interrupted by a signal or an asynchronous preemption, asyncPreempt's own
+            // saved registers — whose words are all taken, as the collector does.
+            if frames.is_empty() || g.error.is_some() {
                 let r = roots.len() as u32;
                 roots.push(Root {
                     kind: "stack",
@@ -899,6 +999,13 @@ impl Builder<'_> {
                 }
                 continue;
             }
+            let parked = g.status.starts_with("waiting") || g.status.starts_with("runnable");
+            let interrupted = |i: usize| -> bool {
+                let name = |k: usize| frames.get(k).map_or("", |f| &*f.3);
+                (i == 0 && !parked)
+                    || name(i) == "runtime.asyncPreempt"
+                    || (i > 0 && matches!(name(i - 1), "runtime.sigpanic" | "runtime.asyncPreempt"))
+            };
             // Live slots per frame first; a frame's address-taken stack objects count only
             // when a live pointer (or another counted stack object) points into them, as the
             // collector scans them: their words may be left over from earlier calls.
@@ -907,13 +1014,23 @@ impl Builder<'_> {
             for (i, &(pc, fsp, fp, _)) in frames.iter().enumerate() {
                 let mut found: Found = Vec::new();
                 let mut ranges: Vec<(u64, u64)> = Vec::new();
-                live_slots(
-                    tab,
-                    rt.bias,
-                    FrameSpan { pc, sp: fsp, fp },
-                    |a| found.push((a, Hint::None, None)),
-                    |lo, hi| ranges.push((lo, hi.min(g.stack_hi))),
-                );
+                let known = !interrupted(i)
+                    && live_slots(
+                        tab,
+                        rt.bias,
+                        FrameSpan { pc, sp: fsp, fp },
+                        |a| found.push((a, Hint::None, None)),
+                        |lo, hi| ranges.push((lo, hi.min(g.stack_hi))),
+                    );
+                if !known {
+                    found.clear();
+                    ranges.clear();
+                    let mut a = fsp & !7;
+                    while a < fp.min(hi) {
+                        found.push((a, Hint::None, None));
+                        a += 8;
+                    }
+                }
                 if let Some(dw) = dwarf {
                     let lookup = if i == 0 { pc } else { pc.wrapping_sub(1) };
                     self.type_frame(dw, lookup.wrapping_sub(rt.bias), fp, &stack, sp, &mut found);
