@@ -277,3 +277,29 @@ def test_leaks_by_reachability(leaks: Fixture) -> None:
     text = run_goscope("triage", str(leaks.core), "--exe", str(leaks.bin), timeout=300)
     for ids in facts["leaked"].values():
         assert any(str(ids[0]) in line for line in text.stdout.splitlines() if "goroutines" in line)
+
+
+def test_finalizer_and_cleanup_roots(retention: Fixture) -> None:
+    """A Blob only a finalizer's object points to is reached from that finalizer (the object
+    itself stays unreachable: its finalizer does not keep it alive); a cleanup's argument
+    (go1.24+) from the cleanup. Both are typed by their allocation header from go1.22."""
+    facts = retention.facts()
+    fin = facts["finalizer"]
+    w = why(retention, fin["blob"])
+    assert w["reachable"], w
+    root = w["path"][0]
+    assert root["kind"] == "finalizer" and root["name"] == f"finalizer of {fin['object']}", w
+    assert w["object"]["addr"] == int(fin["blob"], 16), w
+    if minor(retention) >= 22:
+        assert w["object"]["type"] == fin["type"], w
+    obj = why(retention, fin["object"])
+    assert not obj["reachable"], obj
+    cleanup = facts["cleanup"]
+    if minor(retention) < 24:
+        assert cleanup is None
+        return
+    w = why(retention, cleanup["arg"])
+    assert w["reachable"], w
+    root = w["path"][0]
+    assert root["kind"] == "cleanup" and root["name"] == f"cleanup of {cleanup['object']}", w
+    assert w["object"]["type"] == cleanup["type"], w

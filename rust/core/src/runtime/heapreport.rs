@@ -179,7 +179,7 @@ impl HeapGraph {
                 reachable_bytes: 0,
                 retained: None,
                 typed_by: (by == GroupBy::Type).then_some(o.typed_by),
-                example: o.addr,
+                example: o.data_addr(),
             });
             row.objects += 1;
             row.bytes += o.size;
@@ -232,7 +232,7 @@ impl HeapGraph {
                 let o = self.objects.get(i)?;
                 let r = retained.get(base + i).copied().unwrap_or(0);
                 (r > 0).then(|| Retainer {
-                    addr: o.addr,
+                    addr: o.data_addr(),
                     type_name: self.label_name(o.label).to_string(),
                     size: o.size,
                     retained: r,
@@ -279,7 +279,7 @@ impl HeapGraph {
         out.reachable = self.reachable(i);
         out.path = self.path_to(i, types);
         out.object = self.objects.get(i).map(|o| Step::Object {
-            addr: o.addr,
+            addr: o.data_addr(),
             size: o.size,
             type_name: self.label_name(o.label).to_string(),
             typed_by: o.typed_by,

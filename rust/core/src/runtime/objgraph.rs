@@ -35,6 +35,8 @@ const MAX_PLAN_SLOTS: usize = 4096;
 const MAX_TYPE_DEPTH: usize = 12;
 /// The most of a stack read for its roots.
 const MAX_STACK_BYTES: u64 = 1 << 28;
+/// Bytes of the core read before its mapped pages are let go.
+const TRIM_BYTES: u64 = 256 << 20;
 /// `spanInlineMarkBits` (go1.26+): 63 scan bits, an ownership byte, 63 mark bits, a class.
 const INLINE_MARK_BITS: u64 = 128;
 /// linux/amd64 heap arenas: 64 MB, at `arenaBaseOffset`.
@@ -144,6 +146,13 @@ pub enum TypedBy {
     Code,
 }
 
+impl Obj {
+    /// Where the program's pointers to it point: past the type header, if it has one.
+    pub fn data_addr(&self) -> u64 {
+        self.addr + if self.header { PTR } else { 0 }
+    }
+}
+
 /// A root: a global variable, a goroutine's frame, its deferred calls.
 #[derive(Debug, Clone, Serialize)]
 pub struct Root {
@@ -224,6 +233,11 @@ struct Builder<'a> {
     arena_bitmap: Option<u64>,
     /// `mheap_.arenas[0]`: the arena index.
     arena_l2: Option<u64>,
+    /// Spans with specials (finalizers, cleanups, …): (span start, first special).
+    specials: Vec<(u64, u64)>,
+    /// Bytes read since the core's pages were last let go (a 2 GB heap would otherwise
+    /// stay resident).
+    touched: u64,
     /// go1.26's Green Tea collector keeps 128 bytes of mark bits at the end of small-object
     /// spans, before which the pointer bitmap then ends.
     inline_marks: bool,
@@ -254,6 +268,8 @@ impl Runtime {
             hchan_elemtype: layout.offset("runtime.hchan", "elemtype").ok(),
             warnings: Vec::new(),
             span_bits: Vec::new(),
+            specials: Vec::new(),
+            touched: 0,
             arena_bits: HashMap::new(),
             arena_l2: self.mheap_address(true).and_then(|(m, _)| {
                 self.mem
@@ -275,10 +291,15 @@ impl Runtime {
                         .any(|(k, v)| k == "GOEXPERIMENT" && v.contains("nogreenteagc"))
                 }),
         };
+        let specials_at = layout.offset("runtime.mspan", "specials").ok();
         let walk = self.heap_walk_visit(layout, true, &mut |s: &SpanView<'_>| {
+            if let Some(first) = specials_at.and_then(|o| s.field(o, 8)).filter(|&p| p != 0) {
+                b.specials.push((s.start, first));
+            }
             b.add_span(s, headers, large_type);
         });
         b.finish_objects();
+        self.mem.trim();
         let mut roots: Vec<Root> = Vec::new();
         let mut root_slots: Vec<RootSlot> = Vec::new();
         // (root, slot index, value, hint) for every root pointer.
@@ -292,6 +313,7 @@ impl Runtime {
         b.global_roots(dwarf, (&mut roots, &mut root_slots, &mut root_ptrs));
         b.propagate(&root_ptrs);
         b.name_unknown();
+        b.special_roots(layout, (&mut roots, &mut root_slots, &mut root_ptrs));
         let nroots = roots.len();
         let n = 1 + nroots + b.objects.len();
         let mut offsets: Vec<u64> = Vec::with_capacity(n + 1);
@@ -710,6 +732,11 @@ impl Builder<'_> {
         if o.noscan {
             return;
         }
+        self.touched += o.size;
+        if self.touched > TRIM_BYTES {
+            self.touched = 0;
+            self.rt.mem.trim();
+        }
         let mut raw: Vec<(u64, u64, Hint)> = Vec::new();
         match o.shape {
             Shape::Noscan => {}
@@ -936,6 +963,87 @@ impl Builder<'_> {
                 obj.shape = Shape::Closure;
                 obj.label = label;
                 obj.typed_by = TypedBy::Code;
+            }
+        }
+    }
+
+    /// Roots of finalizers and cleanups (span specials): the finalizer's function and what
+    /// the object points to (not the object itself, which the finalizer does not keep
+    /// alive); a cleanup's function and argument.
+    fn special_roots(&mut self, layout: &RuntimeLayout, (roots, slots, ptrs): RootParts<'_>) {
+        let Some(v) = self.rt.binary.go_version() else {
+            return;
+        };
+        let (finalizer, cleanup) = match v.minor {
+            ..=23 => (1, None),
+            24 => (1, Some(6)),
+            _ => (2, Some(7)),
+        };
+        let off_at = layout.field("runtime.special", "offset").ok();
+        let kind_at = layout.offset("runtime.special", "kind").ok();
+        let size = layout.size("runtime.special").ok();
+        let (Some(off_at), Some(kind_at), Some(size)) = (off_at, kind_at, size) else {
+            return;
+        };
+        let mem = &self.rt.mem;
+        for (start, first) in std::mem::take(&mut self.specials) {
+            let mut sp = first;
+            let mut n = 0;
+            while sp != 0 && n < 1 << 16 {
+                n += 1;
+                let kind = mem.read_u8(sp + kind_at).unwrap_or(0);
+                let off = match off_at.size {
+                    2 => mem.read_u16(sp + off_at.offset).map(u64::from),
+                    _ => mem.read_u64(sp + off_at.offset),
+                }
+                .unwrap_or(0);
+                let obj = start + off;
+                let mut targets: Vec<(u64, Hint)> = Vec::new();
+                let name = if kind == finalizer {
+                    targets.push((mem.read_ptr(sp + size).unwrap_or(0), Hint::Func));
+                    if let Some(k) = self.find(obj) {
+                        let mut out = Vec::new();
+                        self.scan(k, &mut out);
+                        let base = self.objects.get(k as usize).map_or(0, |o| o.addr);
+                        for (o, _, h) in out {
+                            targets.push((self.pointer_at(base + u64::from(o)), h));
+                        }
+                    }
+                    format!("finalizer of {obj:#x}")
+                } else if Some(kind) == cleanup {
+                    // go1.24 and go1.25: fn, a closure holding the argument; go1.26+:
+                    // cleanupFn {call, fn, arg}.
+                    if v.minor <= 25 {
+                        targets.push((mem.read_ptr(sp + size).unwrap_or(0), Hint::Func));
+                    } else {
+                        targets.push((mem.read_ptr(sp + size + PTR).unwrap_or(0), Hint::Func));
+                        targets.push((mem.read_ptr(sp + size + 2 * PTR).unwrap_or(0), Hint::None));
+                    }
+                    format!("cleanup of {obj:#x}")
+                } else {
+                    sp = mem.read_ptr(sp).unwrap_or(0);
+                    continue;
+                };
+                targets.retain(|&(t, _)| self.find(t).is_some());
+                if !targets.is_empty() {
+                    let r = roots.len() as u32;
+                    roots.push(Root {
+                        kind: if kind == finalizer {
+                            "finalizer"
+                        } else {
+                            "cleanup"
+                        },
+                        name,
+                        goroutine: None,
+                        addr: 0,
+                    });
+                    for (t, h) in targets {
+                        let s = slots.len() as u32;
+                        slots.push(RootSlot { at: 0, what: None });
+                        ptrs.push((r, s, t, h));
+                    }
+                }
+                sp = mem.read_ptr(sp).unwrap_or(0);
             }
         }
     }
@@ -1457,7 +1565,7 @@ impl HeapGraph {
                         .and_then(|s| s.what.as_deref().map(str::to_string))
                 };
                 steps.push(Step::Object {
-                    addr: o.addr,
+                    addr: o.data_addr(),
                     size: o.size,
                     type_name: self.label_name(o.label).to_string(),
                     typed_by: o.typed_by,
