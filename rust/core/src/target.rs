@@ -19,7 +19,7 @@ pub struct Target {
     warnings: Vec<String>,
     /// The heap's object graph, built on first use (a live process must drop it when it
     /// runs on).
-    graph: Option<Arc<crate::runtime::objgraph::HeapGraph>>,
+    graph: std::sync::Mutex<Option<Arc<crate::runtime::objgraph::HeapGraph>>>,
 }
 
 impl Target {
@@ -74,7 +74,7 @@ impl Target {
             runtime,
             signal: None,
             warnings: Vec::new(),
-            graph: None,
+            graph: std::sync::Mutex::new(None),
         })
     }
 
@@ -95,8 +95,10 @@ impl Target {
     }
 
     /// The heap's object graph, typed by DWARF when the binary has it; built once.
-    pub fn heap_graph(&mut self) -> Arc<crate::runtime::objgraph::HeapGraph> {
-        if let Some(g) = &self.graph {
+    pub fn heap_graph(&self) -> Arc<crate::runtime::objgraph::HeapGraph> {
+        // A poisoned lock holds either nothing or a finished graph.
+        let mut cached = self.graph.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = cached.as_ref() {
             return Arc::clone(g);
         }
         let (dwarf, note) = match crate::dwarfvars::DwarfVars::load(&self.binary) {
@@ -106,13 +108,13 @@ impl Target {
         let mut g = self.runtime.heap_graph(&self.layout, dwarf.as_ref());
         g.warnings.extend(note);
         let g = Arc::new(g);
-        self.graph = Some(Arc::clone(&g));
+        *cached = Some(Arc::clone(&g));
         g
     }
 
     /// Forgets the heap graph (the process ran on).
-    pub fn forget_heap_graph(&mut self) {
-        self.graph = None;
+    pub fn forget_heap_graph(&self) {
+        *self.graph.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     pub fn signal(&self) -> Option<&SignalInfo> {

@@ -593,10 +593,10 @@ impl PyTarget {
         let inner = &self.inner;
         py.detach(|| {
             guard("analysing goroutines", || {
-                let mut target = lock(inner);
-                let graph = heap.then(|| target.heap_graph());
-                let (groups, total, blocking) =
-                    target.runtime().triage_with(crashed, graph.as_deref());
+                let target = lock(inner);
+                let build = || target.heap_graph();
+                let graph: Option<&dyn Fn() -> _> = if heap { Some(&build) } else { None };
+                let (groups, total, blocking) = target.runtime().triage_with(crashed, graph);
                 let document = json!({
                     "groups": to_value!(&groups, "encoding goroutine groups as JSON")?,
                     "total": total,
@@ -650,7 +650,7 @@ impl PyTarget {
         let inner = &self.inner;
         py.detach(|| {
             guard("finding what keeps an object alive", || {
-                let mut target = lock(inner);
+                let target = lock(inner);
                 let graph = target.heap_graph();
                 let why = graph.why(addr, target.runtime().types());
                 encode!(&why, "encoding the retaining path as JSON")

@@ -56,7 +56,7 @@ impl Runtime {
     pub fn triage_with(
         &self,
         crashed: Option<u64>,
-        graph: Option<&super::objgraph::HeapGraph>,
+        graph: Option<&dyn Fn() -> std::sync::Arc<super::objgraph::HeapGraph>>,
     ) -> (Vec<Group>, usize, Blocking) {
         let mut waits = WaitCollector::default();
         let (groups, total) = self.groups_and(crashed, |g| waits.add(self, g));

@@ -165,6 +165,10 @@ pub struct Root {
     pub addr: u64,
 }
 
+/// A frame's variables on the stack: name, type, and pieces (offset in the variable, size,
+/// offset from the CFA).
+type FrameVarList = Vec<(Arc<str>, u64, Vec<(u64, u64, i64)>)>;
+
 /// A root's pointer: (root, slot index, value, hint).
 type RootPtr = (u32, u32, u64, Hint);
 /// Where roots are collected: the roots, their slots and their pointers.
@@ -235,6 +239,8 @@ struct Builder<'a> {
     arena_l2: Option<u64>,
     /// Spans with specials (finalizers, cleanups, …): (span start, first special).
     specials: Vec<(u64, u64)>,
+    /// DWARF variables on the stack at each pc already looked up.
+    frame_vars: HashMap<u64, Arc<FrameVarList>>,
     /// Bytes read since the core's pages were last let go (a 2 GB heap would otherwise
     /// stay resident).
     touched: u64,
@@ -270,6 +276,7 @@ impl Runtime {
             span_bits: Vec::new(),
             specials: Vec::new(),
             touched: 0,
+            frame_vars: HashMap::new(),
             arena_bits: HashMap::new(),
             arena_l2: self.mheap_address(true).and_then(|(m, _)| {
                 self.mem
@@ -1058,12 +1065,10 @@ impl Builder<'_> {
     ) {
         let rt = self.rt;
         let tab = rt.binary.pclntab();
-        let mut goroutines = Vec::new();
-        rt.for_each_goroutine(true, |g| goroutines.push(g));
-        for g in goroutines {
+        rt.for_each_goroutine(true, |g| {
             g_addrs.push(g.gp);
             if g.status.starts_with("dead") || g.status == "idle" {
-                continue;
+                return;
             }
             let frames: Vec<_> = g
                 .frames
@@ -1079,7 +1084,7 @@ impl Builder<'_> {
             let hi = g.stack_hi;
             let len = hi.saturating_sub(sp).min(MAX_STACK_BYTES);
             let Ok(stack) = rt.mem.read_vec(sp, len as usize) else {
-                continue;
+                return;
             };
             let at = |a: u64| -> u64 { a.checked_sub(sp).map_or(0, |o| word(&stack, o)) };
             // A goroutine without frames is scanned whole; otherwise each frame by its stack
@@ -1105,7 +1110,7 @@ impl Builder<'_> {
                         ptrs.push((r, s, v, Hint::None));
                     }
                 }
-                continue;
+                return;
             }
             let parked = g.status.starts_with("waiting") || g.status.starts_with("runnable");
             let interrupted = |i: usize| -> bool {
@@ -1236,7 +1241,7 @@ impl Builder<'_> {
                     ptrs.push((r, s, c, Hint::Func));
                 }
             }
-        }
+        });
     }
 
     /// Types the live slots of a frame from its DWARF variables: a slot inside a variable
@@ -1251,20 +1256,41 @@ impl Builder<'_> {
         found: &mut Vec<(u64, Hint, Option<Arc<str>>)>,
     ) {
         let live: std::collections::HashSet<u64> = found.iter().map(|f| f.0).collect();
-        let bias = self.rt.bias;
-        for v in dw.frame_vars(pc) {
-            let Some(t) = v
-                .rtype
-                .map(|t| t.wrapping_add(bias))
-                .filter(|&t| self.is_type(t))
-            else {
-                continue;
-            };
-            let name: Arc<str> = Arc::from(v.name.as_str());
-            for piece in &v.pieces {
-                let PieceLoc::Cfa(off) = piece.loc else {
-                    continue;
-                };
+        let vars = match self.frame_vars.get(&pc) {
+            Some(v) => Arc::clone(v),
+            None => {
+                let bias = self.rt.bias;
+                let mut list: FrameVarList = Vec::new();
+                for v in dw.frame_vars(pc) {
+                    let Some(t) = v
+                        .rtype
+                        .map(|t| t.wrapping_add(bias))
+                        .filter(|&t| self.is_type(t))
+                    else {
+                        continue;
+                    };
+                    let pieces: Vec<(u64, u64, i64)> = v
+                        .pieces
+                        .iter()
+                        .filter_map(|p| match p.loc {
+                            // Bounded: a piece is a part of one variable in one frame.
+                            PieceLoc::Cfa(off) if p.offset < 1 << 20 && p.size < 1 << 20 => {
+                                Some((p.offset, p.size, off))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    if !pieces.is_empty() {
+                        list.push((Arc::from(v.name.as_str()), t, pieces));
+                    }
+                }
+                let list = Arc::new(list);
+                self.frame_vars.insert(pc, Arc::clone(&list));
+                list
+            }
+        };
+        for (name, t, pieces) in vars.iter() {
+            for &(offset, size, off) in pieces {
                 let start = cfa.wrapping_add(off as u64);
                 let Some(from) = start.checked_sub(sp) else {
                     continue;
@@ -1272,18 +1298,18 @@ impl Builder<'_> {
                 let Some(buf) = usize::try_from(from).ok().and_then(|f| stack.get(f..)) else {
                     continue;
                 };
-                // The variable as if it started at `start - piece.offset`.
+                // The variable as if it started at `start - offset`.
                 let mut vals = Vec::new();
-                let mut whole = vec![0u8; piece.offset as usize];
-                whole.extend_from_slice(buf.get(..piece.size as usize).unwrap_or(&[]));
-                self.typed_pointers(t, &whole, 0, &mut vals);
-                for (off, _, h) in vals {
-                    if off < piece.offset || off >= piece.offset + piece.size {
+                let mut whole = vec![0u8; offset as usize];
+                whole.extend_from_slice(buf.get(..size as usize).unwrap_or(&[]));
+                self.typed_pointers(*t, &whole, 0, &mut vals);
+                for (o, _, h) in vals {
+                    if o < offset || o >= offset + size {
                         continue;
                     }
-                    let a = start + (off - piece.offset);
-                    if live.contains(&a) || v.name.starts_with('~') {
-                        found.push((a, h, Some(Arc::clone(&name))));
+                    let a = start + (o - offset);
+                    if live.contains(&a) || name.starts_with('~') {
+                        found.push((a, h, Some(Arc::clone(name))));
                     }
                 }
             }
@@ -1682,10 +1708,13 @@ impl HeapGraph {
         let mut woken: std::collections::HashSet<u64> = std::collections::HashSet::new();
         for (id, addrs) in blocked {
             for &a in addrs {
-                if always(a) {
-                    woken.insert(*id);
-                } else if let Some(i) = self.object_at(a) {
-                    wakes.entry((base + i) as u32).or_default().push(*id);
+                match self.object_at(a) {
+                    Some(i) if !always(a) => wakes.entry((base + i) as u32).or_default().push(*id),
+                    // Not in the heap (a global, or memory the walk did not see): as the
+                    // runtime's own leak detection, taken as reachable.
+                    _ => {
+                        woken.insert(*id);
+                    }
                 }
             }
         }

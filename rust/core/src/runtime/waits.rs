@@ -372,8 +372,14 @@ impl Runtime {
         self.blocking_with(collector, None)
     }
 
-    /// `blocking`, with goroutine leaks by reachability through `graph` when given.
-    pub fn blocking_with(&self, collector: WaitCollector, graph: Option<&HeapGraph>) -> Blocking {
+    /// `blocking`, with goroutine leaks by reachability through the heap's object graph,
+    /// which `graph` builds when some blocked goroutine waits on an object no global reaches
+    /// directly (else only goroutines blocked forever are leaked).
+    pub fn blocking_with(
+        &self,
+        collector: WaitCollector,
+        graph: Option<&dyn Fn() -> std::sync::Arc<HeapGraph>>,
+    ) -> Blocking {
         let mut parked = collector.parked;
         let mut out = Blocking::default();
         let mut objects = Objects::default();
@@ -566,8 +572,20 @@ impl Runtime {
         }
 
         self.report(&parked, &objects.list, &stuck, &id_index, &mut out);
-        if let Some(graph) = graph {
-            out.unreachable = Some(self.unreachable(graph, &parked, &objects.list, semtable_range));
+        if let Some(build) = graph {
+            // Objects a global reaches (directly or through one heap object) are reachable:
+            // only goroutines waiting on something else need the whole graph.
+            let needed = parked.iter().any(|p| {
+                p.wait == Wait::Blocked
+                    && (p.objects.is_empty()
+                        || p.objects.iter().any(|&i| {
+                            objects.list.get(i).is_some_and(|o| !o.global)
+                                && !releasable.get(i).copied().unwrap_or(false)
+                        }))
+            });
+            let graph = needed.then(build);
+            out.unreachable =
+                Some(self.unreachable(graph.as_deref(), &parked, &objects.list, semtable_range));
         }
         out.objects = objects.list;
         out.objects
@@ -1069,7 +1087,7 @@ impl Runtime {
     /// grouped by site and reason.
     fn unreachable(
         &self,
-        graph: &HeapGraph,
+        graph: Option<&HeapGraph>,
         parked: &[Parked],
         objects: &[WaitObject],
         semtable: Option<(u64, u64)>,
@@ -1100,7 +1118,14 @@ impl Runtime {
             r.name == "runtime.semtable"
                 || semtable.is_some_and(|(lo, hi)| r.addr >= lo && r.addr < hi)
         };
-        let ids = graph.unreachable_waiters(&blocked, &always, &skip_root);
+        let ids = match graph {
+            Some(g) => g.unreachable_waiters(&blocked, &always, &skip_root),
+            None => parked
+                .iter()
+                .filter(|p| p.wait == Wait::Forever)
+                .map(|p| p.id)
+                .collect(),
+        };
         let id_index: FastMap<u64, usize> =
             parked.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
         let mut sites: BTreeMap<(Site, String), Vec<usize>> = BTreeMap::new();
