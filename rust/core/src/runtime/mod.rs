@@ -423,9 +423,11 @@ impl Runtime {
     }
 
     /// Looks for a `[]*g` slice header in .bss whose first elements include goroutine 1 and
-    /// are all plausible goroutines.
+    /// are all plausible goroutines; failing that, one where most of them are (a damaged `g`
+    /// among the first ones must not lose every goroutine).
     fn scan_allgs(&self) -> Option<(u64, u64)> {
         let bss = self.bss()?;
+        let mut mostly = None;
         let mut i = 0usize;
         while i + 24 <= bss.len() {
             let (ptr, n, cap) = (
@@ -449,17 +451,22 @@ impl Runtime {
             if !has_main {
                 continue;
             }
-            let plausible = (0..n.min(8)).all(|k| {
-                self.mem
-                    .read_ptr(ptr + 8 * k)
-                    .ok()
-                    .is_some_and(|g| self.plausible_g(g))
-            });
-            if plausible {
+            let plausible = (0..n.min(8))
+                .filter(|k| {
+                    self.mem
+                        .read_ptr(ptr + 8 * k)
+                        .ok()
+                        .is_some_and(|g| self.plausible_g(g))
+                })
+                .count() as u64;
+            if plausible == n.min(8) {
                 return Some((ptr, n));
             }
+            if mostly.is_none() && plausible * 2 > n.min(8) {
+                mostly = Some((ptr, n));
+            }
         }
-        None
+        mostly
     }
 
     fn plausible_g(&self, g: u64) -> bool {
