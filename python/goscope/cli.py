@@ -553,6 +553,8 @@ def _run_doctor(args: argparse.Namespace, out: Output) -> int:
             raise UsageError(f"{word}: no such file, and not a process id")
         elif is_core_file(word):
             cores.append(word)
+        elif args.exe:
+            raise UsageError(f"{word} is not a core file (--exe names the executable)")
         else:
             binaries.append(word)
     if len(pids) > 1 or len(binaries) > 1 or len(cores) > 1 or (pids and cores):
