@@ -164,6 +164,37 @@ def _decorate(decorator: Any) -> Iterator[Any]:
         yield _GoFrame(decorator, function, file, line, pc if index == 0 else None)
 
 
+class _Unavailable(FrameDecorator):  # type: ignore[misc]
+    """A frame whose pc GDB cannot read (a core without registers): FrameDecorator would
+    raise asking for it: ``?? ()``, as GDB shows a frame it knows nothing about."""
+
+    def function(self) -> str:
+        return "??"
+
+    def address(self) -> None:
+        return None
+
+    def filename(self) -> None:
+        return None
+
+    def line(self) -> None:
+        return None
+
+    def frame_args(self) -> None:
+        return None
+
+    def frame_locals(self) -> None:
+        return None
+
+
+def _pc_available(frame: gdb.Frame) -> bool:
+    try:
+        frame.pc()
+    except gdb.error:
+        return False
+    return True
+
+
 class GoFrameFilter:
     """Registered as ``goscope-go`` in ``gdb.frame_filters``."""
 
@@ -177,6 +208,9 @@ class GoFrameFilter:
         for decorator in frames:
             try:
                 frame = decorator.inferior_frame()
+                if frame is not None and not _pc_available(frame):
+                    yield _Unavailable(decorator)
+                    continue
                 if frame is not None:
                     if hide_thread_frame and frame.level() == 0:
                         continue
