@@ -150,7 +150,9 @@ impl HeapGraph {
             roots: self.roots.len() as u64,
             pointers: self.targets.len() as u64,
         };
-        let mut groups: HashMap<String, Row> = HashMap::new();
+        // Grouped by a number (label, class and size, root) and named once per group: a
+        // 2 GB heap has millions of objects and a few hundred groups.
+        let mut groups: HashMap<(u64, u64), Row> = HashMap::new();
         for (i, o) in self.objects.iter().enumerate() {
             let live = self.reachable(i);
             totals.bytes += o.size;
@@ -163,16 +165,21 @@ impl HeapGraph {
                 totals.typed_bytes += o.size;
             }
             let key = match by {
-                GroupBy::Type => self.label_name(o.label).to_string(),
-                GroupBy::SizeClass if o.class == 0 => "large objects".to_string(),
-                GroupBy::SizeClass => format!("size class {} ({} bytes)", o.class, o.size),
-                GroupBy::Root => match self.root_of(i) {
-                    Some(r) => r.name.clone(),
-                    None => "(unreachable)".to_string(),
-                },
+                GroupBy::Type => (u64::from(o.label), 0),
+                GroupBy::SizeClass if o.class == 0 => (0, 0),
+                GroupBy::SizeClass => (u64::from(o.class), o.size),
+                GroupBy::Root => (self.root_index_of(i).map_or(u64::MAX, |r| r as u64), 0),
             };
-            let row = groups.entry(key).or_insert_with_key(|k| Row {
-                name: k.clone(),
+            let row = groups.entry(key).or_insert_with(|| Row {
+                name: match by {
+                    GroupBy::Type => self.label_name(o.label).to_string(),
+                    GroupBy::SizeClass if o.class == 0 => "large objects".to_string(),
+                    GroupBy::SizeClass => format!("size class {} ({} bytes)", o.class, o.size),
+                    GroupBy::Root => match self.root_of(i) {
+                        Some(r) => r.name.clone(),
+                        None => "(unreachable)".to_string(),
+                    },
+                },
                 objects: 0,
                 bytes: 0,
                 reachable_objects: 0,
@@ -188,6 +195,22 @@ impl HeapGraph {
                 row.reachable_bytes += o.size;
             }
         }
+        // Roots of one name (a global's words without symbols are each a root) are one row.
+        let mut merged: HashMap<String, Row> = HashMap::new();
+        for row in groups.into_values() {
+            match merged.get_mut(&row.name) {
+                Some(m) => {
+                    m.objects += row.objects;
+                    m.bytes += row.bytes;
+                    m.reachable_objects += row.reachable_objects;
+                    m.reachable_bytes += row.reachable_bytes;
+                }
+                None => {
+                    merged.insert(row.name.clone(), row);
+                }
+            }
+        }
+        let mut groups = merged;
         if by == GroupBy::Root {
             for (r, root) in self.roots.iter().enumerate() {
                 if let Some(row) = groups.get_mut(&root.name) {
@@ -223,8 +246,16 @@ impl HeapGraph {
             }
             sum
         });
+        // The largest retainers without sorting every object.
+        let keep = top.clamp(1, 20);
         let mut order: Vec<usize> = (0..self.objects.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(retained.get(base + i).copied().unwrap_or(0)));
+        let by_retained =
+            |i: &usize| std::cmp::Reverse(retained.get(base + i).copied().unwrap_or(0));
+        if order.len() > keep {
+            order.select_nth_unstable_by_key(keep - 1, by_retained);
+            order.truncate(keep);
+        }
+        order.sort_by_key(by_retained);
         let retainers = order
             .into_iter()
             .take(top.min(20))

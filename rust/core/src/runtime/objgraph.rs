@@ -35,6 +35,9 @@ const MAX_PLAN_SLOTS: usize = 4096;
 const MAX_TYPE_DEPTH: usize = 12;
 /// The most of a stack read for its roots.
 const MAX_STACK_BYTES: u64 = 1 << 28;
+/// Heap pages, and the most of them indexed for finding objects.
+const PAGE: u64 = 8192;
+const MAX_PAGE_INDEX: u64 = 1 << 26;
 /// Bytes of the core read before its mapped pages are let go.
 const TRIM_BYTES: u64 = 256 << 20;
 /// `spanInlineMarkBits` (go1.26+): 63 scan bits, an ownership byte, 63 mark bits, a class.
@@ -165,6 +168,9 @@ pub struct Root {
     pub addr: u64,
 }
 
+/// A pointer out of an object: (offset in it, target object, hint, the pointer's value).
+type Edge = (u32, u32, Hint, u64);
+
 /// A frame's variables on the stack: name, type, and pieces (offset in the variable, size,
 /// offset from the CFA).
 type FrameVarList = Vec<(Arc<str>, u64, Vec<(u64, u64, i64)>)>;
@@ -189,7 +195,6 @@ struct RootSlot {
 /// the rest the objects in address order.
 pub struct HeapGraph {
     pub objects: Vec<Obj>,
-    addrs: Vec<u64>,
     pub labels: Vec<Label>,
     pub roots: Vec<Root>,
     root_slots: Vec<RootSlot>,
@@ -217,11 +222,19 @@ pub struct HeapGraph {
 struct Builder<'a> {
     rt: &'a Runtime,
     types: Option<&'a TypeReader<Arc<dyn Memory>>>,
-    plans: HashMap<u64, Arc<Plan>>,
+    plans: crate::fasthash::FastMap<u64, Arc<Plan>>,
+    /// Sizes of the type descriptors seen, None for addresses that are no descriptor.
+    type_sizes: crate::fasthash::FastMap<u64, Option<u64>>,
+    class_labels: HashMap<u8, u32>,
     labels: Vec<Label>,
     label_index: HashMap<String, u32>,
     objects: Vec<Obj>,
-    addrs: Vec<u64>,
+    /// For each 8 KB page from `heap_lo`, the first object at or after it: `find` searches
+    /// only the objects of one page. Empty when the heap's range is too sparse for it.
+    page_first: Vec<u32>,
+    /// Each object's start as words from `heap_lo`: what `find` searches, densely packed
+    /// (empty when the heap spans more than 32 GB).
+    offs: Vec<u32>,
     heap_lo: u64,
     heap_hi: u64,
     swiss: bool,
@@ -262,11 +275,14 @@ impl Runtime {
         let mut b = Builder {
             rt: self,
             types,
-            plans: HashMap::new(),
+            plans: Default::default(),
+            type_sizes: Default::default(),
+            class_labels: HashMap::new(),
             labels: Vec::new(),
             label_index: HashMap::new(),
             objects: Vec::new(),
-            addrs: Vec::new(),
+            page_first: Vec::new(),
+            offs: Vec::new(),
             heap_lo: 0,
             heap_hi: 0,
             swiss: types.is_some_and(|t| t.swiss_maps()),
@@ -351,7 +367,7 @@ impl Runtime {
         for i in 0..b.objects.len() {
             out.clear();
             b.scan(i as u32, &mut out);
-            for &(off, t, _) in &out {
+            for &(off, t, _, _) in &out {
                 targets.push(base + t);
                 edge_at.push(off);
             }
@@ -364,7 +380,6 @@ impl Runtime {
             .collect();
         let mut graph = HeapGraph {
             objects: b.objects,
-            addrs: b.addrs,
             labels: b.labels,
             roots,
             root_slots,
@@ -486,7 +501,6 @@ impl Builder<'_> {
         typed_by: TypedBy,
     ) {
         let label = self.label_for(shape, size, class);
-        self.addrs.push(addr);
         self.objects.push(Obj {
             addr,
             size,
@@ -500,32 +514,57 @@ impl Builder<'_> {
     }
 
     fn finish_objects(&mut self) {
-        if !self.addrs.is_sorted() {
-            let mut order: Vec<usize> = (0..self.addrs.len()).collect();
-            order.sort_by_key(|&i| self.addrs.get(i).copied().unwrap_or(0));
-            self.objects = order
-                .iter()
-                .filter_map(|&i| self.objects.get(i).copied())
-                .collect();
-            self.addrs = self.objects.iter().map(|o| o.addr).collect();
+        if !self.objects.is_sorted_by_key(|o| o.addr) {
+            self.objects.sort_by_key(|o| o.addr);
         }
-        self.heap_lo = self.addrs.first().copied().unwrap_or(0);
+        self.heap_lo = self.objects.first().map_or(0, |o| o.addr);
         self.heap_hi = self
             .objects
             .last()
             .map_or(0, |o| o.addr.saturating_add(o.size));
+        if (self.heap_hi - self.heap_lo) / PTR < u64::from(u32::MAX) {
+            let lo = self.heap_lo;
+            self.offs = self
+                .objects
+                .iter()
+                .map(|o| ((o.addr - lo) / PTR) as u32)
+                .collect();
+        }
+        let pages = (self.heap_hi - self.heap_lo).div_ceil(PAGE);
+        if pages <= MAX_PAGE_INDEX {
+            let mut first = Vec::with_capacity(pages as usize + 1);
+            let mut i = 0usize;
+            for page in 0..=pages {
+                let at = self.heap_lo + page * PAGE;
+                while self.objects.get(i).is_some_and(|o| o.addr < at) {
+                    i += 1;
+                }
+                first.push(i as u32);
+            }
+            self.page_first = first;
+        }
     }
 
-    fn is_type(&self, t: u64) -> bool {
-        let Some(types) = self.types else {
-            return false;
-        };
+    /// The size of the type descriptor at `t`; None when `t` is no descriptor.
+    fn type_info(&mut self, t: u64) -> Option<u64> {
+        if let Some(&known) = self.type_sizes.get(&t) {
+            return known;
+        }
+        let types = self.types?;
         let (lo, hi) = types.type_range();
-        t >= lo && t < hi && t.is_multiple_of(8) && types.kind(t).is_ok()
+        let info = (t >= lo && t < hi && t.is_multiple_of(8))
+            .then(|| types.size(t).ok())
+            .flatten();
+        self.type_sizes.insert(t, info);
+        info
     }
 
-    fn type_size(&self, t: u64) -> u64 {
-        self.types.and_then(|ty| ty.size(t).ok()).unwrap_or(0)
+    fn is_type(&mut self, t: u64) -> bool {
+        self.type_info(t).is_some()
+    }
+
+    fn type_size(&mut self, t: u64) -> u64 {
+        self.type_info(t).unwrap_or(0)
     }
 
     fn type_name(&self, t: u64) -> String {
@@ -546,6 +585,15 @@ impl Builder<'_> {
 
     fn label_for(&mut self, shape: Shape, size: u64, class: u8) -> u32 {
         match shape {
+            Shape::Unknown | Shape::Noscan | Shape::Closure if class != 0 => {
+                // One label per class, made once: every object of unknown type asks.
+                if let Some(&l) = self.class_labels.get(&class) {
+                    return l;
+                }
+                let l = self.intern(format!("unknown (size class {class})"), None);
+                self.class_labels.insert(class, l);
+                l
+            }
             Shape::Unknown | Shape::Noscan | Shape::Closure => {
                 if class == 0 {
                     self.intern(format!("unknown (large object, {size} bytes)"), None)
@@ -577,7 +625,20 @@ impl Builder<'_> {
         if p < self.heap_lo || p >= self.heap_hi {
             return None;
         }
-        let i = self.addrs.partition_point(|&a| a <= p).checked_sub(1)?;
+        let page = ((p - self.heap_lo) / PAGE) as usize;
+        // The object holding p starts in p's page or before it: search from the last object
+        // starting before the page to the last starting in it.
+        let (lo, hi) = match (self.page_first.get(page), self.page_first.get(page + 1)) {
+            (Some(&a), Some(&b)) => ((a as usize).saturating_sub(1), b as usize),
+            _ => (0, self.objects.len()),
+        };
+        let i = if let Some(offs) = self.offs.get(lo..hi) {
+            let key = ((p - self.heap_lo) / PTR) as u32;
+            lo + offs.partition_point(|&w| w <= key).checked_sub(1)?
+        } else {
+            let slice = self.objects.get(lo..hi)?;
+            lo + slice.partition_point(|o| o.addr <= p).checked_sub(1)?
+        };
         let o = self.objects.get(i)?;
         (p < o.addr.saturating_add(o.size)).then_some(i as u32)
     }
@@ -732,7 +793,7 @@ impl Builder<'_> {
     }
 
     /// The pointers of object `k` into other objects: (offset in the object, target, hint).
-    fn scan(&mut self, k: u32, out: &mut Vec<(u32, u32, Hint)>) {
+    fn scan(&mut self, k: u32, out: &mut Vec<Edge>) {
         let Some(o) = self.objects.get(k as usize).copied() else {
             return;
         };
@@ -854,7 +915,7 @@ impl Builder<'_> {
         }
         for (off, v, h) in raw {
             if let Some(t) = self.find(v) {
-                out.push((u32::try_from(off).unwrap_or(NONE), t, h));
+                out.push((u32::try_from(off).unwrap_or(NONE), t, h, v));
             }
         }
     }
@@ -925,23 +986,15 @@ impl Builder<'_> {
         while let Some(k) = work.pop() {
             out.clear();
             self.scan(k, &mut out);
-            for &(off, t, h) in &out {
+            for &(_, t, h, p) in &out {
                 if h == Hint::None {
                     continue;
                 }
-                let Some(src) = self.objects.get(k as usize) else {
-                    continue;
-                };
-                let p = self.pointer_at(src.addr + u64::from(off));
                 if self.assign(t, p, h) {
                     work.push(t);
                 }
             }
         }
-    }
-
-    fn pointer_at(&self, at: u64) -> u64 {
-        self.rt.mem.read_ptr(at).unwrap_or(0)
     }
 
     /// Names the objects still of unknown type that are closures: their first word is the
@@ -1011,10 +1064,7 @@ impl Builder<'_> {
                     if let Some(k) = self.find(obj) {
                         let mut out = Vec::new();
                         self.scan(k, &mut out);
-                        let base = self.objects.get(k as usize).map_or(0, |o| o.addr);
-                        for (o, _, h) in out {
-                            targets.push((self.pointer_at(base + u64::from(o)), h));
-                        }
+                        targets.extend(out.into_iter().map(|(_, _, h, v)| (v, h)));
                     }
                     format!("finalizer of {obj:#x}")
                 } else if Some(kind) == cleanup {
@@ -1542,7 +1592,10 @@ impl HeapGraph {
 
     /// The object containing `addr`, as its index in `objects`.
     pub fn object_at(&self, addr: u64) -> Option<usize> {
-        let i = self.addrs.partition_point(|&a| a <= addr).checked_sub(1)?;
+        let i = self
+            .objects
+            .partition_point(|o| o.addr <= addr)
+            .checked_sub(1)?;
         let o = self.objects.get(i)?;
         (addr < o.addr.saturating_add(o.size)).then_some(i)
     }
@@ -1558,6 +1611,12 @@ impl HeapGraph {
         self.parent
             .get(self.object_base() + i)
             .is_some_and(|&p| p != NONE)
+    }
+
+    /// The index (in `roots`) of the root object `i` is first reached from.
+    pub fn root_index_of(&self, i: usize) -> Option<usize> {
+        let r = *self.first_root.get(1 + self.roots.len() + i)?;
+        (r != NONE).then_some(r as usize)
     }
 
     /// The root object `i` is first reached from.
