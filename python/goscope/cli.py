@@ -444,7 +444,11 @@ def _run_heap(args: argparse.Namespace, out: Output) -> int:
             out.write(render_why(why, out.style))
         out.stream.flush()
         _warn(out, target)
-        return EXIT_OK if why.get("object") else EXIT_ERROR
+        if why.get("object"):
+            return EXIT_OK
+        for warning in why.get("warnings") or [f"{args.why:#x} is not a heap object"]:
+            print(f"goscope: {warning}", file=sys.stderr)
+        return EXIT_ERROR
     walk = json.loads(target.heap_json())
     report = None if args.totals else json.loads(target.heap_report_json(args.by, args.top))
     if args.pprof:

@@ -17,6 +17,8 @@ use crate::memory::Memory;
 /// Frames of a retaining path kept in a profile sample (the root and the objects nearest it,
 /// then the object itself).
 const MAX_PATH: usize = 24;
+/// No path yet.
+const NO_PATH: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupBy {
@@ -325,38 +327,110 @@ impl HeapGraph {
     /// the root at the bottom.
     pub fn pprof(&self) -> std::io::Result<Vec<u8>> {
         let mut p = ProfileBuilder::new(&[("inuse_objects", "count"), ("inuse_space", "bytes")]);
-        p.comment("goscope heap: sample stacks are paths from a root (bottom) to the object");
+        p.comment(
+            "goscope heap: sample stacks are paths from a root (bottom) to the object; \
+             consecutive objects of one type (lists, trees) are one frame",
+        );
         let base = 1 + self.roots.len();
-        let mut names: Vec<String> = Vec::with_capacity(MAX_PATH);
+        let n = self.node_count();
+        let labels = self.labels.len() as u32;
+        let ellipsis = u32::MAX - 1;
+        // Paths are interned: (the path of the parent, the node's frame) -> id, with the
+        // path's parent and depth. A run of one type extends no path, and paths stop growing
+        // at MAX_PATH frames (the root's end kept, "…", then the object's end), so lists
+        // millions long cost one path, not millions.
+        let mut paths: Vec<(u32, u32, u32)> = vec![(NO_PATH, NO_PATH, 0)]; // (parent, frame, depth)
+        let mut index: crate::fasthash::FastMap<(u32, u32), u32> = Default::default();
+        let mut pid = vec![NO_PATH; n];
+        if let Some(first) = pid.first_mut() {
+            *first = 0;
+        }
+        let frame_of = |node: usize| -> u32 {
+            if node >= base {
+                self.objects.get(node - base).map_or(ellipsis, |o| o.label)
+            } else {
+                labels + (node as u32).saturating_sub(1)
+            }
+        };
+        let mut intern = |paths: &mut Vec<(u32, u32, u32)>, parent: u32, frame: u32| -> u32 {
+            *index.entry((parent, frame)).or_insert_with(|| {
+                let depth = paths.get(parent as usize).map_or(0, |p| p.2) + 1;
+                paths.push((parent, frame, depth));
+                (paths.len() - 1) as u32
+            })
+        };
+        let mut climb: Vec<u32> = Vec::new();
+        for start in 1..n {
+            if pid.get(start).is_some_and(|&p| p != NO_PATH) {
+                continue;
+            }
+            // Up to the nearest node whose path is known, then back down.
+            let mut v = start as u32;
+            climb.clear();
+            while pid.get(v as usize).is_some_and(|&p| p == NO_PATH) && climb.len() <= n {
+                climb.push(v);
+                v = self.parent_of(v);
+            }
+            let mut up = pid.get(v as usize).copied().unwrap_or(0);
+            while let Some(node) = climb.pop() {
+                let frame = frame_of(node as usize);
+                let (last, depth) = paths.get(up as usize).map_or((NO_PATH, 0), |p| (p.1, p.2));
+                let path = if last == frame && node as usize >= base {
+                    up
+                } else if depth as usize >= MAX_PATH {
+                    // Keep the first MAX_PATH - 2 frames from the root, then "…".
+                    let mut anc = up;
+                    while paths
+                        .get(anc as usize)
+                        .is_some_and(|p| p.2 as usize > MAX_PATH - 2)
+                    {
+                        anc = paths.get(anc as usize).map_or(0, |p| p.0);
+                    }
+                    let cut = intern(&mut paths, anc, ellipsis);
+                    intern(&mut paths, cut, frame)
+                } else {
+                    intern(&mut paths, up, frame)
+                };
+                if let Some(slot) = pid.get_mut(node as usize) {
+                    *slot = path;
+                }
+                up = path;
+            }
+        }
+        let mut totals: crate::fasthash::FastMap<u32, (i64, i64)> = Default::default();
         for (i, o) in self.objects.iter().enumerate() {
             if !self.reachable(i) {
                 continue;
             }
-            names.clear();
-            let mut node = (base + i) as u32;
-            let mut hops = 0;
-            while node != 0 && hops < 100_000 {
-                hops += 1;
-                let idx = node as usize;
-                if idx >= base {
-                    if let Some(obj) = self.objects.get(idx - base) {
-                        names.push(self.label_name(obj.label).to_string());
-                    }
-                } else if let Some(r) = self.roots.get(idx.wrapping_sub(1)) {
-                    names.push(format!("{} ({})", r.name, r.kind));
-                }
-                node = self.parent_of(node);
+            if let Some(&path) = pid.get(base + i) {
+                let t = totals.entry(path).or_insert((0, 0));
+                t.0 += 1;
+                t.1 += o.size as i64;
             }
-            if names.len() > MAX_PATH {
-                // Keep the object's end and the root's end of a long path.
-                let keep_tail = MAX_PATH / 2;
-                let tail: Vec<String> = names.split_off(names.len() - keep_tail);
-                names.truncate(MAX_PATH - keep_tail - 1);
-                names.push("…".to_string());
-                names.extend(tail);
+        }
+        let mut samples: Vec<(u32, (i64, i64))> = totals.into_iter().collect();
+        samples.sort_unstable_by_key(|s| s.0);
+        let mut names: Vec<String> = Vec::with_capacity(MAX_PATH + 2);
+        for (path, (count, bytes)) in samples {
+            names.clear();
+            let mut at = path;
+            while at != 0 && names.len() <= MAX_PATH + 2 {
+                let Some(&(parent, frame, _)) = paths.get(at as usize) else {
+                    break;
+                };
+                names.push(if frame == ellipsis {
+                    "…".to_string()
+                } else if frame < labels {
+                    self.label_name(frame).to_string()
+                } else {
+                    self.roots
+                        .get((frame - labels) as usize)
+                        .map_or_else(|| "?".to_string(), |r| format!("{} ({})", r.name, r.kind))
+                });
+                at = parent;
             }
             let stack: Vec<&str> = names.iter().map(String::as_str).collect();
-            p.add(&stack, &[1, o.size as i64]);
+            p.add(&stack, &[count, bytes]);
         }
         p.finish()
     }
