@@ -490,7 +490,7 @@ def all_tools(
         HeapTool(
             "goscope_totals",
             "goscope heap --json (totals, size classes)",
-            _goscope_heap("--json"),
+            _goscope_heap("--json", "--totals"),
             check_totals,
             goscope=True,
             env=env,
