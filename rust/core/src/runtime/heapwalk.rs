@@ -50,6 +50,9 @@ const MAX_SMALL_NELEMS: u64 = 1024;
 const MAX_SPANS: u64 = 1 << 24;
 const MAX_ARENAS: u64 = 1 << 16;
 const MAX_WARNINGS: usize = 32;
+/// Unreadable or corrupt spans and maps after which the arena map is taken for garbage: each
+/// costs a read and a message, and a map of garbage names up to `MAX_SPANS` of them.
+const MAX_PROBLEMS: u64 = 1 << 18;
 /// Entries of an arena's span map read at once (512 bytes of the map).
 const MAP_PIECE: u64 = 64;
 
@@ -111,6 +114,10 @@ impl HeapWalk {
         } else {
             self.suppressed += 1;
         }
+    }
+
+    fn problems(&self) -> u64 {
+        self.warnings.len() as u64 + self.suppressed
     }
 }
 
@@ -297,6 +304,14 @@ impl Runtime {
                     let (start, end) =
                         self.count_span(span, at, &lay, &mut walk, &mut classes, visit);
                     last = (span, start, end);
+                    if walk.problems() > MAX_PROBLEMS {
+                        // Shown whatever the number of warnings before it: it says why the
+                        // totals stop short.
+                        walk.warnings.push(format!(
+                            "stopped after {MAX_PROBLEMS} unreadable or corrupt spans: the arena map is not the runtime's"
+                        ));
+                        break 'walk;
+                    }
                 }
             }
         }

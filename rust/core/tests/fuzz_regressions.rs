@@ -1,0 +1,92 @@
+//! Inputs the fuzz targets in rust/fuzz found to crash or hang goscope, reduced to what
+//! matters and rebuilt here so that they need neither the fuzz crate nor its corpus. Each
+//! test names the target and the finding. The Go program is built by the machine's `go`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use goscope_core::memory::VecMemory;
+use goscope_core::target::Target;
+use goscope_core::Binary;
+
+/// A small Go program with symbols and DWARF, built once per test run.
+fn go_binary() -> &'static Arc<Binary> {
+    static BIN: OnceLock<Arc<Binary>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz_regressions");
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        std::fs::write(dir.join("go.mod"), "module example.com/prog\n\ngo 1.21\n")
+            .expect("write go.mod");
+        std::fs::write(
+            dir.join("main.go"),
+            "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n",
+        )
+        .expect("write main.go");
+        let go = std::env::var("GOSCOPE_TEST_GO").unwrap_or_else(|_| "go".into());
+        let status = Command::new(go)
+            .args(["build", "-o", "prog"])
+            .current_dir(&dir)
+            .env("GOTOOLCHAIN", "local")
+            .env("CGO_ENABLED", "0")
+            .status()
+            .expect("run go build (is Go installed?)");
+        assert!(status.success(), "go build failed");
+        let path: PathBuf = dir.join("prog");
+        Arc::new(Binary::open(&path).expect("open the built program"))
+    })
+}
+
+fn put(buf: &mut [u8], at: u64, value: u64) {
+    let at = at as usize;
+    buf.get_mut(at..at + 8)
+        .expect("field inside the region")
+        .copy_from_slice(&value.to_le_bytes());
+}
+
+/// runtime target: an arena map of garbage — every entry of the arena index naming one
+/// "arena" whose span map names 8192 different unreadable spans — made the heap walk read
+/// and report up to 16M spans (seconds in a release build, more than the fuzzer's 10 s under
+/// its sanitizer), once for the walk and again for the object graph.
+#[test]
+fn heap_walk_gives_up_on_a_garbage_arena_map() {
+    let binary = go_binary();
+    let (mheap, _) = binary
+        .image()
+        .symbol("runtime.mheap_")
+        .expect("runtime.mheap_ in the symbol table");
+    let probe = Target::from_parts(binary.clone(), Arc::new(VecMemory::new()), 0, Vec::new())
+        .expect("target over empty memory");
+    let heap = probe.runtime().offsets().heap;
+
+    const L2: u64 = 0x10_0000_0000;
+    const ARENA: u64 = 0x20_0000_0000;
+    let mut mheap_bytes = vec![0u8; 0x20000];
+    put(&mut mheap_bytes, heap.mheap_arenas, L2);
+    // The whole first block of the arena index names the same arena.
+    let mut l2 = vec![0u8; 8192 * 8];
+    for i in 0..8192 {
+        put(&mut l2, 8 * i, ARENA);
+    }
+    let mut arena = vec![0u8; (heap.arena_spans + 8192 * 8) as usize];
+    for page in 0..8192 {
+        put(
+            &mut arena,
+            heap.arena_spans + 8 * page,
+            0x7000_0000_0000 + 0x1000 * page,
+        );
+    }
+    let memory = VecMemory::new()
+        .with(mheap, mheap_bytes)
+        .with(L2, l2)
+        .with(ARENA, arena);
+    let target = Target::from_parts(binary.clone(), Arc::new(memory), 0, Vec::new())
+        .expect("target over the garbage heap");
+    let walk = target.runtime().heap_walk(target.layout());
+    assert!(
+        walk.warnings.iter().any(|w| w.contains("stopped after")),
+        "{:?}",
+        walk.warnings
+    );
+    assert_eq!(walk.totals.spans_in_use, 0);
+}
