@@ -276,12 +276,17 @@ impl Pclntab {
     }
 
     /// The string between `off` and the next NUL, trusting the region-wide UTF-8 check when
-    /// it passed.
-    fn str_at(&self, off: usize, region_utf8: bool) -> Option<&str> {
+    /// it passed and the string lies in that region (`[from, to)`), starting on a character.
+    fn str_at(&self, off: usize, (from, to): (usize, usize), region_utf8: bool) -> Option<&str> {
         let bytes = self.data.cstr_at(off)?;
-        if region_utf8 {
-            // SAFETY: the whole region was checked to be UTF-8 in `new`, and `bytes` lies in it
-            // between NUL bytes, which are ASCII and therefore character boundaries.
+        // Offsets come from the table and may point anywhere, even into a character.
+        let inside = off >= from
+            && off.saturating_add(bytes.len()) <= to
+            && bytes.first().is_none_or(|&b| b & 0xc0 != 0x80);
+        if region_utf8 && inside {
+            // SAFETY: the whole region was checked to be UTF-8 in `new`; `bytes` lies in it,
+            // starts on a character boundary (not on a continuation byte) and ends at a NUL
+            // (ASCII) or at the region's end, which are character boundaries too.
             Some(unsafe { std::str::from_utf8_unchecked(bytes) })
         } else {
             std::str::from_utf8(bytes).ok()
@@ -380,7 +385,10 @@ impl Pclntab {
         self.header
             .funcname_offset
             .checked_add(off)
-            .and_then(|o| self.str_at(o, self.names_utf8))
+            .and_then(|o| {
+                let names = (self.header.funcname_offset, self.header.cu_offset);
+                self.str_at(o, names, self.names_utf8)
+            })
             .unwrap_or("?")
     }
 
@@ -395,6 +403,7 @@ impl Pclntab {
         }
         self.str_at(
             self.header.filetab_offset.checked_add(entry as usize)?,
+            (self.header.filetab_offset, self.header.pctab_offset),
             self.files_utf8,
         )
     }

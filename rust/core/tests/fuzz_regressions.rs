@@ -90,3 +90,41 @@ fn heap_walk_gives_up_on_a_garbage_arena_map() {
     );
     assert_eq!(walk.totals.spans_in_use, 0);
 }
+
+/// pclntab target: a function whose name offset points past the function name table (here
+/// into the pc-value tables) got a name that is not UTF-8 as a `&str`, because names were
+/// trusted on the strength of the name table alone being UTF-8.
+#[test]
+fn function_names_outside_the_name_table_are_checked() {
+    let mut data = go_binary().image().file_data().to_vec();
+    let section = go_binary()
+        .image()
+        .section(".gopclntab")
+        .expect(".gopclntab section");
+    let (off, _) = section.file_range.expect(".gopclntab in the file");
+    let off = off as usize;
+    let word = |data: &[u8], at: usize| {
+        u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes")) as usize
+    };
+    let funcnames = word(&data, off + 32);
+    let pctab = word(&data, off + 56);
+    let pcln = word(&data, off + 64);
+    // A byte in the pc-value tables that no UTF-8 string starts with, with a NUL after it.
+    let bad = (off + pctab..data.len())
+        .find(|&p| data[p] & 0xc0 == 0x80 && data[p + 1..p + 64].contains(&0))
+        .expect("a continuation byte in the pc-value tables");
+    let func =
+        u32::from_le_bytes(data[off + pcln + 10 * 8 + 4..][..4].try_into().expect("4")) as usize;
+    let name_off = off + pcln + func + 4;
+    let name = (bad - off - funcnames) as i32;
+    data[name_off..name_off + 4].copy_from_slice(&name.to_le_bytes());
+
+    let binary = Binary::from_bytes(data).expect("opens");
+    for (name, _, _) in binary.functions() {
+        assert!(
+            std::str::from_utf8(name.as_bytes()).is_ok(),
+            "{:?}",
+            name.as_bytes()
+        );
+    }
+}
