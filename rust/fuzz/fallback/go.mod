@@ -1,0 +1,3 @@
+module goscope.example/fuzzfallback
+
+go 1.21

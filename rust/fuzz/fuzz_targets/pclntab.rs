@@ -1,0 +1,6 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(
+    init: goscope_fuzz::seeds::write_if_asked("pclntab"),
+    |data: &[u8]| goscope_fuzz::targets::pclntab(data)
+);
