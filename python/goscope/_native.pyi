@@ -4,6 +4,12 @@ import os
 from typing import Callable, Sequence
 
 __version__: str
+DEFAULT_MAX_FRAMES: int
+"""Frames shown per goroutine unless the limits say otherwise."""
+MAX_FRAMES_CAP: int
+"""The most frames one stack is unwound for: what a frame limit of 0 stands for."""
+MAX_GOROUTINES: int
+"""The most goroutines read: what a goroutine limit of 0 stands for."""
 
 class GoscopeError(Exception):
     """Base class of every error goscope raises."""
@@ -104,6 +110,12 @@ class Target:
         """Where the runtime struct layout came from: "dwarf" or "table"."""
     def clear_cache(self) -> None:
         """Forgets cached target memory."""
+    def set_limits(self, max_frames: int = ..., max_goroutines: int = 0, max_list: int = 0) -> None:
+        """What listings of goroutines show at most: frames per goroutine (default
+        DEFAULT_MAX_FRAMES), goroutines read, elements of each runtime list (deferred calls,
+        panics); 0 is the built-in cap."""
+    def limits(self) -> dict[str, int]:
+        """max_frames, max_goroutines, max_list as set, and cap_frames, cap_goroutines."""
     def goroutines_json(
         self,
         with_stacks: bool = True,

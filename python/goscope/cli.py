@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, TextIO
 
 from goscope import Binary, GoscopeError, Target, __version__
 from goscope.elf_header import is_core_file
@@ -25,6 +25,7 @@ from goscope.goroutines import (
     filters_from,
     parse_goroutine_ids,
 )
+from goscope.limits import add_limit_arguments, limits_from, not_read_note
 from goscope.render.style import Style, for_stream
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ class Subcommand:
     trailing: str | None = None
     #: Whether the subcommand declares its own positionals instead of CORE_OR_BINARY.
     own_targets: bool = False
+    #: Whether it reads goroutines and takes --max-frames, --max-goroutines and --max-list.
+    limits: bool = False
 
 
 def executable_for(args: argparse.Namespace) -> str:
@@ -138,6 +141,12 @@ class OpenedCore:
     ) -> Listing:
         return Listing.of(self.target, with_stacks, max_frames, filters)
 
+    def goroutine(self, goid: int) -> dict[str, Any] | None:
+        """The goroutine with this id (looked for among all, whatever --max-goroutines)."""
+        text = self.target.goroutine_json(goid)
+        g: dict[str, Any] | None = json.loads(text) if text is not None else None
+        return g
+
     def threads(self) -> list[dict[str, Any]]:
         threads: list[dict[str, Any]] = json.loads(self.target.threads_json())
         return threads
@@ -165,7 +174,9 @@ def open_core(args: argparse.Namespace) -> OpenedCore:
         )
     if args.exe is None:
         raise UsageError(f"{core} is a core file; give its executable with --exe BIN")
-    return OpenedCore(Target.open_core(core, args.exe), args.exe)
+    target = Target.open_core(core, args.exe)
+    target.set_limits(**limits_from(args))
+    return OpenedCore(target, args.exe)
 
 
 def _warn(out: Output, target: Target) -> None:
@@ -246,9 +257,6 @@ def _add_bt_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also show the frames a running goroutine's thread has on its system stack",
     )
-    parser.add_argument(
-        "--max-frames", type=int, metavar="N", help="stop each stack after N frames"
-    )
 
 
 def _run_bt(args: argparse.Namespace, out: Output) -> int:
@@ -258,25 +266,19 @@ def _run_bt(args: argparse.Namespace, out: Output) -> int:
         raise UsageError(str(error)) from None
     opened = open_core(args)
     if out.json:
-        listing = opened.listing(max_frames=args.max_frames)
-        chosen = listing.goroutines if ids is None else []
-        missing = []
-        for goid in ids or []:
-            g = listing.find(goid)
-            if g is None:
-                missing.append(goid)
-            else:
-                chosen.append(g)
-        out.write_json(listing.document(chosen))
+        if ids is None:
+            listing = opened.listing()
+            document = listing.document()
+            chosen, missing = listing.goroutines, []
+        else:
+            chosen, missing = _by_id(opened, ids)
+            document = {"go_version": opened.target.go_version, "goroutines": chosen}
+        out.write_json(document)
         broken = sum(1 for g in chosen if g.get("error"))
     else:
         # The native core renders the stacks and hands them over in large pieces.
         _, broken, missing = opened.target.write_stacks(
-            out.stream.write,
-            ids,
-            system=args.system,
-            color=out.style.enabled,
-            max_frames=args.max_frames,
+            out.stream.write, ids, system=args.system, color=out.style.enabled
         )
     out.stream.flush()
     for goid in missing:
@@ -311,30 +313,41 @@ def _add_chain_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _by_id(opened: OpenedCore, ids: list[int]) -> tuple[list[dict[str, Any]], list[int]]:
+    """The goroutines `ids` name, and the ids that name none."""
+    chosen, missing = [], []
+    for goid in ids:
+        g = opened.goroutine(goid)
+        if g is None:
+            missing.append(goid)
+        else:
+            chosen.append(g)
+    return chosen, missing
+
+
 def _chosen(
     args: argparse.Namespace, opened: OpenedCore, default_all: bool
-) -> tuple[Listing, list[dict[str, Any]], list[int]]:
-    """The listing, the goroutines the ids name (or all of them), and the ids that name none."""
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[int]]:
+    """The JSON document to fill, the goroutines the ids name (or all of them), and the ids
+    that name none."""
     try:
         ids = parse_goroutine_ids(args.goroutines)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    listing = opened.listing()
     if ids is None and not args.goroutines and not default_all:
         crashed = opened.crashed_goroutine()
         if crashed is None:
             raise UsageError(f"{args.target}: no goroutine crashed; give goroutine ids or `all`")
         ids = [crashed]
     if ids is None:
-        return listing, listing.goroutines, []
-    chosen, missing = [], []
-    for goid in ids:
-        g = listing.find(goid)
-        if g is None:
-            missing.append(goid)
-        else:
-            chosen.append(g)
-    return listing, chosen, missing
+        listing = opened.listing()
+        return listing.document(), listing.goroutines, []
+    chosen, missing = _by_id(opened, ids)
+    return {"go_version": opened.target.go_version}, chosen, missing
+
+
+def _document(document: dict[str, Any], goroutines: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**document, "goroutines": goroutines}
 
 
 def _report_missing(args: argparse.Namespace, missing: list[int]) -> int:
@@ -347,15 +360,17 @@ def _run_panic(args: argparse.Namespace, out: Output) -> int:
     from goscope.render.panics import render_panics
 
     opened = open_core(args)
-    listing, chosen, missing = _chosen(args, opened, default_all=False)
+    document, chosen, missing = _chosen(args, opened, default_all=False)
     if args.goroutines == ["all"]:
         chosen = [g for g in chosen if g.get("panics")]
     if out.json:
-        out.write_json(listing.document(chosen))
+        out.write_json(_document(document, chosen))
     elif chosen:
         out.write(render_panics(chosen, out.style))
     else:
         out.write(out.style.dim("no goroutine has a panic in flight"))
+    if not out.json and document.get("not_read"):
+        out.write(out.style.dim(not_read_note(document["not_read"])))
     out.stream.flush()
     _warn(out, opened.target)
     return max(_report_missing(args, missing), _incomplete(chosen))
@@ -365,13 +380,16 @@ def _run_defer(args: argparse.Namespace, out: Output) -> int:
     from goscope.render.panics import render_defers
 
     opened = open_core(args)
-    listing, chosen, missing = _chosen(args, opened, default_all=True)
+    document, chosen, missing = _chosen(args, opened, default_all=True)
     everything = not args.goroutines or args.goroutines == ["all"]
     if out.json:
         shown = [g for g in chosen if g.get("defers")] if everything else chosen
-        out.write_json(listing.document(shown))
+        out.write_json(_document(document, shown))
     else:
         out.write(render_defers(chosen, out.style, only_pending=everything))
+        not_read = document.get("not_read")
+        if not_read:
+            out.write(out.style.dim(not_read_note(not_read)))
     out.stream.flush()
     _warn(out, opened.target)
     return max(_report_missing(args, missing), _incomplete(chosen))
@@ -588,6 +606,7 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand(
         name="goroutines",
+        limits=True,
         summary="every goroutine of a core: state or wait reason, where it is, who made it",
         description=(
             "List every goroutine of a core file, one line each: its id, its status or wait "
@@ -601,6 +620,7 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand(
         name="bt",
+        limits=True,
         summary="goroutine stacks of a core, in the Go traceback's format",
         description=(
             "Print the stacks of the given goroutines (default: all) the way the Go runtime "
@@ -627,6 +647,7 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand(
         name="crash",
+        limits=True,
         summary="what crashed and why: signal, fatal error, panics, the crashing goroutine",
         description=(
             "Say what ended the process: a one-line summary, the fatal error's message, the "
@@ -639,6 +660,7 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand(
         name="panic",
+        limits=True,
         summary="panics in flight: messages, [recovered] marks, types",
         description=(
             "Show the panics in flight of the given goroutines (default: the one that "
@@ -651,6 +673,7 @@ SUBCOMMANDS: list[Subcommand] = [
     ),
     Subcommand(
         name="defer",
+        limits=True,
         summary="deferred calls still pending: open-coded, heap, stack and rangefunc",
         description=(
             "List the deferred calls each goroutine would still run, the next one first: the "
@@ -713,6 +736,13 @@ SUBCOMMANDS: list[Subcommand] = [
 ]
 
 
+class _SubcommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: a usage error is one line, as goscope's other errors are."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="goscope",
@@ -722,7 +752,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"goscope {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="SUBCOMMAND", parser_class=_SubcommandParser
+    )
     subparsers.required = True
     for command in SUBCOMMANDS:
         sub = subparsers.add_parser(
@@ -741,6 +773,8 @@ def build_parser() -> argparse.ArgumentParser:
             help="colour the text output (default: auto, on a terminal only)",
         )
         command.add_arguments(sub)
+        if command.limits:
+            add_limit_arguments(sub)
         sub.set_defaults(run=command.run, trailing=command.trailing)
     return parser
 

@@ -113,8 +113,10 @@ class Listing:
 
     go_version: str | None
     goroutines: list[Goroutine]
-    #: How many goroutines there are before filtering.
+    #: How many goroutines were read, before filtering.
     total: int = 0
+    #: How many goroutines the goroutine limit (max-goroutines) left unread.
+    not_read: int = 0
 
     @classmethod
     def of(
@@ -136,14 +138,19 @@ class Listing:
             go_version=document.get("go_version"),
             goroutines=goroutines,
             total=int(document.get("total", len(goroutines))),
+            not_read=int(document.get("not_read", 0)),
         )
 
     def document(self, goroutines: Sequence[Goroutine] | None = None) -> dict[str, Any]:
-        """The JSON contract's object, with `goroutines` (default: all of them)."""
-        return {
+        """The JSON contract's object, with `goroutines` (default: all of them), and
+        ``not_read`` when the goroutine limit left some unread."""
+        document: dict[str, Any] = {
             "go_version": self.go_version,
             "goroutines": list(self.goroutines if goroutines is None else goroutines),
         }
+        if self.not_read:
+            document["not_read"] = self.not_read
+        return document
 
     def find(self, goid: int) -> Goroutine | None:
         return next((g for g in self.goroutines if g.get("id") == goid), None)

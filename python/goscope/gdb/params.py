@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gdb
+
+from goscope.limits import LIMITS, Limit, parse_limit
 
 
 class SetGoscopePrefix(gdb.Command):
@@ -66,11 +70,47 @@ class LiveMemoryParameter(gdb.Parameter):
         return f"goscope reads live memory from: {svalue}."
 
 
+class LimitParameter(gdb.Parameter):
+    """A limit on what goscope reads and shows (see goscope.limits): a whole number, or 0 or
+    `unlimited` for the built-in cap. Kept as text so that a bad value is refused with one
+    clear line and the previous value stays."""
+
+    def __init__(self, limit: Limit) -> None:
+        self.limit = limit
+        self.__doc__ = (
+            f"The most {limit.what}.\n{limit.detail}\n"
+            f"A whole number; 0 or `unlimited`: {limit.cap}. "
+            f"Default: {limit.describe(limit.default)}."
+        )
+        self.set_doc = f"Set goscope's {limit.name}: the most {limit.what}."
+        self.show_doc = f"Show goscope's {limit.name}: the most {limit.what}."
+        super().__init__(f"goscope {limit.name}", gdb.COMMAND_DATA, gdb.PARAM_STRING)
+        self.number = limit.default
+        self.value = str(limit.default) if limit.default else "unlimited"
+
+    def get_set_string(self) -> str:
+        try:
+            number = parse_limit(str(self.value or ""))
+        except ValueError as error:
+            # GDB has already stored the text: put the previous value back.
+            self.value = str(self.number) if self.number else "unlimited"
+            raise gdb.GdbError(f"goscope {self.limit.name}: {error}") from None
+        self.number = number
+        self.value = str(number) if number else "unlimited"
+        return ""
+
+    def get_show_string(self, svalue: str) -> str:
+        del svalue
+        shown = self.limit.describe(self.number)
+        return f"goscope {self.limit.name} is {shown}: the most {self.limit.what}."
+
+
 _verbose: VerboseParameter | None = None
 _live_memory: LiveMemoryParameter | None = None
+_limits: list[LimitParameter] = []
 
 #: Names of every ``goscope`` parameter, for ``show goscope``.
-_PARAMETERS = ("verbose", "live-memory")
+_PARAMETERS = ("verbose", "live-memory", *(limit.name for limit in LIMITS))
 
 
 def register() -> None:
@@ -79,6 +119,7 @@ def register() -> None:
     ShowGoscopePrefix()
     _verbose = VerboseParameter()
     _live_memory = LiveMemoryParameter()
+    _limits[:] = [LimitParameter(limit) for limit in LIMITS]
 
 
 def verbose() -> bool:
@@ -88,3 +129,16 @@ def verbose() -> bool:
 def live_memory() -> str:
     """``auto`` or ``gdb``: see :class:`LiveMemoryParameter`."""
     return str(_live_memory.value) if _live_memory is not None else "auto"
+
+
+def limits() -> dict[str, Any]:
+    """The keyword arguments of ``Target.set_limits``: the ``set goscope max-...`` values."""
+    values = {parameter.limit.keyword: parameter.number for parameter in _limits}
+    for limit in LIMITS:
+        values.setdefault(limit.keyword, limit.default)
+    return values
+
+
+def max_list() -> int:
+    """``set goscope max-list``: 0 for the built-in cap of each list."""
+    return int(limits()["max_list"])

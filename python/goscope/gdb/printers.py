@@ -20,6 +20,8 @@ from typing import Callable, Iterator, Tuple, Union
 import gdb
 import gdb.printing
 
+from goscope.gdb import params
+
 Child = Tuple[str, Union[gdb.Value, str, int]]
 
 PRINTER_NAME = "goscope-go"
@@ -79,11 +81,33 @@ def _print_limit() -> int | None:
     return limit
 
 
+def _max_list() -> int | None:
+    """``set goscope max-list`` when it is lower than ``print elements``: the printers then
+    stop there themselves (and say how many entries they left out)."""
+    max_list = params.max_list()
+    limit = _print_limit()
+    if max_list > 0 and (limit is None or max_list < limit):
+        return max_list
+    return None
+
+
 def _limited(total: int) -> int:
-    """How many of `total` entries to hand to GDB: one more than the limit, so that GDB itself
-    sees there are more and prints ``...``."""
+    """How many of `total` entries to hand to GDB: one more than ``print elements``, so that
+    GDB itself sees there are more and prints ``...``; or ``set goscope max-list`` of them
+    when that is lower (:func:`_beyond` then ends the list)."""
+    max_list = _max_list()
+    if max_list is not None:
+        return min(total, max_list)
     limit = _print_limit()
     return total if limit is None else min(total, limit + 1)
+
+
+def _beyond(total: int) -> str | None:
+    """``...N more``: what ends a list of `total` entries that max-list cut short."""
+    max_list = _max_list()
+    if max_list is None or total <= max_list:
+        return None
+    return f"...{total - max_list} more"
 
 
 def _field(value: gdb.Value, *names: str) -> gdb.Value:
@@ -225,12 +249,16 @@ def _is_array(t: gdb.Type) -> bool:
 
 def _elements(first: gdb.Value, count: int) -> Iterator[Child]:
     """`count` elements from the pointer `first` on (bounded by ``print elements``)."""
-    for i in range(_limited(count)):
+    shown = _limited(count)
+    for i in range(shown):
         try:
             yield f"[{i}]", _checked((first + i).dereference())
         except (gdb.error, gdb.MemoryError, ReadError) as error:
             yield f"[{i}]", _error_text(error)
             return
+    more = _beyond(count)
+    if more is not None:
+        yield f"[{shown}]", more
 
 
 class SlicePrinter:
@@ -282,9 +310,13 @@ class ArrayPrinter:
 
     def children(self) -> Iterator[Child]:
         low, high = self.value.type.strip_typedefs().range()
-        count = high - low + 1
-        for i in range(_limited(max(count, 0))):
+        count = max(high - low + 1, 0)
+        shown = _limited(count)
+        for i in range(shown):
             yield f"[{i}]", self.value[low + i]
+        more = _beyond(count)
+        if more is not None:
+            yield f"[{shown}]", more
 
 
 # --- maps -----------------------------------------------------------------------------------
@@ -457,13 +489,19 @@ class MapPrinter(_HeaderPrinter):
         try:
             for key, elem in walk(self.header):
                 if shown >= wanted:
-                    return
+                    break
                 yield f"[{2 * shown}]", key
                 yield f"[{2 * shown + 1}]", elem
                 shown += 1
         except (gdb.error, gdb.MemoryError, ReadError) as error:
             yield f"[{2 * shown}]", "<error>"
             yield f"[{2 * shown + 1}]", _error_text(error)
+            return
+        more = _beyond(max(self.count, 0))
+        if more is not None and shown == wanted:
+            # A map shows pairs: `[...] = ...N more`.
+            yield f"[{2 * shown}]", "..."
+            yield f"[{2 * shown + 1}]", more
 
 
 # --- channels -------------------------------------------------------------------------------
@@ -490,21 +528,27 @@ def _element_type(t: gdb.Type) -> gdb.Type | None:
         return None
 
 
-def _waiters(queue: gdb.Value) -> list[int]:
-    """Goroutine ids of the sudogs of a channel's recvq or sendq, in queue order."""
+def _waiters(queue: gdb.Value) -> tuple[list[int], int]:
+    """Goroutine ids of the sudogs of a channel's recvq or sendq, in queue order, at most
+    ``set goscope max-list`` of them; and how many more the queue holds."""
     ids: list[int] = []
+    more = 0
+    shown = params.max_list() or _MAX_WAITERS
     seen: set[int] = set()
     sudog = queue["first"]
     while int(sudog) != 0:
         address = int(sudog)
-        if address in seen or len(ids) >= _MAX_WAITERS:
+        if address in seen or len(ids) + more >= _MAX_WAITERS:
             raise ReadError(f"wait queue loops at {address:#x}")
         seen.add(address)
         entry = _checked(sudog.dereference())
-        g = entry["g"]
-        ids.append(int(_checked(g.dereference())["goid"]) if int(g) != 0 else 0)
+        if len(ids) < shown:
+            g = entry["g"]
+            ids.append(int(_checked(g.dereference())["goid"]) if int(g) != 0 else 0)
+        else:
+            more += 1
         sudog = entry["next"]
-    return ids
+    return ids, more
 
 
 class ChanPrinter(_HeaderPrinter):
@@ -528,12 +572,15 @@ class ChanPrinter(_HeaderPrinter):
             text += " closed"
         for label, queue in (("senders", "sendq"), ("receivers", "recvq")):
             try:
-                ids = _waiters(header[queue])
+                ids, more = _waiters(header[queue])
             except (gdb.error, gdb.MemoryError, ReadError) as error:
                 text += f" {label} {_error_text(error)}"
                 continue
-            if ids:
-                text += f" {label} [{' '.join(map(str, ids))}]"
+            words = [str(goid) for goid in ids]
+            if more:
+                words.append(f"...{more} more")
+            if words:
+                text += f" {label} [{' '.join(words)}]"
         return text
 
     def children(self) -> Iterator[Child]:
@@ -549,12 +596,16 @@ class ChanPrinter(_HeaderPrinter):
         if self.element_type.sizeof == 0:
             return
         first = header["buf"].cast(self.element_type.pointer())
-        for i in range(_limited(count)):
+        shown = _limited(count)
+        for i in range(shown):
             try:
                 yield f"[{i}]", _checked((first + (recvx + i) % size).dereference())
             except (gdb.error, gdb.MemoryError, ReadError) as error:
                 yield f"[{i}]", _error_text(error)
                 return
+        more = _beyond(count)
+        if more is not None:
+            yield f"[{shown}]", more
 
 
 # --- interfaces -----------------------------------------------------------------------------

@@ -226,5 +226,7 @@ def current() -> Process:
         )
     executable = gdb_target.require_executable(state)
     process = _open(state, executable)
+    # `set goscope max-frames` (and the other limits) hold for every command.
+    process.target.set_limits(**params.limits())
     _cached = process
     return process

@@ -22,6 +22,14 @@ Panic = dict[str, Any]
 Defer = dict[str, Any]
 
 
+#: How a note about a list cut short by max-list ends.
+_RAISE = "raise max-list to see them"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def panic_lines(panics: Sequence[Panic], style: Style) -> list[str]:
     """The ``panic: ...`` lines of a goroutine's panics (given innermost first), in the order
     and with the marks the runtime's ``printpanics`` uses: the oldest first, later ones after
@@ -75,6 +83,9 @@ def render_panics(goroutines: Sequence[Goroutine], style: Style) -> str:
         lines = [style.heading(f"goroutine {g.get('id')} [{state_text(g)}]:")]
         if not panics:
             lines.append(style.dim("no panic in flight"))
+        more = g.get("more_panics")
+        if isinstance(more, int) and more > 0:
+            lines.append(style.dim(f"(... {_count(more, 'older panic')} not shown: {_RAISE})"))
         lines += panic_lines(panics, style)
         if any(p.get("goexit") for p in panics):
             lines.append(style.dim("runtime.Goexit in progress"))
@@ -107,6 +118,11 @@ def render_defers(goroutines: Sequence[Goroutine], style: Style, only_pending: b
         if not defers:
             lines.append(style.dim("no deferred call pending"))
         lines += [defer_line(i + 1, d, style) for i, d in enumerate(defers)]
+        more = g.get("more_defers")
+        if isinstance(more, int) and more > 0:
+            lines.append(
+                style.dim(f"(... {_count(more, 'more deferred call')} not shown: {_RAISE})")
+            )
         if g.get("error"):
             lines.append(style.error(f"error: {g['error']}"))
         blocks.append("\n".join(lines))

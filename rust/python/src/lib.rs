@@ -21,5 +21,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(unwind::unwind_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(unwind::symbol_file, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The limits' default and the built-in caps that 0 ("unlimited") stands for.
+    m.add(
+        "DEFAULT_MAX_FRAMES",
+        goscope_core::runtime::DEFAULT_MAX_FRAMES,
+    )?;
+    m.add("MAX_FRAMES_CAP", goscope_core::runtime::MAX_FRAMES_CAP)?;
+    m.add("MAX_GOROUTINES", goscope_core::runtime::MAX_GOROUTINES)?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use goscope_core::memory::{
     CallbackMemory, Memory, PageCache, ProcMemory, Registers, SignalInfo, Thread,
 };
-use goscope_core::runtime::DEFAULT_MAX_FRAMES;
+use goscope_core::runtime::{Limits, Runtime, DEFAULT_MAX_FRAMES};
 use goscope_core::target::Target;
 use goscope_core::{Binary, Error as CoreError, ErrorKind};
 use pyo3::exceptions::PyValueError;
@@ -173,6 +173,25 @@ fn signal_json(signal: Option<&SignalInfo>) -> Value {
     }
 }
 
+/// Runs `f` on the runtime with the target's limits, the frame limit replaced by
+/// `max_frames` when one is given (0: the built-in cap) and restored afterwards.
+fn with_frames<R>(
+    target: &mut Target,
+    max_frames: Option<usize>,
+    f: impl FnOnce(&Runtime) -> R,
+) -> R {
+    let saved = target.runtime().limits();
+    if let Some(max_frames) = max_frames {
+        target.runtime_mut().set_limits(Limits {
+            max_frames,
+            ..saved
+        });
+    }
+    let result = f(target.runtime());
+    target.runtime_mut().set_limits(saved);
+    result
+}
+
 fn go_version(target: &Target) -> Option<String> {
     target
         .binary()
@@ -320,9 +339,36 @@ impl PyTarget {
         self.cache.clear();
     }
 
+    /// Sets what listings of goroutines show at most: frames per goroutine, goroutines read,
+    /// and elements of each runtime list a goroutine carries (deferred calls, panics). 0 is
+    /// the built-in cap (never no bound at all). Analyses (the crash, triage, the heap) read
+    /// within the built-in caps only.
+    #[pyo3(signature = (max_frames = DEFAULT_MAX_FRAMES, max_goroutines = 0, max_list = 0))]
+    fn set_limits(&self, max_frames: usize, max_goroutines: u64, max_list: usize) {
+        lock(&self.inner).runtime_mut().set_limits(Limits {
+            max_frames,
+            max_goroutines,
+            max_list,
+        });
+    }
+
+    /// The limits `set_limits` set: `{"max_frames": N, "max_goroutines": N, "max_list": N}`
+    /// (0: the built-in cap), and the caps themselves as `cap_frames`, `cap_goroutines`.
+    fn limits(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
+        let limits = lock(&self.inner).runtime().limits();
+        let out = PyDict::new(py);
+        out.set_item("max_frames", limits.max_frames)?;
+        out.set_item("max_goroutines", limits.max_goroutines)?;
+        out.set_item("max_list", limits.max_list)?;
+        out.set_item("cap_frames", goscope_core::runtime::MAX_FRAMES_CAP)?;
+        out.set_item("cap_goroutines", goscope_core::runtime::MAX_GOROUTINES)?;
+        Ok(out.unbind())
+    }
+
     /// `{"go_version": ..., "goroutines": [...], "total": N}` as DESIGN.md's JSON contract
-    /// describes: the goroutines the filters keep, frames innermost first, and how many the
-    /// runtime would print in all.
+    /// describes: the goroutines the filters keep, frames innermost first, and how many were
+    /// read in all; within the target's limits (`max_frames` replaces the frame limit), with
+    /// `"not_read": N` when the goroutine limit left some unread.
     #[pyo3(signature = (with_stacks = true, max_frames = None, state = None, wait_reason = None, function = None, user = false))]
     #[allow(clippy::too_many_arguments)]
     fn goroutines_json(
@@ -345,15 +391,19 @@ impl PyTarget {
         py.detach(|| {
             guard("listing goroutines", || {
                 let mut target = lock(inner);
-                target.runtime_mut().max_frames = max_frames.unwrap_or(DEFAULT_MAX_FRAMES);
-                let mut goroutines = target.runtime().goroutines(with_stacks);
+                let (mut goroutines, not_read) = with_frames(&mut target, max_frames, |rt| {
+                    rt.goroutines_within_limits(with_stacks)
+                });
                 let total = goroutines.len();
                 goroutines.retain(|g| filter.matches(g));
-                let document = json!({
+                let mut document = json!({
                     "go_version": go_version(&target),
                     "goroutines": to_value!(&goroutines, "encoding goroutines as JSON")?,
                     "total": total,
                 });
+                if let (Value::Object(fields), true) = (&mut document, not_read > 0) {
+                    fields.insert("not_read".into(), not_read.into());
+                }
                 encode!(&document, "encoding goroutines as JSON")
             })
         })
@@ -398,16 +448,13 @@ impl PyTarget {
         py.detach(|| {
             guard("writing goroutines", || {
                 let mut target = lock(inner);
-                target.runtime_mut().max_frames = max_frames.unwrap_or(DEFAULT_MAX_FRAMES);
                 let mut out =
                     std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(owned));
-                let n = target
-                    .runtime()
-                    .write_goroutines_json(&mut out, with_stacks, &|g| filter.matches(g))
-                    .and_then(|n| out.flush().map(|()| n))
-                    .map_err(|e| {
-                        CoreError::new(ErrorKind::Io, format!("writing goroutines: {e}"))
-                    })?;
+                let n = with_frames(&mut target, max_frames, |rt| {
+                    rt.write_goroutines_json(&mut out, with_stacks, &|g| filter.matches(g))
+                })
+                .and_then(|n| out.flush().map(|()| n))
+                .map_err(|e| CoreError::new(ErrorKind::Io, format!("writing goroutines: {e}")))?;
                 Ok(n)
             })
         })
@@ -453,10 +500,8 @@ impl PyTarget {
         let result = py.detach(|| {
             guard("writing goroutine stacks", || {
                 let mut target = lock(inner);
-                target.runtime_mut().max_frames = max_frames.unwrap_or(DEFAULT_MAX_FRAMES);
                 let mut out = |bytes: &[u8]| call_writer(&write, bytes, &mut raised);
-                let runtime = target.runtime();
-                let written = match &ids {
+                let written = with_frames(&mut target, max_frames, |runtime| match &ids {
                     None => runtime
                         .write_stacks_text(&mut out, opts, &|g| filter.matches(g))
                         .map(|(n, errors)| (n, errors, Vec::new())),
@@ -482,7 +527,7 @@ impl PyTarget {
                             Ok((n, errors, missing))
                         }
                     }
-                };
+                });
                 written.map_err(|e| {
                     CoreError::new(ErrorKind::Io, format!("writing goroutine stacks: {e}")).into()
                 })
@@ -528,8 +573,7 @@ impl PyTarget {
         let mut raised: Option<PyErr> = None;
         let result = py.detach(|| {
             guard("listing goroutines", || {
-                let mut target = lock(inner);
-                target.runtime_mut().max_frames = DEFAULT_MAX_FRAMES;
+                let target = lock(inner);
                 let mut out = |bytes: &[u8]| call_writer(&write, bytes, &mut raised);
                 target
                     .runtime()
@@ -703,7 +747,8 @@ impl PyTarget {
         })
     }
 
-    /// One goroutine as a JSON object, or None when no live goroutine has that id.
+    /// One goroutine as a JSON object, or None when no live goroutine has that id; within
+    /// the target's frame and list limits (`max_frames` replaces the frame limit).
     #[pyo3(signature = (goid, max_frames = None))]
     fn goroutine_json(
         &self,
@@ -715,8 +760,7 @@ impl PyTarget {
         py.detach(|| {
             guard("reading a goroutine", || {
                 let mut target = lock(inner);
-                target.runtime_mut().max_frames = max_frames.unwrap_or(DEFAULT_MAX_FRAMES);
-                match target.runtime().goroutine(goid) {
+                match with_frames(&mut target, max_frames, |rt| rt.goroutine(goid)) {
                     Some(g) => Ok(Some(encode!(&g, "encoding a goroutine as JSON")?)),
                     None => Ok(None),
                 }

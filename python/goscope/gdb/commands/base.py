@@ -51,7 +51,15 @@ class GoPrefixCommand(gdb.Command):
     """Go runtime commands (goscope).
 
     goscope reads the Go runtime's own tables (.gopclntab, .go.buildinfo), so these commands work
-    on stripped binaries without DWARF, on core files and on live processes."""
+    on stripped binaries without DWARF, on core files and on live processes.
+
+    Settings (`show goscope` lists them; 0 or `unlimited`: the built-in cap):
+      set goscope max-frames N      frames shown per goroutine stack (default 100000)
+      set goscope max-goroutines N  goroutines a listing reads (default unlimited)
+      set goscope max-list N        deferred calls, panics, channel waiters and printed
+                                    elements shown of each list (default unlimited)
+      set goscope live-memory auto|gdb   where a live process's memory is read from
+      set goscope verbose on|off    Python tracebacks of goscope's own failures"""
 
     def __init__(self) -> None:
         super().__init__("go", gdb.COMMAND_STACK, gdb.COMPLETE_NONE, True)

@@ -12,6 +12,7 @@ import gdb
 from goscope.gdb import process, unwind
 from goscope.gdb.commands.base import GoCommand, gdb_style
 from goscope.goroutines import add_filter_arguments, filters_from, parse_goroutine_ids
+from goscope.limits import limit_argument
 from goscope.render.goroutines import render_threads
 
 
@@ -69,7 +70,13 @@ def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also show the frames a running goroutine's thread has on its system stack",
     )
-    parser.add_argument("--max-frames", type=int, metavar="N", help="stop each stack at N frames")
+    parser.add_argument(
+        "--max-frames",
+        type=limit_argument,
+        metavar="N",
+        help="show at most N frames of each stack, this time (0: the built-in cap; "
+        "default: `set goscope max-frames`)",
+    )
     parser.add_argument("--json", action="store_true", help="print the goroutines as JSON")
 
 
@@ -91,7 +98,7 @@ def _print_stacks(args: argparse.Namespace, command: str) -> None:
     if args.json:
         if ids is None:
             listing = proc.listing(max_frames=args.max_frames)
-            _write_json({"go_version": listing.go_version, "goroutines": listing.goroutines})
+            _write_json(listing.document())
             return
         chosen = []
         for goid in ids:

@@ -12,6 +12,7 @@ import gdb
 from goscope.gdb import process
 from goscope.gdb.commands.base import GoCommand, gdb_style
 from goscope.goroutines import parse_goroutine_ids
+from goscope.limits import not_read_note
 from goscope.render.panics import render_crash, render_defers, render_panics
 
 
@@ -26,16 +27,17 @@ def _add_ids(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--json", action="store_true", help="print the goroutines as JSON")
 
 
-def _chosen(command: str, words: list[str]) -> tuple[list[dict[str, Any]], bool]:
-    """The goroutines `words` name (default: the one on GDB's selected thread) and whether
-    they are all of them."""
+def _chosen(command: str, words: list[str]) -> tuple[list[dict[str, Any]], bool, int]:
+    """The goroutines `words` name (default: the one on GDB's selected thread), whether they
+    are all of them, and how many goroutines `set goscope max-goroutines` left unread."""
     try:
         ids = parse_goroutine_ids(words)
     except ValueError as error:
         raise gdb.GdbError(f"{command}: {error}") from None
     proc = process.current()
     if ids is None and words:
-        return proc.listing().goroutines, True
+        listing = proc.listing()
+        return listing.goroutines, True, listing.not_read
     if ids is None:
         lwp = process.selected_lwp()
         goid = proc.goroutine_of_thread(lwp) if lwp is not None else None
@@ -51,7 +53,7 @@ def _chosen(command: str, words: list[str]) -> tuple[list[dict[str, Any]], bool]
         if g is None:
             raise gdb.GdbError(f"{command}: no goroutine {goid}")
         chosen.append(g)
-    return chosen, False
+    return chosen, False, 0
 
 
 class CrashCommand(GoCommand):
@@ -94,15 +96,21 @@ class PanicCommand(GoCommand):
         _add_ids(parser, "default: the goroutine on the selected thread")
 
     def run(self, args: argparse.Namespace) -> None:
-        chosen, everything = _chosen("go panic", args.goroutines)
+        chosen, everything, not_read = _chosen("go panic", args.goroutines)
         if everything:
             chosen = [g for g in chosen if g.get("panics")]
         if args.json:
-            _write(json.dumps({"goroutines": chosen}, indent=2))
-        elif chosen:
+            document: dict[str, Any] = {"goroutines": chosen}
+            if not_read:
+                document["not_read"] = not_read
+            _write(json.dumps(document, indent=2))
+            return
+        if chosen:
             _write(render_panics(chosen, gdb_style()))
         else:
             _write("no goroutine has a panic in flight")
+        if not_read:
+            _write(gdb_style().dim(not_read_note(not_read)))
 
 
 class DeferCommand(GoCommand):
@@ -119,9 +127,14 @@ class DeferCommand(GoCommand):
         _add_ids(parser, "default: the goroutine on the selected thread")
 
     def run(self, args: argparse.Namespace) -> None:
-        chosen, everything = _chosen("go defer", args.goroutines)
+        chosen, everything, not_read = _chosen("go defer", args.goroutines)
         if args.json:
             shown = [g for g in chosen if g.get("defers")] if everything else chosen
-            _write(json.dumps({"goroutines": shown}, indent=2))
+            document: dict[str, Any] = {"goroutines": shown}
+            if not_read:
+                document["not_read"] = not_read
+            _write(json.dumps(document, indent=2))
             return
         _write(render_defers(chosen, gdb_style(), only_pending=everything))
+        if not_read:
+            _write(gdb_style().dim(not_read_note(not_read)))

@@ -174,7 +174,7 @@ impl Runtime {
         }
         let panics = match goroutine {
             Some(id) => self
-                .goroutine(id)
+                .goroutine_whole(id)
                 .map(|g: Goroutine| g.panics)
                 .unwrap_or_default(),
             None => Vec::new(),

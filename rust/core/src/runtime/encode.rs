@@ -75,10 +75,22 @@ impl Encoder {
             out.extend_from_slice(b",\"system_frames\":");
             self.frames(out, &g.system_frames);
         }
+        if g.more_frames > 0 {
+            out.extend_from_slice(b",\"more_frames\":");
+            int(out, g.more_frames);
+        }
         out.extend_from_slice(b",\"defers\":");
         serde_json::to_writer(&mut *out, &g.defers)?;
+        if g.more_defers > 0 {
+            out.extend_from_slice(b",\"more_defers\":");
+            int(out, g.more_defers);
+        }
         out.extend_from_slice(b",\"panics\":");
         serde_json::to_writer(&mut *out, &g.panics)?;
+        if g.more_panics > 0 {
+            out.extend_from_slice(b",\"more_panics\":");
+            int(out, g.more_panics);
+        }
         out.extend_from_slice(b",\"error\":");
         opt_string(out, g.error.as_deref());
         out.push(b'}');
@@ -291,6 +303,7 @@ mod tests {
                 shared,
             ],
             system_frames: vec![frame("runtime.systemstack", "/r/asm.s", Some(9), false)],
+            more_frames: 1950,
             defers: vec![super::super::Defer {
                 function: "main.f.deferwrap1".into(),
                 file: Some("/m.go".into()),
@@ -301,7 +314,9 @@ mod tests {
                 pc: 1,
                 closure: 0x10,
             }],
+            more_defers: 2,
             panics: Vec::new(),
+            more_panics: 3,
             error: Some("bad \"g\"".into()),
         };
         let mut enc = Encoder::default();

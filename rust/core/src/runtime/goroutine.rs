@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::panics::{self, Defer, OpenCoded, Panic};
 use super::unwind::{self, Code, PhysFrame, Special, Stacks, Start};
-use super::{word, word32, Runtime, G_RUNNING, G_SCAN, G_SYSCALL};
+use super::{word, word32, Limits, Runtime, G_RUNNING, G_SCAN, G_SYSCALL, MAX_FRAMES_CAP};
 use crate::fasthash::FastMap;
 use crate::memory::MemoryExt;
 
@@ -88,11 +88,24 @@ pub struct Goroutine {
     /// Frames of the thread's system stacks (g0, gsignal) above a running goroutine.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub system_frames: Vec<Frame>,
+    /// Frames past `frames` that the frame limit left out (absent when none were).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_frames: usize,
     /// Deferred calls still to run, in the order they would run.
     pub defers: Vec<Defer>,
+    /// Deferred calls past `defers` that the list limit left out.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_defers: usize,
     /// Panics in flight, innermost first.
     pub panics: Vec<Panic>,
+    /// Older panics past `panics` that the list limit left out.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_panics: usize,
     pub error: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Goroutine {
@@ -114,8 +127,11 @@ impl Goroutine {
             labels: Default::default(),
             frames: Vec::new(),
             system_frames: Vec::new(),
+            more_frames: 0,
             defers: Vec::new(),
+            more_defers: 0,
             panics: Vec::new(),
+            more_panics: 0,
             error: Some(error),
         }
     }
@@ -127,6 +143,7 @@ pub(super) fn decode(
     gp: u64,
     with_stacks: bool,
     cache: &mut FrameCache,
+    limits: &Limits,
 ) -> Option<Goroutine> {
     let o = &rt.off.g;
     let size = o
@@ -190,8 +207,11 @@ pub(super) fn decode(
         labels: Default::default(),
         frames: Vec::new(),
         system_frames: Vec::new(),
+        more_frames: 0,
         defers: Vec::new(),
+        more_defers: 0,
         panics: Vec::new(),
+        more_panics: 0,
         error: None,
     };
     let gopc = w(o.gopc);
@@ -271,7 +291,7 @@ pub(super) fn decode(
                 syscall: false,
             }
         };
-        unwind::walk(code, rt.memory(), rt, start, rt.max_frames)
+        unwind::walk(code, rt.memory(), rt, start, MAX_FRAMES_CAP)
     };
     if walk.error.is_some() {
         g.error = walk.error.clone();
@@ -285,9 +305,24 @@ pub(super) fn decode(
                 .is_some_and(|func| code.special(&func) == Some(Special::CrashOrigin))
         })
         .map_or(0, |i| i + 1);
-    g.frames.reserve(walk.frames.len() * 2);
+    // The whole stack is walked (deferred calls need every frame); the frame limit only
+    // decides how many are symbolized and shown, and the rest are counted.
+    let shown = limits.frames();
+    g.frames.reserve(walk.frames.len().min(shown) * 2);
     for f in own().skip(skip) {
-        symbolize(code, f, cache, &mut g.frames);
+        if g.frames.len() < shown {
+            symbolize(code, f, cache, &mut g.frames);
+        } else {
+            // As `symbolize` would: one `?` frame where no function holds the pc.
+            g.more_frames += match code.find(f.pc) {
+                Some(func) => frames_at(code, code.entry(&func), f, cache).len(),
+                None => 1,
+            };
+        }
+    }
+    if g.frames.len() > shown {
+        g.more_frames += g.frames.len() - shown;
+        g.frames.truncate(shown);
     }
     for f in walk.frames.iter().filter(|f| f.g != gp) {
         symbolize(code, f, cache, &mut g.system_frames);
@@ -302,12 +337,21 @@ pub(super) fn decode(
             .clone()
     });
     g.defers = defers;
+    let keep = limits.list(panics::MAX_DEFERS);
+    if g.defers.len() > keep {
+        g.more_defers = g.defers.len() - keep;
+        g.defers.truncate(keep);
+    }
     if let Some(e) = error {
         g.error.get_or_insert(e);
     }
     if first_panic != 0 {
-        let (list, error) = panics::panics(rt, first_panic, &|typ, data| rt.panic_value(typ, data));
+        let keep = limits.list(panics::MAX_PANICS);
+        let (list, more, error) = panics::panics(rt, first_panic, keep, &|typ, data| {
+            rt.panic_value(typ, data)
+        });
         g.panics = list;
+        g.more_panics = more;
         if let Some(e) = error {
             g.error.get_or_insert(e);
         }
@@ -348,7 +392,7 @@ fn running_walk(rt: &Runtime, code: &Code<'_>, g: &mut Goroutine) -> unwind::Wal
             trap: true,
             syscall: false,
         },
-        rt.max_frames,
+        MAX_FRAMES_CAP,
     )
 }
 
@@ -369,8 +413,25 @@ fn symbolize(code: &Code<'_>, f: &PhysFrame, cache: &mut FrameCache, out: &mut V
         return;
     };
     let entry = code.entry(&func);
+    out.extend_from_slice(frames_at(code, entry, f, cache));
+    if let Some(last) = out.last_mut() {
+        last.pc = Some(f.pc);
+        last.sp = Some(f.sp);
+        last.fp = Some(f.fp);
+        last.offset = (f.pc > entry).then(|| f.pc - entry);
+    }
+}
+
+/// The frames one physical frame in the function at `entry` prints (inlined calls first),
+/// without its pc and sp.
+fn frames_at<'c>(
+    code: &Code<'_>,
+    entry: u64,
+    f: &PhysFrame,
+    cache: &'c mut FrameCache,
+) -> &'c [Frame] {
     let sym = f.sym_pc(entry);
-    let frames = cache.frames.entry(sym).or_insert_with(|| {
+    cache.frames.entry(sym).or_insert_with(|| {
         let locs = code.tab.lookup(sym.wrapping_sub(code.bias));
         let n = locs.len();
         locs.into_iter()
@@ -386,14 +447,7 @@ fn symbolize(code: &Code<'_>, f: &PhysFrame, cache: &mut FrameCache, out: &mut V
                 inlined: i + 1 < n,
             })
             .collect()
-    });
-    out.extend_from_slice(frames);
-    if let Some(last) = out.last_mut() {
-        last.pc = Some(f.pc);
-        last.sp = Some(f.sp);
-        last.fp = Some(f.fp);
-        last.offset = (f.pc > entry).then(|| f.pc - entry);
-    }
+    })
 }
 
 /// Bounds on label sets: real ones hold a handful of pairs.

@@ -69,7 +69,69 @@ use self::unwind::{Code, GStack, StackKind, Stacks};
 /// Bounds on walks over target lists, so a corrupt core can never make goscope loop.
 pub const MAX_MS: usize = 1 << 16;
 pub const MAX_GOROUTINES: u64 = 1 << 24;
+/// Frames shown per goroutine unless the limits say otherwise.
 pub const DEFAULT_MAX_FRAMES: usize = 100_000;
+/// The most frames one stack is unwound for, whatever the limits say: a walk that gets this
+/// far stops with an error.
+pub const MAX_FRAMES_CAP: usize = 1 << 20;
+
+/// How much of the goroutines a listing shows: frames per goroutine, goroutines read, and the
+/// elements of each runtime list a goroutine carries (pending deferred calls, panics). 0
+/// stands for the built-in cap (`MAX_FRAMES_CAP`, `MAX_GOROUTINES`, each list's own bound),
+/// never for no bound at all.
+///
+/// The limits apply to listings of goroutines (`goroutines`, `bt`, `panic`, `defer` and
+/// single goroutines). Analyses that must see everything to be right — the heap's object
+/// graph, stuck goroutines, the crash — read within the built-in caps only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    pub max_frames: usize,
+    pub max_goroutines: u64,
+    pub max_list: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frames: DEFAULT_MAX_FRAMES,
+            max_goroutines: 0,
+            max_list: 0,
+        }
+    }
+}
+
+impl Limits {
+    /// Only the built-in caps.
+    pub const CAPS: Limits = Limits {
+        max_frames: 0,
+        max_goroutines: 0,
+        max_list: 0,
+    };
+
+    /// Frames shown per goroutine.
+    pub fn frames(&self) -> usize {
+        match self.max_frames {
+            0 => MAX_FRAMES_CAP,
+            n => n.min(MAX_FRAMES_CAP),
+        }
+    }
+
+    /// Goroutines read.
+    pub fn goroutines(&self) -> u64 {
+        match self.max_goroutines {
+            0 => MAX_GOROUTINES,
+            n => n.min(MAX_GOROUTINES),
+        }
+    }
+
+    /// Elements kept of a list whose own bound is `cap`.
+    pub fn list(&self, cap: usize) -> usize {
+        match self.max_list {
+            0 => cap,
+            n => n.min(cap),
+        }
+    }
+}
 /// How many goroutines to decode between hints that their pages may be released.
 const TRIM_EVERY: u64 = 4096;
 /// Goroutines decoded and encoded together when a listing is written out.
@@ -128,13 +190,39 @@ struct Writers {
 /// Goroutines encoded one after the other, each preceded by its format's separator.
 #[derive(Default)]
 struct EncodedChunk {
+    /// The `allgs` slots decoded: `start..end`.
+    start: u64,
+    end: u64,
     bytes: Vec<u8>,
+    /// Where the chunk stood after each goroutine decoded, so that a listing can end at any
+    /// of them.
+    marks: Vec<Mark>,
     /// Goroutines decoded (filtered out or not).
     decoded: usize,
     goroutines: usize,
     errors: usize,
     /// The goroutine list ended early (unreadable): nothing after this chunk.
     stop: bool,
+}
+
+/// An encoded chunk up to one decoded goroutine: the next slot, and the bytes, goroutines
+/// and errors written until then.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    next_slot: u64,
+    bytes: usize,
+    goroutines: usize,
+    errors: usize,
+}
+
+/// What a listing wrote: goroutines shown, shown with an error, read (filtered out or
+/// not), and left unread by the limit.
+#[derive(Debug, Clone, Copy, Default)]
+struct Streamed {
+    shown: usize,
+    errors: usize,
+    read: usize,
+    not_read: u64,
 }
 
 impl EncodedChunk {
@@ -252,7 +340,8 @@ pub struct Runtime {
     chunk_hint: AtomicUsize,
     /// Type descriptors, for panic values; None when they cannot be located.
     types: Option<types::TypeReader<Arc<dyn Memory>>>,
-    pub max_frames: usize,
+    /// What listings show at most.
+    limits: Limits,
 }
 
 impl Runtime {
@@ -281,7 +370,7 @@ impl Runtime {
             now: std::sync::OnceLock::new(),
             chunk_hint: AtomicUsize::new(0),
             types: None,
-            max_frames: DEFAULT_MAX_FRAMES,
+            limits: Limits::default(),
         };
         rt.ms = rt.find_ms();
         // Without the goroutine list, threads, Ms and Ps are still worth showing.
@@ -316,6 +405,15 @@ impl Runtime {
 
     pub fn raw_threads(&self) -> &[Thread] {
         &self.threads
+    }
+
+    /// What listings of goroutines show at most.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     fn symbol(&self, name: &str) -> Option<u64> {
@@ -703,24 +801,52 @@ impl Runtime {
         self.allgs.1
     }
 
-    /// Every goroutine the runtime would print (dead ones skipped), with stacks.
+    /// Every goroutine the runtime would print (dead ones skipped), with stacks, within the
+    /// built-in caps only (not the listing limits): what analyses read.
     pub fn goroutines(&self, with_stacks: bool) -> Vec<Goroutine> {
         let mut out = Vec::new();
         self.for_each_goroutine(with_stacks, |g| out.push(g));
         out
     }
 
+    /// The goroutines a listing shows: at most `limits().max_goroutines` of them, each
+    /// within the frame and list limits; and how many goroutines were left unread.
+    pub fn goroutines_within_limits(&self, with_stacks: bool) -> (Vec<Goroutine>, u64) {
+        let mut out = Vec::new();
+        let limits = self.limits;
+        let not_read = self.each_goroutine(with_stacks, &limits, |g| out.push(g));
+        (out, not_read)
+    }
+
     /// Decodes goroutines one at a time in `allgs` order, so a caller that streams them out
-    /// never holds 100,000 stacks at once.
-    pub fn for_each_goroutine(&self, with_stacks: bool, mut each: impl FnMut(Goroutine)) {
+    /// never holds 100,000 stacks at once. Reads every goroutine, within the built-in caps
+    /// only: analyses (the heap graph, stuck goroutines) need all of them.
+    pub fn for_each_goroutine(&self, with_stacks: bool, each: impl FnMut(Goroutine)) {
+        self.each_goroutine(with_stacks, &Limits::CAPS, each);
+    }
+
+    /// Decodes at most `limits.goroutines()` goroutines in `allgs` order, each within
+    /// `limits`; returns how many live goroutines were left unread.
+    fn each_goroutine(
+        &self,
+        with_stacks: bool,
+        limits: &Limits,
+        mut each: impl FnMut(Goroutine),
+    ) -> u64 {
         if let Some(e) = &self.allgs_error {
             each(Goroutine::unreadable(0, e.clone()));
-            return;
+            return 0;
         }
         let code = Code::new(self.binary.pclntab(), self.bias);
         let mut sym_cache = FrameCache::default();
         let (ptr, len) = self.allgs;
-        for i in 0..len.min(MAX_GOROUTINES) {
+        let end = len.min(MAX_GOROUTINES);
+        let wanted = limits.goroutines();
+        let mut read = 0u64;
+        for i in 0..end {
+            if read >= wanted {
+                return self.live_goroutines(i..end);
+            }
             let gp = match self.mem.read_ptr(ptr + 8 * i) {
                 Ok(g) => g,
                 Err(e) => {
@@ -735,18 +861,47 @@ impl Runtime {
             if gp == 0 {
                 continue;
             }
-            if let Some(g) = self.goroutine_at(&code, gp, with_stacks, &mut sym_cache) {
+            if let Some(g) =
+                self.goroutine_within_limits(&code, gp, with_stacks, &mut sym_cache, limits)
+            {
+                read += 1;
                 each(g);
             }
             if i % TRIM_EVERY == TRIM_EVERY - 1 {
                 self.mem.trim();
             }
         }
+        0
+    }
+
+    /// How many goroutines the `allgs` slots `range` hold that are not dead (an unreadable
+    /// one counts: a listing would show it with its error). Reads only each one's status.
+    fn live_goroutines(&self, range: std::ops::Range<u64>) -> u64 {
+        let (ptr, _) = self.allgs;
+        let mut live = 0;
+        for i in range {
+            let Ok(gp) = self.mem.read_ptr(ptr + 8 * i) else {
+                break;
+            };
+            if gp == 0 {
+                continue;
+            }
+            let dead = self
+                .mem
+                .read_u32(gp + self.off.g.atomicstatus)
+                .is_ok_and(|s| self.is_dead(s & !G_SCAN));
+            live += u64::from(!dead);
+            if i % TRIM_EVERY == TRIM_EVERY - 1 {
+                self.mem.trim();
+            }
+        }
+        live
     }
 
     /// Writes `{"go_version": ..., "goroutines": [...]}` (the JSON contract) in `allgs`
-    /// order. `keep` filters; returns how many were written and how many of those carry an
-    /// error (could not be read entirely).
+    /// order, within the listing limits; when goroutines were left unread, the object ends
+    /// with `"not_read": N`. `keep` filters; returns how many were written and how many of
+    /// those carry an error (could not be read entirely).
     pub fn write_goroutines_json(
         &self,
         out: &mut dyn std::io::Write,
@@ -762,31 +917,46 @@ impl Runtime {
         write!(out, "{{\"go_version\": ")?;
         serde_json::to_writer(&mut *out, &version)?;
         write!(out, ", \"goroutines\": [")?;
-        let (n, errors, _) =
-            self.stream(with_stacks, keep, Format::Json, &mut |b| out.write_all(b))?;
-        writeln!(out, "\n]}}")?;
-        Ok((n, errors))
+        let streamed = self.stream(with_stacks, keep, Format::Json, &mut |b| out.write_all(b))?;
+        write!(out, "\n]")?;
+        if streamed.not_read > 0 {
+            write!(out, ", \"not_read\": {}", streamed.not_read)?;
+        }
+        writeln!(out, "}}")?;
+        Ok((streamed.shown, streamed.errors))
     }
 
     /// Writes every goroutine's stack in the traceback format, in `allgs` order, handing
-    /// the text to `out` in pieces of many goroutines. Returns what `write_goroutines_json`
-    /// returns.
+    /// the text to `out` in pieces of many goroutines; a note at the end says how many
+    /// goroutines the limits left unread. Returns what `write_goroutines_json` returns.
     pub fn write_stacks_text(
         &self,
         out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
         opts: TextOptions,
         keep: &(dyn Fn(&Goroutine) -> bool + Sync),
     ) -> std::io::Result<(usize, usize)> {
-        let (n, errors, _) = self.stream(true, keep, Format::Text(opts), out)?;
-        if n > 0 {
-            out(b"\n")?;
+        let streamed = self.stream(true, keep, Format::Text(opts), out)?;
+        let mut tail = Vec::new();
+        if streamed.shown > 0 {
+            tail.push(b'\n');
         }
-        Ok((n, errors))
+        if streamed.not_read > 0 {
+            if streamed.shown > 0 {
+                tail.push(b'\n');
+            }
+            text::not_read_line(&mut tail, streamed.not_read, opts.color);
+            tail.push(b'\n');
+        }
+        if !tail.is_empty() {
+            out(&tail)?;
+        }
+        Ok((streamed.shown, streamed.errors))
     }
 
     /// Writes one line per goroutine `keep` accepts (id, state, where it is in `user`'s
-    /// code, who created it; `*` marks `current`), then a count line. Returns how many were
-    /// shown, how many of those carry an error, and how many goroutines there are.
+    /// code, who created it; `*` marks `current`), then a count line, and how many goroutines
+    /// the limits left unread. Returns how many were shown, how many of those carry an
+    /// error, and how many goroutines were read.
     pub fn write_listing_text(
         &self,
         out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
@@ -795,31 +965,57 @@ impl Runtime {
         current: Option<u64>,
         keep: &(dyn Fn(&Goroutine) -> bool + Sync),
     ) -> std::io::Result<(usize, usize, usize)> {
-        let (n, errors, total) = self.stream(true, keep, Format::List(opts, user, current), out)?;
+        let streamed = self.stream(true, keep, Format::List(opts, user, current), out)?;
         let mut tail = Vec::new();
-        if n > 0 {
+        if streamed.shown > 0 {
             tail.push(b'\n');
         }
-        text::count_line(&mut tail, n, total, opts.color);
+        text::count_line(&mut tail, streamed.shown, streamed.read, opts.color);
         tail.push(b'\n');
+        if streamed.not_read > 0 {
+            text::not_read_line(&mut tail, streamed.not_read, opts.color);
+            tail.push(b'\n');
+        }
         out(&tail)?;
-        Ok((n, errors, total))
+        Ok((streamed.shown, streamed.errors, streamed.read))
     }
 
-    /// Decodes and encodes goroutines in chunks on two threads at once and hands the
-    /// chunks to `emit` in order, so memory stays bounded by two chunks.
+    /// Decodes and encodes goroutines in chunks on several threads at once and hands the
+    /// chunks to `emit` in order, so memory stays bounded by two chunks per thread. Reads at
+    /// most `limits().max_goroutines` goroutines.
     fn stream(
         &self,
         with_stacks: bool,
         keep: &(dyn Fn(&Goroutine) -> bool + Sync),
         format: Format<'_>,
         emit: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
-    ) -> std::io::Result<(usize, usize, usize)> {
-        let (mut n, mut with_errors, mut decoded) = (0usize, 0usize, 0usize);
+    ) -> std::io::Result<Streamed> {
+        let mut done = Streamed::default();
         let skip = format.separator().1;
-        let mut emit = |chunk: EncodedChunk| -> std::io::Result<bool> {
+        let limits = self.limits;
+        let wanted = usize::try_from(limits.goroutines()).unwrap_or(usize::MAX);
+        // The allgs slot after the last goroutine read, once the limit is reached.
+        let mut cut: Option<u64> = None;
+        let mut emit = |mut chunk: EncodedChunk| -> std::io::Result<bool> {
+            if done.read + chunk.decoded >= wanted {
+                // Keep the goroutines up to the limit; the rest of the chunk goes unread.
+                let room = wanted - done.read;
+                let (next, bytes, goroutines, errors) = match room.checked_sub(1) {
+                    Some(last) => match chunk.marks.get(last) {
+                        Some(m) => (m.next_slot, m.bytes, m.goroutines, m.errors),
+                        None => (chunk.end, chunk.bytes.len(), chunk.goroutines, chunk.errors),
+                    },
+                    None => (chunk.start, 0, 0, 0),
+                };
+                chunk.bytes.truncate(bytes);
+                chunk.decoded = room;
+                chunk.goroutines = goroutines;
+                chunk.errors = errors;
+                chunk.stop = true;
+                cut = Some(next);
+            }
             // The listing's first item has no separator before it.
-            let bytes = if n == 0 {
+            let bytes = if done.shown == 0 {
                 chunk.bytes.get(skip..).unwrap_or(&[])
             } else {
                 &chunk.bytes[..]
@@ -827,9 +1023,9 @@ impl Runtime {
             if chunk.goroutines > 0 {
                 emit(bytes)?;
             }
-            n += chunk.goroutines;
-            with_errors += chunk.errors;
-            decoded += chunk.decoded;
+            done.shown += chunk.goroutines;
+            done.errors += chunk.errors;
+            done.read += chunk.decoded;
             Ok(chunk.stop)
         };
         if let Some(e) = &self.allgs_error {
@@ -840,10 +1036,12 @@ impl Runtime {
                 format,
             )?;
             emit(chunk)?;
-            return Ok((n, with_errors, decoded));
+            return Ok(done);
         }
         let total = self.allgs.1.min(MAX_GOROUTINES);
-        let chunks = total.div_ceil(CHUNK);
+        // A small limit reads in small chunks: the workers decode ahead of the writer.
+        let size = (limits.goroutines().saturating_add(63) & !63).clamp(64, CHUNK);
+        let chunks = total.div_ceil(size);
         // Worker w encodes chunks w, w + N, w + 2N, ... and hands each over through a
         // channel of its own that holds one: taking from the workers in turn restores
         // `allgs` order, and memory stays bounded by two chunks per worker. This thread
@@ -860,8 +1058,15 @@ impl Runtime {
                     let mut state = ChunkState::new(self);
                     let mut c = w;
                     while c < chunks {
-                        let range = c * CHUNK..((c + 1) * CHUNK).min(total);
-                        let chunk = self.encode_chunk(&mut state, range, with_stacks, keep, format);
+                        let range = c * size..((c + 1) * size).min(total);
+                        let chunk = self.encode_chunk(
+                            &mut state,
+                            range,
+                            with_stacks,
+                            keep,
+                            format,
+                            &limits,
+                        );
                         // The reader has gone (an error, or the list ended early): stop.
                         if tx.send(chunk).is_err() {
                             return;
@@ -891,7 +1096,10 @@ impl Runtime {
             drop(inboxes);
             Ok(())
         })?;
-        Ok((n, with_errors, decoded))
+        if let Some(next) = cut {
+            done.not_read = self.live_goroutines(next..total);
+        }
+        Ok(done)
     }
 
     /// Decodes `allgs[range]` and encodes the goroutines `keep` accepts.
@@ -902,9 +1110,14 @@ impl Runtime {
         with_stacks: bool,
         keep: &(dyn Fn(&Goroutine) -> bool + Sync),
         format: Format<'_>,
+        limits: &Limits,
     ) -> std::io::Result<EncodedChunk> {
         let ChunkState { code, cache, enc } = state;
-        let mut chunk = EncodedChunk::default();
+        let mut chunk = EncodedChunk {
+            start: range.start,
+            end: range.end,
+            ..EncodedChunk::default()
+        };
         // Sized like the largest chunk so far: growing a buffer of megabytes by doubling
         // would copy it again and again.
         chunk.bytes.reserve(self.chunk_hint.load(Ordering::Relaxed));
@@ -926,11 +1139,17 @@ impl Runtime {
             if gp == 0 {
                 continue;
             }
-            if let Some(g) = self.goroutine_at(code, gp, with_stacks, cache) {
+            if let Some(g) = self.goroutine_within_limits(code, gp, with_stacks, cache, limits) {
                 chunk.decoded += 1;
                 if keep(&g) {
                     chunk.push(enc, &g, format)?;
                 }
+                chunk.marks.push(Mark {
+                    next_slot: i + 1,
+                    bytes: chunk.bytes.len(),
+                    goroutines: chunk.goroutines,
+                    errors: chunk.errors,
+                });
             }
         }
         let size = chunk.bytes.len() + chunk.bytes.len() / 8;
@@ -938,7 +1157,7 @@ impl Runtime {
         Ok(chunk)
     }
 
-    /// Decodes the goroutine at `gp`; None for a dead goroutine.
+    /// Decodes the goroutine at `gp` within the built-in caps; None for a dead goroutine.
     fn goroutine_at(
         &self,
         code: &Code<'_>,
@@ -946,18 +1165,40 @@ impl Runtime {
         with_stacks: bool,
         cache: &mut FrameCache,
     ) -> Option<Goroutine> {
-        goroutine::decode(self, code, gp, with_stacks, cache)
+        goroutine::decode(self, code, gp, with_stacks, cache, &Limits::CAPS)
     }
 
-    /// The goroutine with this id.
+    /// Decodes the goroutine at `gp` within `limits`; None for a dead goroutine.
+    fn goroutine_within_limits(
+        &self,
+        code: &Code<'_>,
+        gp: u64,
+        with_stacks: bool,
+        cache: &mut FrameCache,
+        limits: &Limits,
+    ) -> Option<Goroutine> {
+        goroutine::decode(self, code, gp, with_stacks, cache, limits)
+    }
+
+    /// The goroutine with this id, within the frame and list limits (whatever
+    /// `max_goroutines` says: it is looked for among all of them).
     pub fn goroutine(&self, goid: u64) -> Option<Goroutine> {
+        self.goroutine_within(goid, &self.limits)
+    }
+
+    /// The goroutine with this id, within the built-in caps only.
+    pub(crate) fn goroutine_whole(&self, goid: u64) -> Option<Goroutine> {
+        self.goroutine_within(goid, &Limits::CAPS)
+    }
+
+    fn goroutine_within(&self, goid: u64, limits: &Limits) -> Option<Goroutine> {
         let code = Code::new(self.binary.pclntab(), self.bias);
         let mut cache = FrameCache::default();
         let (ptr, len) = self.allgs;
         for i in 0..len.min(MAX_GOROUTINES) {
             let gp = self.mem.read_ptr(ptr + 8 * i).ok()?;
             if gp != 0 && self.mem.read_u64(gp + self.off.g.goid).ok() == Some(goid) {
-                return self.goroutine_at(&code, gp, true, &mut cache);
+                return self.goroutine_within_limits(&code, gp, true, &mut cache, limits);
             }
         }
         None
@@ -1120,4 +1361,35 @@ fn word32(buf: &[u8], off: u64) -> Option<u32> {
     let off = usize::try_from(off).ok()?;
     let b = buf.get(off..off.checked_add(4)?)?;
     Some(u32::from_le_bytes(b.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use super::{Limits, DEFAULT_MAX_FRAMES, MAX_FRAMES_CAP, MAX_GOROUTINES};
+
+    #[test]
+    fn zero_is_the_built_in_cap_and_no_limit_exceeds_it() {
+        let defaults = Limits::default();
+        assert_eq!(defaults.frames(), DEFAULT_MAX_FRAMES);
+        assert_eq!(defaults.goroutines(), MAX_GOROUTINES);
+        assert_eq!(defaults.list(10_000), 10_000);
+        assert_eq!(Limits::CAPS.frames(), MAX_FRAMES_CAP);
+        let huge = Limits {
+            max_frames: usize::MAX,
+            max_goroutines: u64::MAX,
+            max_list: usize::MAX,
+        };
+        assert_eq!(huge.frames(), MAX_FRAMES_CAP);
+        assert_eq!(huge.goroutines(), MAX_GOROUTINES);
+        assert_eq!(huge.list(1_000), 1_000);
+        let small = Limits {
+            max_frames: 50,
+            max_goroutines: 5,
+            max_list: 2,
+        };
+        assert_eq!(
+            (small.frames(), small.goroutines(), small.list(1_000)),
+            (50, 5, 2)
+        );
+    }
 }

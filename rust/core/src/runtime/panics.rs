@@ -17,8 +17,8 @@ use crate::memory::MemoryExt;
 use crate::pclntab::FUNCDATA_OPEN_CODED_DEFER_INFO;
 
 /// Bounds on the lists, so a corrupt or cyclic list ends with an error instead of a hang.
-const MAX_DEFERS: usize = 10_000;
-const MAX_PANICS: usize = 1_000;
+pub(super) const MAX_DEFERS: usize = 10_000;
+pub(super) const MAX_PANICS: usize = 1_000;
 const PTR: u64 = 8;
 
 /// One deferred call still to run.
@@ -279,23 +279,45 @@ fn open_coded_calls(
     }
 }
 
-/// The `_panic` list from `first`, innermost first; `value` decodes each panic's value.
+/// The first `keep` panics of the `_panic` list from `first`, innermost first, and how many
+/// older ones follow them; `value` decodes each panic's value.
 pub(super) fn panics(
     rt: &Runtime,
     first: u64,
+    keep: usize,
     value: &dyn Fn(u64, u64) -> Result<(String, String, bool), String>,
-) -> (Vec<Panic>, Option<String>) {
+) -> (Vec<Panic>, usize, Option<String>) {
     let o = &rt.off.panic;
     let mem = &rt.mem;
     let mut out = Vec::new();
+    let mut more = 0;
     let mut seen = HashSet::new();
     let mut p = first;
     while p != 0 {
         if !seen.insert(p) {
-            return (out, Some(format!("the _panic list is cyclic at {p:#x}")));
+            return (
+                out,
+                more,
+                Some(format!("the _panic list is cyclic at {p:#x}")),
+            );
         }
-        if out.len() >= MAX_PANICS {
-            return (out, Some(format!("stopped after {MAX_PANICS} panics")));
+        if out.len() + more >= MAX_PANICS {
+            return (
+                out,
+                more,
+                Some(format!("stopped after {MAX_PANICS} panics")),
+            );
+        }
+        if out.len() >= keep {
+            // Past the limit the list is only counted.
+            match mem.read_ptr(p + o.link) {
+                Ok(link) => {
+                    more += 1;
+                    p = link;
+                    continue;
+                }
+                Err(e) => return (out, more, Some(format!("_panic at {p:#x}: {e}"))),
+            }
         }
         let flag = |off: Option<u64>| -> crate::error::Result<bool> {
             off.map_or(Ok(false), |off| mem.read_u8(p + off).map(|b| b != 0))
@@ -313,7 +335,7 @@ pub(super) fn panics(
         };
         let (typ, data, link, recovered, goexit, aborted, repanicked) = match read() {
             Ok(v) => v,
-            Err(e) => return (out, Some(format!("_panic at {p:#x}: {e}"))),
+            Err(e) => return (out, more, Some(format!("_panic at {p:#x}: {e}"))),
         };
         let (type_name, message, exact, error) = match value(typ, data) {
             Ok((t, m, exact)) => (t, m, exact, None),
@@ -331,5 +353,5 @@ pub(super) fn panics(
         });
         p = link;
     }
-    (out, None)
+    (out, more, None)
 }

@@ -171,6 +171,19 @@ fn render(r: &mut Renderer, out: &mut Vec<u8>, g: &Goroutine, opts: TextOptions)
     for f in &g.frames {
         r.frame(&mut p, f, false);
     }
+    if g.more_frames > 0 {
+        // The frame limit cut the stack short; an error past it may hide even more.
+        let n = g.more_frames;
+        let least = if g.error.is_some() { "at least " } else { "" };
+        p.raw(format_args!("\n"));
+        p.paint(
+            Role::Dim,
+            format_args!(
+                "(... {least}{n} more frame{} not shown: raise max-frames to see them)",
+                if n == 1 { "" } else { "s" }
+            ),
+        );
+    }
     if let Some(c) = &g.created_by {
         p.raw(format_args!("\ncreated by {}", or_unknown(&c.function)));
         if let Some(goid) = c.goid {
@@ -351,6 +364,17 @@ pub fn list_line(out: &mut Vec<u8>, g: &Goroutine, user: &UserCode, color: bool,
 }
 
 /// `N goroutines`, or `N of M goroutines` when filters left some out.
+/// The note that ends a listing the goroutine limit cut short: how many goroutines were not
+/// read.
+pub fn not_read_line(out: &mut Vec<u8>, not_read: u64, color: bool) {
+    let mut p = Painter { out, color };
+    let s = if not_read == 1 { "" } else { "s" };
+    p.paint(
+        Role::Dim,
+        format_args!("({not_read} more goroutine{s} not read: raise max-goroutines to read them)"),
+    );
+}
+
 pub fn count_line(out: &mut Vec<u8>, shown: usize, total: usize, color: bool) {
     let mut p = Painter { out, color };
     if shown == total {
