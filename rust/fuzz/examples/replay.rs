@@ -2,8 +2,10 @@
 //! looking into a crash or a slow input, or profiling a target.
 //!
 //!     cargo run --release --example replay -- TARGET INPUT...
+//!     cargo run --release --example replay -- seeds DIR
 //!
-//! For the runtime target it also prints what each walk found and how long it took.
+//! For the runtime target it also prints what each walk found and how long it took; for the
+//! elf target, what `goscope info` would say.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +18,18 @@ use goscope_fuzz::targets;
 fn main() {
     let mut args = std::env::args().skip(1);
     let target = args.next().unwrap_or_default();
+    if target == "seeds" {
+        // `replay seeds DIR`: every target's seeds from the fixtures, as the fuzz targets
+        // write them for scripts/fuzz.
+        let dir = std::path::PathBuf::from(args.next().unwrap_or_else(|| "seeds".into()));
+        for t in ["elf", "core", "buildinfo", "pclntab", "runtime"] {
+            match goscope_fuzz::seeds::write(t, &dir.join(t)) {
+                Ok(n) => eprintln!("{t}: {n} seeds"),
+                Err(e) => eprintln!("{t}: {e}"),
+            }
+        }
+        return;
+    }
     for path in args {
         let data = match std::fs::read(&path) {
             Ok(d) => d,
@@ -26,6 +40,18 @@ fn main() {
         };
         if target == "runtime" {
             walks(&path, &data);
+        }
+        if target == "elf" {
+            match goscope_core::Binary::from_bytes(data.clone()) {
+                Ok(b) => {
+                    let info = b.info();
+                    eprintln!(
+                        "  {} functions, {:?}, moduledata {:?}, warnings {:?}",
+                        info.functions, info.go_version, info.moduledata, info.warnings
+                    );
+                }
+                Err(e) => eprintln!("  not opened: {e}"),
+            }
         }
         let t = Instant::now();
         match target.as_str() {

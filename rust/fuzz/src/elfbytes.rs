@@ -32,6 +32,7 @@ pub const PT_LOAD: u32 = 1;
 pub const PT_NOTE: u32 = 4;
 const SHT_PROGBITS: u32 = 1;
 const SHT_STRTAB: u32 = 3;
+const SHT_NOBITS: u32 = 8;
 const SHF_WRITE: u64 = 1;
 const SHF_ALLOC: u64 = 2;
 
@@ -145,6 +146,8 @@ pub struct NewSection<'a> {
     pub addr: u64,
     pub writable: bool,
     pub data: &'a [u8],
+    /// Bytes it maps: beyond `data`, zeros (a section without data is NOBITS).
+    pub size: u64,
 }
 
 fn put(out: &mut [u8], at: usize, value: &[u8]) {
@@ -207,8 +210,9 @@ pub fn executable(sections: &[NewSection<'_>], entry: u64) -> Vec<u8> {
         put(&mut out, ph + 8, &(off as u64).to_le_bytes());
         put(&mut out, ph + 16, &s.addr.to_le_bytes());
         put(&mut out, ph + 24, &s.addr.to_le_bytes());
+        let mapped = s.size.max(s.data.len() as u64);
         put(&mut out, ph + 32, &(s.data.len() as u64).to_le_bytes());
-        put(&mut out, ph + 40, &(s.data.len() as u64).to_le_bytes());
+        put(&mut out, ph + 40, &mapped.to_le_bytes());
         put(&mut out, ph + 48, &16u64.to_le_bytes());
         put(&mut out, off, s.data);
 
@@ -219,11 +223,16 @@ pub fn executable(sections: &[NewSection<'_>], entry: u64) -> Vec<u8> {
             sh,
             &name_offsets.get(i).copied().unwrap_or(0).to_le_bytes(),
         );
-        put(&mut out, sh + 4, &SHT_PROGBITS.to_le_bytes());
+        let kind = if s.data.is_empty() && mapped > 0 {
+            SHT_NOBITS
+        } else {
+            SHT_PROGBITS
+        };
+        put(&mut out, sh + 4, &kind.to_le_bytes());
         put(&mut out, sh + 8, &sh_flags.to_le_bytes());
         put(&mut out, sh + 16, &s.addr.to_le_bytes());
         put(&mut out, sh + 24, &(off as u64).to_le_bytes());
-        put(&mut out, sh + 32, &(s.data.len() as u64).to_le_bytes());
+        put(&mut out, sh + 32, &mapped.to_le_bytes());
         put(&mut out, sh + 48, &16u64.to_le_bytes());
     }
     put(&mut out, names_at, &names);

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use goscope_core::memory::{CoreFile, CoreMemory, Memory};
 use goscope_core::target::Target;
 
-use crate::elfbytes::{self, PT_LOAD, PT_NOTE};
+use crate::elfbytes::{self, NewSection, PT_LOAD, PT_NOTE};
 use crate::fixtures::{self, Loaded, Set};
 use crate::image::{ProcessImage, ThreadSpec};
 use crate::targets;
@@ -76,11 +76,92 @@ fn label(exe: &Loaded) -> String {
     }
 }
 
-fn elf_seeds() -> Vec<(String, Vec<u8>)> {
-    fixtures::loaded(Set::Tables)
+/// Sections a slimmed executable keeps: what goscope reads of a Go binary without its code,
+/// read-only data, symbols and DWARF.
+const SLIM_SECTIONS: &[&str] = &[
+    ".note.go.buildid",
+    ".note.gnu.build-id",
+    ".go.buildinfo",
+    ".go.fipsinfo",
+    // Moduledata, from go1.26.
+    ".go.module",
+    ".noptrdata",
+    ".data",
+    ".typelink",
+    ".itablink",
+];
+
+/// An executable made again of the sections goscope reads first, at their addresses, the
+/// others mapped without their bytes (moduledata's checks want them mapped): a third of the
+/// size or less, so that the fuzzer keeps many more of them in memory.
+fn slim(exe: &Loaded) -> Vec<u8> {
+    const SHF_ALLOC: u64 = 2;
+    let file = exe.file();
+    let mut kept: Vec<NewSection<'_>> = exe
+        .sections
         .iter()
-        .map(|exe| (label(exe), exe.file().to_vec()))
-        .collect()
+        .filter(|s| s.flags & SHF_ALLOC != 0)
+        .map(|s| {
+            let keep = SLIM_SECTIONS.contains(&s.name.as_str()) || s.name.ends_with(".gopclntab");
+            let data = if keep {
+                elfbytes::section_bytes(file, s).unwrap_or_default()
+            } else {
+                &[]
+            };
+            NewSection {
+                name: &s.name,
+                addr: s.addr,
+                writable: s.flags & 1 != 0,
+                data,
+                size: s.size,
+            }
+        })
+        .collect();
+    // Moduledata's text section map lies in read-only data: keep its bytes too, so that
+    // moduledata is still found.
+    let map: Vec<u8> = exe
+        .binary
+        .moduledata()
+        .map(|md| {
+            md.textsectmap
+                .iter()
+                .flat_map(|t| [t.vaddr, t.end, t.baseaddr])
+                .flat_map(u64::to_le_bytes)
+                .collect()
+        })
+        .unwrap_or_default();
+    let window = exe
+        .sections
+        .iter()
+        .filter(|s| s.flags & SHF_ALLOC != 0 && !map.is_empty())
+        .find_map(|s| {
+            let bytes = elfbytes::section_bytes(file, s)?;
+            let at = (0..bytes.len().saturating_sub(map.len()))
+                .step_by(8)
+                .find(|&k| bytes.get(k..k + map.len()) == Some(map.as_slice()))?;
+            Some(NewSection {
+                name: ".textsectmap",
+                addr: s.addr + at as u64,
+                writable: false,
+                data: bytes.get(at..at + map.len())?,
+                size: 0,
+            })
+        });
+    kept.extend(window);
+    elfbytes::executable(&kept, exe.binary.image().entry)
+}
+
+fn elf_seeds() -> Vec<(String, Vec<u8>)> {
+    let all = fixtures::loaded(Set::Tables);
+    let mut out: Vec<(String, Vec<u8>)> = all
+        .iter()
+        .map(|exe| (format!("{}-slim", label(exe)), slim(exe)))
+        .collect();
+    // One whole, the smallest: everything else a linker writes.
+    if let Some(exe) = all.iter().min_by_key(|e| e.file().len()) {
+        out.push((label(exe), exe.file().to_vec()));
+    }
+    out
 }
 
 fn buildinfo_seeds() -> Vec<(String, Vec<u8>)> {

@@ -130,6 +130,7 @@ pub fn buildinfo(data: &[u8]) {
                 addr: SKELETON_DATA,
                 writable: true,
                 data: payload,
+                size: 0,
             }],
             SKELETON_DATA,
         ),
@@ -144,6 +145,7 @@ pub fn buildinfo(data: &[u8]) {
                     addr: SKELETON_DATA,
                     writable: true,
                     data: &bytes,
+                    size: 0,
                 }],
                 SKELETON_DATA,
             )
