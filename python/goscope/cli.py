@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import sys
+import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, TextIO
 
@@ -811,6 +812,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BaseException as error:  # noqa: BLE001 - a bug in goscope, or a panic PyO3 let through
+        if isinstance(error, SystemExit):
+            raise
+        if os.environ.get("GOSCOPE_TRACEBACK"):
+            traceback.print_exc()
+        print(
+            f"goscope: internal error: {type(error).__name__}: {error} (this is a goscope bug;"
+            " GOSCOPE_TRACEBACK=1 shows where)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     return EXIT_ERROR
 
 

@@ -3,6 +3,10 @@
 //! Every error the binding raises is a `goscope.GoscopeError`. Core errors are mapped by their
 //! [`ErrorKind`]; a panic inside the core is caught at the boundary and raised as
 //! `goscope.InternalError`, so that a malformed input can never take the debugger down.
+//!
+//! `GOSCOPE_TEST_PANIC=TEXT` makes every guarded call whose description contains TEXT (every
+//! one for `*`) panic inside its guard, so that the tests can show what a user would see of a
+//! panic at each entry point, in the command line and in GDB.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -208,11 +212,30 @@ fn payload_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// The environment variable that injects a panic into guarded calls (see the module's
+/// description); read at every call, so that a test can change it in-process.
+const TEST_PANIC: &str = "GOSCOPE_TEST_PANIC";
+
+/// Panics when [`TEST_PANIC`] asks for a panic in a call described as `during`.
+fn injected_panic(during: &str) {
+    let Some(wanted) = std::env::var_os(TEST_PANIC) else {
+        return;
+    };
+    let wanted = wanted.to_string_lossy();
+    if !wanted.is_empty() && (wanted == "*" || during.contains(wanted.as_ref())) {
+        panic!("a panic injected by {TEST_PANIC}");
+    }
+}
+
 /// Runs `work`, turning a panic into [`BindingError::Panic`] that says what was being done.
 pub(crate) fn guard<T>(
     during: &'static str,
     work: impl FnOnce() -> Result<T, BindingError>,
 ) -> Result<T, BindingError> {
+    let work = move || {
+        injected_panic(during);
+        work()
+    };
     match panic::catch_unwind(AssertUnwindSafe(work)) {
         Ok(result) => result,
         Err(payload) => {

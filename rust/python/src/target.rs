@@ -324,8 +324,9 @@ impl PyTarget {
 
     /// The Go version of the executable's build information (`go1.22.10`), if it has one.
     #[getter]
-    fn go_version(&self) -> Option<String> {
-        go_version(&lock(&self.inner))
+    fn go_version(&self, py: Python<'_>) -> Result<Option<String>, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| guard("reading the Go version", || Ok(go_version(&lock(inner)))))
     }
 
     /// How far the executable was moved from its link address (PIE), 0 otherwise.
@@ -835,8 +836,10 @@ impl PyTarget {
 
     /// Offset of `field` (dotted: `sched.sp`) in the runtime struct `type` (`runtime.g`) as
     /// goscope uses it for this target, or None when the layout lacks it.
-    fn layout_offset(&self, ty: &str, field: &str) -> Option<u64> {
-        lock(&self.inner).layout().offset(ty, field).ok()
+    fn layout_offset(&self, ty: &str, field: &str) -> Result<Option<u64>, BindingError> {
+        guard("looking up a field's offset", || {
+            Ok(lock(&self.inner).layout().offset(ty, field).ok())
+        })
     }
 
     /// Where the runtime layout came from: "dwarf" or "table".

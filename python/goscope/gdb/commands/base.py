@@ -111,7 +111,9 @@ class GoCommand(gdb.Command):
             raise
         except gdb.error as error:
             raise gdb.GdbError(f"{self.prefix}{self.name}: {error}") from None
-        except Exception as error:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # noqa: BLE001 - also a panic PyO3 let through
             if params.verbose():
                 traceback.print_exc(file=sys.stdout)
                 hint = ""
