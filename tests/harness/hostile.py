@@ -104,7 +104,6 @@ class HostileInput:
     why: int  # an address for `heap --why`: goroutine 1's g in the undamaged core
     victim: int | None  # the only goroutine damaged: the others must read as before
     is_core: bool  # the file starts with an ELF core header
-    gdb: bool  # in the subset run in GDB
     note: str  # what was done, with addresses
 
     def to_json(self) -> dict[str, Any]:
@@ -1167,15 +1166,10 @@ def generate(fixtures: Sequence[Fixture], work: Path, final: Path) -> list[Hosti
             opened[fx.id] = Source(fx)
         return opened[fx.id]
 
-    in_gdb: dict[str, int] = {}
     for index, mutation in enumerate(mutations(fixtures)):
         order = random.Random(f"{SEED}:{mutation.name}")
         shift = index % len(toolchains)
         wanted = 1 if mutation.kind in FILE_KINDS else PER_MUTATION
-        # GDB reads every input of the file's layout itself; of the runtime's structures,
-        # every other mutation of a kind is enough to show its commands cope.
-        seen = in_gdb[mutation.kind] = in_gdb.get(mutation.kind, -1) + 1
-        gdb = mutation.kind in FILE_KINDS or seen % 2 == 0
         taken = 0
         for toolchain in toolchains[shift:] + toolchains[:shift]:
             if taken == wanted:
@@ -1206,7 +1200,6 @@ def generate(fixtures: Sequence[Fixture], work: Path, final: Path) -> list[Hosti
                         why=src.gp(1),
                         victim=damage.victim if mutation.partial else None,
                         is_core=is_core(work / f"{name}.core") if damage.exe is None else True,
-                        gdb=gdb and taken == 0,
                         note=damage.note,
                     )
                 )
@@ -1259,7 +1252,6 @@ def generate(fixtures: Sequence[Fixture], work: Path, final: Path) -> list[Hosti
                 why=0xC000_0000_00,
                 victim=None,
                 is_core=is_core(local),
-                gdb=True,
                 note=note,
             )
         )
@@ -1319,7 +1311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for item in inputs:
         print(f"{item.name:<58} {item.note}")
     print(", ".join(f"{kind} {count}" for kind, count in counts(inputs).items()))
-    print(f"{len(inputs)} inputs, {sum(i.gdb for i in inputs)} in GDB")
+    print(f"{len(inputs)} inputs")
     return 0
 
 
