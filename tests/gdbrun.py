@@ -10,6 +10,7 @@ survived everything before it) and returns stdout, stderr and the exit status.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -146,3 +147,38 @@ def in_parallel(jobs: Iterable[Callable[[], T]], workers: int | None = None) -> 
     with ThreadPoolExecutor(max_workers=count) as pool:
         futures = [pool.submit(job) for job in job_list]
         return [future.result() for future in futures]
+
+
+#: What GDB itself says on stderr about a file it finds odd, before any command runs or
+#: around its own ``bt`` (not goscope's output).
+GDB_NOISE = re.compile(r"^(warning: |BFD: |\S.* is not a core dump: |\d+\t.*: No such file)")
+
+
+def run_marked(
+    commands: Sequence[str],
+    *,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+) -> GdbRun:
+    """A session running `commands`, each preceded by a marker on stdout and one on stderr,
+    so that :func:`errors_by_command` can tell what each command printed on either stream."""
+    steps: list[str] = []
+    for index, command in enumerate(commands):
+        steps += [echo(f"@@{index}@@"), f'python gdb.write("@@{index}@@\\n", gdb.STDERR)']
+        steps.append(command)
+    return run_gdb(steps, args=args, env=env, timeout=timeout)
+
+
+def errors_by_command(run: GdbRun, commands: Sequence[str]) -> dict[str, list[str]]:
+    """The stderr lines each command of a :func:`run_marked` session printed (GDB's own
+    warnings left out)."""
+    errors: dict[str, list[str]] = {}
+    command = "(loading the files)"
+    for line in run.stderr.splitlines():
+        marker = re.fullmatch(r"@@(\d+)@@", line)
+        if marker:
+            command = commands[int(marker.group(1))]
+        elif line and not GDB_NOISE.match(line):
+            errors.setdefault(command, []).append(line)
+    return errors

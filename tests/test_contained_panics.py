@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 from goscope import Binary, InternalError, Target, _native
 
-from tests.gdbrun import GdbRun, assert_clean, echo, in_parallel, run_gdb
+from tests.gdbrun import GdbRun, assert_clean, errors_by_command, in_parallel, run_marked
 from tests.harness.fixture import Fixture
 from tests.harness.paths import REPO_ROOT, SITE_DIR
+from tests.test_hostile import GDB_COMMANDS as HOSTILE_GDB_COMMANDS
 
 VARIABLE = "GOSCOPE_TEST_PANIC"
 INJECTED = f"a panic injected by {VARIABLE}"
@@ -219,21 +220,8 @@ def test_command_line_on_a_panic_opening_the_core(subject: Fixture) -> None:
 
 # -- GDB --------------------------------------------------------------------------------------
 
-GDB_COMMANDS = (
-    "go info",
-    "go goroutines",
-    "go bt all",
-    "go threads",
-    "go crash",
-    "go panic all",
-    "go defer all",
-    "go triage",
-    "go heap --by type",
-    f"go heap why {hex(HEAP_ADDRESS)}",
-    "go goroutine 1",
-    "bt",
-    "go doctor",
-)
+#: Every ``go`` command and ``bt``, as the hostile inputs run them.
+GDB_COMMANDS = [c.format(why=hex(HEAP_ADDRESS), goid=1) for c in HOSTILE_GDB_COMMANDS]
 
 #: The guarded calls a GDB session on a core reaches, and "*" (every one, from loading the
 #: executable on).
@@ -254,23 +242,9 @@ GDB_PANICS = (
 
 
 def gdb_session(fx: Fixture, panic: str) -> GdbRun:
-    steps: list[str] = []
-    for index, command in enumerate(GDB_COMMANDS):
-        steps += [echo(f"@@{index}@@"), f'python gdb.write("@@{index}@@\\n", gdb.STDERR)']
-        steps.append(command)
-    return run_gdb(steps, args=[str(fx.bin), str(fx.core)], env={VARIABLE: panic}, timeout=300)
-
-
-def errors_by_command(run: GdbRun) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    command = "(loading the files)"
-    for line in run.stderr.splitlines():
-        marker = re.fullmatch(r"@@(\d+)@@", line)
-        if marker:
-            command = GDB_COMMANDS[int(marker.group(1))]
-        elif line and not line.startswith("warning: "):
-            errors.setdefault(command, []).append(line)
-    return errors
+    return run_marked(
+        GDB_COMMANDS, args=[str(fx.bin), str(fx.core)], env={VARIABLE: panic}, timeout=300
+    )
 
 
 def test_gdb_prints_one_line_per_command(subject: Fixture) -> None:
@@ -282,7 +256,7 @@ def test_gdb_prints_one_line_per_command(subject: Fixture) -> None:
         except AssertionError as error:
             problems.append(f"== {VARIABLE}={panic}: {error}")
             continue
-        errors = errors_by_command(run)
+        errors = errors_by_command(run, GDB_COMMANDS)
         found = [
             f"{command}: {len(lines)} error lines: {lines}"
             for command, lines in errors.items()
@@ -294,7 +268,8 @@ def test_gdb_prints_one_line_per_command(subject: Fixture) -> None:
         silent = panic in ("looking up a frame", "reading the runtime's struct layouts")
         if not silent and not any(wanted in line for line in injected):
             found.append(f"no command reported the injected panic ({wanted!r})")
-        if silent and "#0 " not in run.between("@@11@@", "@@12@@"):
+        bt = GDB_COMMANDS.index("bt")
+        if silent and "#0 " not in run.between(f"@@{bt}@@", f"@@{bt + 1}@@"):
             found.append("bt printed no frame")
         if found:
             problems += [f"== {VARIABLE}={panic}", *found, run.describe()]

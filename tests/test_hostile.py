@@ -27,7 +27,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import resource
 import select
 import signal
@@ -48,9 +47,9 @@ from tests.gdbrun import (
     TRACEBACK_MARKERS,
     GdbRun,
     assert_clean,
-    echo,
+    errors_by_command,
     in_parallel,
-    run_gdb,
+    run_marked,
 )
 from tests.harness.hostile import HostileInput, corpus, counts, mutations
 from tests.harness.paths import SITE_DIR
@@ -347,36 +346,11 @@ GDB_COMMANDS = (
     "go doctor",
 )
 
-#: What GDB itself says on stderr about a file it finds odd, before any command runs or
-#: around its own ``bt`` (not goscope's output).
-GDB_NOISE = re.compile(r"^(warning: |BFD: |\S.* is not a core dump: |\d+\t.*: No such file)")
-
-
-def _stderr_marker(index: int) -> str:
-    return f'python gdb.write("@@{index}@@\\n", gdb.STDERR)'
-
 
 def gdb_session(item: HostileInput) -> GdbRun:
-    """Every command, each preceded by a marker on stdout and one on stderr, so that what
-    each command printed on either stream can be told apart."""
-    steps: list[str] = []
-    for index, command in enumerate(GDB_COMMANDS):
-        steps += [echo(f"@@{index}@@"), _stderr_marker(index)]
-        steps.append(command.format(why=hex(item.why), goid=item.victim or 1))
-    return run_gdb(steps, args=[str(item.exe), str(item.core)], timeout=GDB_BOUND)
-
-
-def gdb_errors(run: GdbRun) -> dict[str, list[str]]:
-    """The stderr lines each command printed (GDB's own warnings left out)."""
-    errors: dict[str, list[str]] = {}
-    command = "(loading the files)"
-    for line in run.stderr.splitlines():
-        marker = re.fullmatch(r"@@(\d+)@@", line)
-        if marker:
-            command = GDB_COMMANDS[int(marker.group(1))]
-        elif line and not GDB_NOISE.match(line):
-            errors.setdefault(command, []).append(line)
-    return errors
+    """Every command, in one session."""
+    commands = [c.format(why=hex(item.why), goid=item.victim or 1) for c in GDB_COMMANDS]
+    return run_marked(commands, args=[str(item.exe), str(item.core)], timeout=GDB_BOUND)
 
 
 def gdb_problems(item: HostileInput, run: GdbRun) -> list[str]:
@@ -385,7 +359,7 @@ def gdb_problems(item: HostileInput, run: GdbRun) -> list[str]:
     except AssertionError as error:
         return [str(error)]
     found = [f"{marker!r} in GDB output" for marker in BAD_TEXT if marker in run.output]
-    for command, lines in gdb_errors(run).items():
+    for command, lines in errors_by_command(run, GDB_COMMANDS).items():
         if len(lines) > 1:
             found.append(f"{command}: {len(lines)} error lines: {lines}")
     if found:
