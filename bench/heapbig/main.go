@@ -31,6 +31,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -327,5 +328,23 @@ func writeWithMemStats(line []byte) {
 		buf = strconv.AppendUint(buf, f.value, 10)
 	}
 	buf = append(buf, "}}\n"...)
-	os.Stdout.Write(buf)
+	rawWrite(buf)
+}
+
+// rawWrite writes b to stdout with raw system calls. os.Stdout.Write tells the scheduler it is
+// in a system call: if a busy machine slows the write down, the scheduler hands the P to
+// another thread, maybe a new one whose stacks and m are allocated after the statistics were
+// read. A raw call is invisible to it.
+func rawWrite(b []byte) {
+	for len(b) > 0 {
+		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, 1,
+			uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		if errno == syscall.EINTR {
+			continue
+		}
+		if errno != 0 || n == 0 {
+			return
+		}
+		b = b[n:]
+	}
 }

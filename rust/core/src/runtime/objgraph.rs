@@ -1743,20 +1743,30 @@ pub enum Step {
 impl HeapGraph {
     /// Reachability for goroutine leaks (the definition of Go's goroutine leak profile):
     /// from every root but the stacks of goroutines blocked on channels and sync objects,
-    /// and through anything but the goroutine structs, with a blocked goroutine's stack
-    /// becoming a root once something it waits on is reached. Returns the blocked goroutines
-    /// never reached: `blocked` lists each with the addresses it waits on.
+    /// and through anything but the goroutine structs and the runtime's other records
+    /// (`records`: sudogs), with a blocked goroutine's stack becoming a root once something
+    /// it waits on is reached. Returns the blocked goroutines never reached: `blocked` lists
+    /// each with the addresses it waits on.
+    ///
+    /// A sudog's links are the runtime's bookkeeping: a semaphore treap joins the sudogs of
+    /// unrelated semaphores whose addresses share a hash bucket, a wait queue neighbours. What
+    /// a sudog points to of the program's (the channel, the value, the semaphore) its
+    /// goroutine's stack holds too.
     pub fn unreachable_waiters(
         &self,
         blocked: &[(u64, Vec<u64>)],
         always: &dyn Fn(u64) -> bool,
         skip_root: &dyn Fn(&Root) -> bool,
+        records: &std::collections::HashSet<u64>,
     ) -> Vec<u64> {
         let n = self.node_count();
         let base = self.object_base();
         let mut marked = vec![false; n];
         let mut stop = vec![false; n];
-        for &g in &self.g_nodes {
+        let record_nodes = records
+            .iter()
+            .filter_map(|&a| self.object_at(a).map(|i| (base + i) as u32));
+        for g in self.g_nodes.iter().copied().chain(record_nodes) {
             if let Some(s) = stop.get_mut(g as usize) {
                 *s = true;
             }

@@ -584,8 +584,13 @@ impl Runtime {
                         }))
             });
             let graph = needed.then(build);
-            out.unreachable =
-                Some(self.unreachable(graph.as_deref(), &parked, &objects.list, semtable_range));
+            out.unreachable = Some(self.unreachable(
+                graph.as_deref(),
+                &parked,
+                &objects.list,
+                semtable_range,
+                &skip,
+            ));
         }
         out.objects = objects.list;
         out.objects
@@ -1091,6 +1096,7 @@ impl Runtime {
         parked: &[Parked],
         objects: &[WaitObject],
         semtable: Option<(u64, u64)>,
+        records: &std::collections::HashSet<u64>,
     ) -> Vec<Leak> {
         let blocked: Vec<(u64, Vec<u64>)> = parked
             .iter()
@@ -1119,7 +1125,7 @@ impl Runtime {
                 || semtable.is_some_and(|(lo, hi)| r.addr >= lo && r.addr < hi)
         };
         let ids = match graph {
-            Some(g) => g.unreachable_waiters(&blocked, &always, &skip_root),
+            Some(g) => g.unreachable_waiters(&blocked, &always, &skip_root, records),
             None => parked
                 .iter()
                 .filter(|p| p.wait == Wait::Forever)
