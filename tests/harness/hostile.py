@@ -14,7 +14,8 @@ toolchains (the oldest and newest supported, and go1.24.11), default and strippe
   ``mspan`` (``startAddr``, ``npages``, ``nelems``, ``allocBits``, ``elemsize``, ``spanclass``,
   ``largeType``, ``state``), with bit flips, garbage, and wild pointers (unmapped,
   non-canonical, misaligned);
-- cycles: a ``_defer`` and a ``_panic`` linked to itself, a ``sudog`` wait list, a channel's
+- cycles: a ``_defer`` and a ``_panic`` linked to itself, a rangefunc ``_defer`` whose inner
+  list starts with itself, a ``sudog`` wait list, a channel's
   wait queue and a semaphore treap looping, ``allm`` looping, a span's specials list looping;
 - whole structures random (a ``g``, an ``m``, a ``p``, ``runtime.sched``, a ``_defer``, a
   ``_panic``, a ``sudog``, an ``hchan``, an ``mspan``), random bytes over a goroutine's
@@ -428,6 +429,28 @@ def chained(
         return Damage(note, [(addr, new.to_bytes(width, "little"))], victim=goid)
 
     return make
+
+
+def rangefunc_cycle(src: Source, rng: random.Random) -> Damage:
+    """A pending ``_defer`` made a rangefunc record (go1.23+) whose ``head`` list starts with
+    the record itself: reading the list inside the list, for ever, unless the reader keeps
+    one set of the records read over both."""
+    g = src.with_field(rng, "_defer")
+    gp, goid = int(g["gp"]), int(g["id"])
+    record = src.field(gp, "runtime.g", "_defer")
+    flag = src.off("runtime._defer", "rangefunc")
+    head = src.off("runtime._defer", "head")
+    link = src.off("runtime._defer", "link")
+    note = (
+        f"goroutine {goid}: _defer {record:#x} made a rangefunc record whose head list "
+        f"starts with itself"
+    )
+    patches = [
+        (record + flag, b"\x01"),
+        (record + head, u64(record + link)),
+        (record + link, u64(record)),
+    ]
+    return Damage(note, patches, victim=goid)
 
 
 def eface_of_panic(part: int, value: int) -> Mutate:
@@ -929,6 +952,7 @@ def mutations(fixtures: Sequence[Fixture]) -> list[Mutation]:
             chained("_defer", "runtime._defer", "link", itself),
             True,
         ),
+        Mutation("defer.rangefunc.head-cycle", "cycle", rangefunc_cycle, True),
         Mutation(
             "defer.fn.unmapped", "defer", chained("_defer", "runtime._defer", "fn", unmapped), True
         ),

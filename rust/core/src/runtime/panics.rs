@@ -131,7 +131,7 @@ pub(super) fn defers(
     open_coded: &mut dyn FnMut(&PhysFrame) -> Option<OpenCoded>,
 ) -> (Vec<Defer>, Option<String>) {
     let mut records = Vec::new();
-    let error = read_records(rt, code, first, &mut records).err();
+    let error = read_records(rt, code, first, &mut HashSet::new(), 0, &mut records).err();
     let mut out = Vec::new();
     let mut used = vec![false; records.len()];
     for f in frames {
@@ -159,23 +159,34 @@ pub(super) fn defers(
     (out, error)
 }
 
+/// How deep rangefunc records may nest (a loop body's defers inside a loop body's ...).
+const MAX_RANGEFUNC_DEPTH: usize = 64;
+
 /// The `_defer` list in order, each record with its frame's sp; rangefunc records expand
-/// to the calls on their `head` list.
+/// to the calls on their `head` list, at `depth` below the goroutine's list. `seen` holds
+/// every record read so far, on all the lists: a `head` leading back to a record already
+/// read is a cycle too.
 fn read_records(
     rt: &Runtime,
     code: &Code<'_>,
     first: u64,
+    seen: &mut HashSet<u64>,
+    depth: usize,
     out: &mut Vec<(u64, Defer)>,
 ) -> Result<(), String> {
     let o = &rt.off.defer;
     let mem = &rt.mem;
-    let mut seen = HashSet::new();
+    if depth > MAX_RANGEFUNC_DEPTH {
+        return Err(format!(
+            "rangefunc _defer records nest over {MAX_RANGEFUNC_DEPTH} deep at {first:#x}"
+        ));
+    }
     let mut d = first;
     while d != 0 {
         if !seen.insert(d) {
             return Err(format!("the _defer list is cyclic at {d:#x}"));
         }
-        if out.len() >= MAX_DEFERS {
+        if seen.len() > MAX_DEFERS {
             return Err(format!("stopped after {MAX_DEFERS} deferred calls"));
         }
         let flag =
@@ -204,7 +215,7 @@ fn read_records(
                     .and_then(|h| if h == 0 { Ok(0) } else { mem.read_ptr(h) })
                     .map_err(|e| format!("rangefunc _defer at {d:#x}: {e}"))?;
                 let mut inner = Vec::new();
-                let result = read_records(rt, code, head, &mut inner);
+                let result = read_records(rt, code, head, seen, depth + 1, &mut inner);
                 for (_, mut call) in inner {
                     call.kind = "rangefunc";
                     out.push((sp, call));
