@@ -17,10 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import struct
-import subprocess
-import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,13 +27,12 @@ import pytest
 
 from tests.gdbrun import GdbRun, assert_clean, echo, in_parallel, run_gdb
 from tests.harness.fixture import Fixture
+from tests.harness.live import start_live
 from tests.harness.oracles import version_m
 
 TEXT, JSON, MAPS, END = "@@text@@", "@@json@@", "@@maps@@", "@@end@@"
 
 EXEC, CORE, ATTACH, BREAKPOINT = "executable", "core", "attach", "breakpoint"
-
-_READY = re.compile(rb"READY pid=(\d+)")
 
 
 @dataclass(frozen=True)
@@ -55,37 +51,6 @@ def _info_commands(with_memory: bool) -> list[str]:
     return commands
 
 
-def _start_live(fx: Fixture, timeout: float = 60) -> tuple[subprocess.Popen[bytes], int]:
-    """Starts the ``live`` fixture and waits for its ``READY pid=N`` line."""
-    proc = subprocess.Popen(
-        [str(fx.bin)],
-        cwd=fx.dir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    seen = b""
-    deadline = time.monotonic() + timeout
-    fd = proc.stdout.fileno()
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if not ready:
-            if proc.poll() is not None:
-                break
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        seen += chunk
-        match = _READY.search(seen)
-        if match:
-            return proc, int(match.group(1))
-    proc.kill()
-    proc.wait()
-    raise AssertionError(f"{fx.id}: live program printed no READY line:\n{seen.decode()}")
-
-
 def _session(fx: Fixture, mode: str) -> Session:
     if mode == EXEC:
         return Session(fx, mode, run_gdb(_info_commands(False), args=[str(fx.bin)]))
@@ -95,7 +60,7 @@ def _session(fx: Fixture, mode: str) -> Session:
     if mode == BREAKPOINT:
         commands = ["run breakpoint >/dev/null 2>&1", *_info_commands(True), "kill"]
         return Session(fx, mode, run_gdb(commands, args=[str(fx.bin)]))
-    proc, pid = _start_live(fx)
+    proc, pid = start_live(fx)
     try:
         run = run_gdb(_info_commands(True), args=[str(fx.bin), "-p", str(pid)])
     finally:

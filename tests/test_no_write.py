@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import select
 import shutil
 import subprocess
 import tempfile
@@ -39,10 +38,10 @@ import pytest
 
 from tests.gdbrun import GDB, GdbRun, assert_clean, echo, gdb_argv
 from tests.harness.fixture import Fixture
+from tests.harness.live import start_live
 from tests.harness.toolchains import Toolchain
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-_READY = re.compile(rb"READY pid=(\d+)")
 
 #: ptrace requests that change the traced process.
 WRITE_REQUESTS = (
@@ -159,33 +158,6 @@ class Log:
         return found
 
 
-def _start_live(fx: Fixture, timeout: float = 60) -> tuple[subprocess.Popen[bytes], int]:
-    proc = subprocess.Popen(
-        [str(fx.bin)],
-        cwd=fx.dir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout.fileno()], [], [], 0.5)
-        if not ready:
-            assert proc.poll() is None, f"{fx.id} exited early:\n{seen.decode()}"
-            continue
-        chunk = os.read(proc.stdout.fileno(), 65536)
-        assert chunk, f"{fx.id} closed its output early:\n{seen.decode()}"
-        seen += chunk
-        match = _READY.search(seen)
-        if match:
-            return proc, int(match.group(1))
-    proc.kill()
-    proc.wait()
-    raise AssertionError(f"{fx.id}: no READY line:\n{seen.decode()}")
-
-
 def _wait_traced(pid: int, tracer: int, timeout: float = 60) -> None:
     """Waits until `tracer` traces every thread of `pid`."""
     deadline = time.monotonic() + timeout
@@ -245,7 +217,7 @@ def _traced_session(fx: Fixture, tmp: Path) -> tuple[GdbRun, Log, dict[str, str]
         "detach",
     ]
     log = tmp / "strace.log"
-    live, pid = _start_live(fx)
+    live, pid = start_live(fx)
     argv = gdb_argv(commands, args=[str(fx.bin), "-p", str(pid)])
     env = dict(os.environ, LC_ALL="C.UTF-8")
     env.pop("GOSCOPE_SITE", None)

@@ -114,8 +114,6 @@ class Target:
         """What listings of goroutines show at most: frames per goroutine (default
         DEFAULT_MAX_FRAMES), goroutines read, elements of each runtime list (deferred calls,
         panics); 0 is the built-in cap."""
-    def limits(self) -> dict[str, int]:
-        """max_frames, max_goroutines, max_list as set, and cap_frames, cap_goroutines."""
     def goroutines_json(
         self,
         with_stacks: bool = True,

@@ -1,6 +1,7 @@
 //! `goscope.Target`: a Go process to inspect — a core file with its executable, or a live
 //! process whose memory comes from `/proc/PID/mem` or from the debugger through a callback.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -187,9 +188,11 @@ fn with_frames<R>(
             ..saved
         });
     }
-    let result = f(target.runtime());
+    // Restored even when `f` panics (the caller's guard reports the panic): a frame limit
+    // given for one call must not outlive it.
+    let result = panic::catch_unwind(AssertUnwindSafe(|| f(target.runtime())));
     target.runtime_mut().set_limits(saved);
-    result
+    result.unwrap_or_else(|payload| panic::resume_unwind(payload))
 }
 
 fn go_version(target: &Target) -> Option<String> {
@@ -351,19 +354,6 @@ impl PyTarget {
             max_goroutines,
             max_list,
         });
-    }
-
-    /// The limits `set_limits` set: `{"max_frames": N, "max_goroutines": N, "max_list": N}`
-    /// (0: the built-in cap), and the caps themselves as `cap_frames`, `cap_goroutines`.
-    fn limits(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
-        let limits = lock(&self.inner).runtime().limits();
-        let out = PyDict::new(py);
-        out.set_item("max_frames", limits.max_frames)?;
-        out.set_item("max_goroutines", limits.max_goroutines)?;
-        out.set_item("max_list", limits.max_list)?;
-        out.set_item("cap_frames", goscope_core::runtime::MAX_FRAMES_CAP)?;
-        out.set_item("cap_goroutines", goscope_core::runtime::MAX_GOROUTINES)?;
-        Ok(out.unbind())
     }
 
     /// `{"go_version": ..., "goroutines": [...], "total": N}` as DESIGN.md's JSON contract

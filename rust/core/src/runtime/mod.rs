@@ -861,9 +861,7 @@ impl Runtime {
             if gp == 0 {
                 continue;
             }
-            if let Some(g) =
-                self.goroutine_within_limits(&code, gp, with_stacks, &mut sym_cache, limits)
-            {
+            if let Some(g) = self.goroutine_at(&code, gp, with_stacks, &mut sym_cache, limits) {
                 read += 1;
                 each(g);
             }
@@ -1139,7 +1137,7 @@ impl Runtime {
             if gp == 0 {
                 continue;
             }
-            if let Some(g) = self.goroutine_within_limits(code, gp, with_stacks, cache, limits) {
+            if let Some(g) = self.goroutine_at(code, gp, with_stacks, cache, limits) {
                 chunk.decoded += 1;
                 if keep(&g) {
                     chunk.push(enc, &g, format)?;
@@ -1157,19 +1155,8 @@ impl Runtime {
         Ok(chunk)
     }
 
-    /// Decodes the goroutine at `gp` within the built-in caps; None for a dead goroutine.
-    fn goroutine_at(
-        &self,
-        code: &Code<'_>,
-        gp: u64,
-        with_stacks: bool,
-        cache: &mut FrameCache,
-    ) -> Option<Goroutine> {
-        goroutine::decode(self, code, gp, with_stacks, cache, &Limits::CAPS)
-    }
-
     /// Decodes the goroutine at `gp` within `limits`; None for a dead goroutine.
-    fn goroutine_within_limits(
+    fn goroutine_at(
         &self,
         code: &Code<'_>,
         gp: u64,
@@ -1198,7 +1185,7 @@ impl Runtime {
         for i in 0..len.min(MAX_GOROUTINES) {
             let gp = self.mem.read_ptr(ptr + 8 * i).ok()?;
             if gp != 0 && self.mem.read_u64(gp + self.off.g.goid).ok() == Some(goid) {
-                return self.goroutine_within_limits(&code, gp, true, &mut cache, limits);
+                return self.goroutine_at(&code, gp, true, &mut cache, limits);
             }
         }
         None

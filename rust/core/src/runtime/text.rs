@@ -363,7 +363,6 @@ pub fn list_line(out: &mut Vec<u8>, g: &Goroutine, user: &UserCode, color: bool,
     }
 }
 
-/// `N goroutines`, or `N of M goroutines` when filters left some out.
 /// The note that ends a listing the goroutine limit cut short: how many goroutines were not
 /// read.
 pub fn not_read_line(out: &mut Vec<u8>, not_read: u64, color: bool) {
@@ -375,6 +374,7 @@ pub fn not_read_line(out: &mut Vec<u8>, not_read: u64, color: bool) {
     );
 }
 
+/// `N goroutines`, or `N of M goroutines` when filters left some out.
 pub fn count_line(out: &mut Vec<u8>, shown: usize, total: usize, color: bool) {
     let mut p = Painter { out, color };
     if shown == total {

@@ -30,7 +30,7 @@ use super::heap::HeapIndex;
 use super::objgraph::{HeapGraph, Root};
 use super::stackmap::{live_slots, FrameSpan};
 use super::unwind::Code;
-use super::Runtime;
+use super::{Limits, Runtime};
 use crate::fasthash::FastMap;
 use crate::memory::MemoryExt;
 
@@ -1057,7 +1057,7 @@ impl Runtime {
     /// A goroutine's stack for the reference scan: its live part, its physical frames, and
     /// whether the stack maps describe every frame (a goroutine parked at calls).
     fn stack_view(&self, code: &Code<'_>, cache: &mut FrameCache, gp: u64) -> Option<StackView> {
-        let g = self.goroutine_at(code, gp, true, cache)?;
+        let g = self.goroutine_at(code, gp, true, cache, &Limits::CAPS)?;
         let frames: Vec<FrameSpan> = g
             .frames
             .iter()
