@@ -23,12 +23,12 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def goscope(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Runs ``python -m goscope ARGS`` against this checkout's build (build/site)."""
+    """Runs ``build/site/bin/goscope ARGS``, the documented command, with no PYTHONPATH."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE_DIR), env.get("PYTHONPATH")]))
+    env.pop("PYTHONPATH", None)
     env.pop("NO_COLOR", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "goscope", *args],
+        [str(SITE_DIR / "bin" / "goscope"), *args],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -141,7 +141,7 @@ def test_console_script(fixture_matrix: list[Fixture]) -> None:
     assert script.is_file(), f"{script} missing; run scripts/setup"
     env = dict(os.environ, PYTHONPATH=str(SITE_DIR))
     proc = subprocess.run(
-        [sys.executable, str(script), "info", str(fixture_matrix[0].bin), "--json"],
+        [str(script), "info", str(fixture_matrix[0].bin), "--json"],
         capture_output=True,
         text=True,
         env=env,

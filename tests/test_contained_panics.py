@@ -77,6 +77,7 @@ def _live(o: Opened) -> Any:
 #: One call (or several) that reaches each guarded description.
 CALLS: dict[str, list[Callable[[Opened], Any]]] = {
     "opening the binary": [lambda o: Binary(str(o.fx.bin))],
+    "checking an input file": [lambda o: _native.check_input(str(o.fx.core), "core file")],
     "opening the core file": [lambda o: Target.open_core(str(o.fx.core), str(o.fx.bin))],
     "reading the process's runtime": [_live],
     "listing goroutines": [lambda o: o.target.goroutines_json(), _listing],

@@ -23,6 +23,7 @@ in GDB one line, and GDB carries on to the end of the session.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import struct
@@ -342,3 +343,42 @@ def test_missing_core(name: str, tmp_path: Path) -> None:
     assert proc.returncode in (1, 2), describe(proc)
     assert proc.stdout == "", describe(proc)
     assert len(error_lines(proc.stderr)) >= 1, describe(proc)
+
+
+def _not_regular_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """Inputs that are no regular file, with what goscope must say of each."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    return {
+        "fifo": (fifo, "named pipe (FIFO)"),
+        "loop": (loop, "symlink loop"),
+        "device": (Path("/dev/null"), "character device"),
+        "directory": (tmp_path, "a directory"),
+    }
+
+
+@pytest.mark.parametrize("command", ["goroutines", "bt", "threads", "crash", "triage", "info"])
+def test_not_a_regular_file(command: str, fixture_matrix: list[Fixture], tmp_path: Path) -> None:
+    # A FIFO given as CORE or --exe used to block every command until it was killed; each of
+    # these is refused at once with one line naming what the file is, the same line whether
+    # it is the core or the executable.
+    fx = next(f for f in fixture_matrix if f.program == "crash" and f.core is not None)
+    assert fx.core is not None
+    for name, (path, said) in _not_regular_files(tmp_path).items():
+        if command == "info":
+            runs = [cli(command, str(path))]
+        else:
+            runs = [
+                cli(command, str(path), "--exe", str(fx.bin)),
+                cli(command, str(fx.core), "--exe", str(path)),
+            ]
+        for proc in runs:
+            assert proc.returncode == 1, (name, describe(proc))
+            assert proc.stdout == "", (name, describe(proc))
+            lines = error_lines(proc.stderr)
+            assert len(lines) == 1 and said in lines[0], (name, describe(proc))
+            assert lines[0].startswith(f"goscope: cannot open {path}") or lines[0].startswith(
+                f"goscope: {path} is "
+            ), (name, describe(proc))

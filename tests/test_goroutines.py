@@ -24,7 +24,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,14 +38,14 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def run_goscope(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Runs ``python -m goscope ARGS`` against this checkout's build (build/site); a hang is
-    a failure, and so is a Python traceback or a Rust panic in the output."""
+    """Runs ``build/site/bin/goscope ARGS``, the documented command, with no PYTHONPATH; a
+    hang is a failure, and so is a Python traceback or a Rust panic in the output."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE_DIR), env.get("PYTHONPATH")]))
+    env.pop("PYTHONPATH", None)
     env.pop("NO_COLOR", None)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "goscope", *args],
+            [str(SITE_DIR / "bin" / "goscope"), *args],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

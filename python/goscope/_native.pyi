@@ -210,6 +210,10 @@ class Target:
     def layout_offset(self, ty: str, field: str) -> int | None:
         """Offset of a (dotted) field in a runtime struct, e.g. ("runtime.g", "sched.sp")."""
 
+def check_input(path: str, what: str) -> None:
+    """Raises TargetIOError with one line when `path` cannot be read as a `what` ("core
+    file", "binary"): missing, a symlink loop, a directory, a FIFO, a device or a socket."""
+
 def frame_facts(binary: Binary, pc: int) -> tuple[str, int, int, int, int, int] | None:
     """`(name, entry, end, sp_delta, flag, func_id)` of the function containing static `pc`;
     `sp_delta` is -1 where the pcsp table has no value."""

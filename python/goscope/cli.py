@@ -16,7 +16,7 @@ import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, TextIO
 
-from goscope import Binary, GoscopeError, Target, __version__
+from goscope import Binary, GoscopeError, Target, __version__, _native
 from goscope.elf_header import is_core_file
 from goscope.goroutines import (
     Filters,
@@ -166,9 +166,9 @@ class OpenedCore:
 
 def open_core(args: argparse.Namespace) -> OpenedCore:
     core: str = args.target
-    if not os.path.exists(core):
-        raise UsageError(f"{core}: no such file")
     if not is_core_file(core):
+        # One line for a file that is missing or no regular file (a FIFO would block).
+        _native.check_input(core, "core file")
         raise UsageError(
             f"{core} is not a core file; goscope {args.command} reads a core: "
             f"goscope {args.command} CORE --exe BIN"
@@ -593,6 +593,28 @@ def _run_doctor(args: argparse.Namespace, out: Output) -> int:
     return EXIT_ERROR if has_errors(findings) else EXIT_OK
 
 
+# -- gdb-init: how GDB loads this installation --------------------------------------------
+
+
+def _add_gdb_init_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser  # nothing to choose
+
+
+def gdb_init_script() -> str:
+    """The file GDB sources to load the goscope package this command runs from."""
+    return os.path.join(os.path.dirname(os.path.realpath(__file__)), "gdbinit.py")
+
+
+def _run_gdb_init(args: argparse.Namespace, out: Output) -> int:
+    del args
+    script = gdb_init_script()
+    if out.json:
+        out.write_json({"source": script})
+    else:
+        out.write(f"source {script}")
+    return EXIT_OK
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand(
         name="info",
@@ -732,6 +754,18 @@ SUBCOMMANDS: list[Subcommand] = [
         add_arguments=_add_doctor_arguments,
         run=_run_doctor,
         trailing="targets",
+        own_targets=True,
+    ),
+    Subcommand(
+        name="gdb-init",
+        summary="print the GDB command that loads this goscope (add it to ~/.gdbinit)",
+        description=(
+            "Print the `source` line that loads the goscope package this command runs from "
+            "into GDB, whichever Python GDB embeds: `goscope gdb-init >> ~/.gdbinit` loads it "
+            "in every session; in one session, type the line at GDB's prompt."
+        ),
+        add_arguments=_add_gdb_init_arguments,
+        run=_run_gdb_init,
         own_targets=True,
     ),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 
 ET_EXEC = 2
@@ -12,6 +14,9 @@ ET_CORE = 4
 def elf_type(path: str) -> int | None:
     """`e_type` of the ELF file at `path`, or None if it is unreadable or not ELF."""
     try:
+        # Only a regular file: opening a FIFO would wait for a writer.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, "rb") as handle:
             header = handle.read(18)
     except OSError:

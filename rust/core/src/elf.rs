@@ -79,24 +79,13 @@ pub struct ElfImage {
 
 impl ElfImage {
     pub fn open(path: &Path) -> Result<ElfImage> {
-        let file = std::fs::File::open(path).map_err(|e| {
-            Error::new(
-                ErrorKind::Io,
-                format!("cannot open {}: {e}", path.display()),
-            )
-        })?;
+        let file = crate::file::open_regular(path, "binary")?;
         let meta = file.metadata().map_err(|e| {
             Error::new(
                 ErrorKind::Io,
                 format!("cannot stat {}: {e}", path.display()),
             )
         })?;
-        if meta.is_dir() {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!("{} is a directory, not a binary", path.display()),
-            ));
-        }
         if meta.len() == 0 {
             return Err(Error::new(
                 ErrorKind::NotElf,

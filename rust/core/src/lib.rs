@@ -8,6 +8,7 @@ pub mod dwarfvars;
 pub mod elf;
 pub mod error;
 pub mod fasthash;
+pub mod file;
 pub mod graph;
 pub mod layout;
 pub mod memory;

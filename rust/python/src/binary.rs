@@ -147,3 +147,17 @@ impl PyBinary {
         format!("<goscope.Binary {:?}>", self.inner.path())
     }
 }
+
+/// Raises `goscope.TargetIOError` with one line when `path` cannot be read as a `what`
+/// ("core file", "binary"): missing, a symlink loop, a directory, a FIFO, a device or a socket.
+/// Checked before anything opens the file: opening a FIFO would wait for a writer.
+#[pyfunction]
+pub(crate) fn check_input(path: std::path::PathBuf, what: &str) -> Result<(), BindingError> {
+    guard(
+        "checking an input file",
+        || match goscope_core::file::input_problem(&path, what) {
+            Some(problem) => Err(problem.into()),
+            None => Ok(()),
+        },
+    )
+}

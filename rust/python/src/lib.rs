@@ -17,6 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<binary::PyBinary>()?;
     m.add_class::<target::PyTarget>()?;
+    m.add_function(wrap_pyfunction!(binary::check_input, m)?)?;
     m.add_function(wrap_pyfunction!(unwind::frame_facts, m)?)?;
     m.add_function(wrap_pyfunction!(unwind::unwind_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(unwind::symbol_file, m)?)?;

@@ -180,17 +180,10 @@ impl std::fmt::Debug for CoreFile {
 impl CoreFile {
     pub fn open(path: &Path) -> Result<CoreFile> {
         let name = path.display().to_string();
-        let file = std::fs::File::open(path)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot open {name}: {e}")))?;
+        let file = crate::file::open_regular(path, "core file")?;
         let meta = file
             .metadata()
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot stat {name}: {e}")))?;
-        if meta.is_dir() {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!("{name} is a directory, not a core file"),
-            ));
-        }
         if meta.len() == 0 {
             return Err(Error::new(
                 ErrorKind::NotElf,
