@@ -58,6 +58,9 @@ from tests.harness.paths import SITE_DIR
 BOUND = 60.0
 #: Seconds one GDB session (13 commands) may take.
 GDB_BOUND = 240.0
+#: More frames than any stack of a fixture core has (`bt` follows `go goroutine N`; the
+#: deepest, the crash program's recursion, is 2,000 frames).
+MAX_BT_FRAMES = 5000
 #: Address space a command may use (a runaway allocation fails instead of swamping the host).
 MEMORY_LIMIT = 4 << 30
 BAD_TEXT = (*TRACEBACK_MARKERS, *PANIC_MARKERS, "internal error")
@@ -362,6 +365,13 @@ def gdb_problems(item: HostileInput, run: GdbRun) -> list[str]:
     for command, lines in errors_by_command(run, GDB_COMMANDS).items():
         if len(lines) > 1:
             found.append(f"{command}: {len(lines)} error lines: {lines}")
+    # Plain `bt` stops where the runtime's traceback would: a garbage return address ends it,
+    # it is not walked a word at a time.
+    index = GDB_COMMANDS.index("bt")
+    bt = run.between(f"@@{index}@@", f"@@{index + 1}@@")
+    frames = sum(1 for line in bt.splitlines() if line.startswith("#"))
+    if frames > MAX_BT_FRAMES:
+        found.append(f"bt printed {frames} frames (at most {MAX_BT_FRAMES} expected)")
     if found:
         found.append(run.describe())
     return found

@@ -581,6 +581,19 @@ def heap_random(src: Source, rng: random.Random) -> Damage:
     return Damage(f"{size} random bytes at {start:#x}", [(start, rng.randbytes(size))])
 
 
+def heap_arena_ones(src: Source, rng: random.Random) -> Damage:
+    """The whole segment holding goroutine 1's ``g`` (the first heap arena, goroutine stacks
+    included) filled with 0xff bytes: every return address read there is all ones, where
+    GDB's own guesses walk a word at a time through megabytes."""
+    del rng
+    seg = src.core.segment_at(src.gp(1))
+    if seg is None:
+        raise NotApplicable("no segment holds goroutine 1")
+    return Damage(
+        f"{seg.filesz} bytes of 0xff at {seg.vaddr:#x}", [(seg.vaddr, b"\xff" * seg.filesz)]
+    )
+
+
 def stack_random(src: Source, rng: random.Random) -> Damage:
     """512 random bytes over a parked goroutine's stack from its saved sp: the unwinder
     meets garbage return addresses and frame sizes."""
@@ -1027,6 +1040,7 @@ def mutations(fixtures: Sequence[Fixture]) -> list[Mutation]:
         # raw memory, notes and headers
         Mutation("sema.treap.cycle", "cycle", sema_cycle),
         Mutation("heap.random", "heap", heap_random),
+        Mutation("heap.arena.ones", "heap", heap_arena_ones),
         # whole structures random
         Mutation("random.g", "random", random_over(_a_g), True),
         Mutation("random.m", "random", random_over(_an_m)),

@@ -156,12 +156,20 @@ def _decorate(decorator: Any) -> Iterator[Any]:
         return
     found = _locations(frame)
     if not found:
-        yield decorator
+        yield _Nameless(decorator) if frame.name() is None else decorator
         return
     pc = frame.pc()
     for index, (function, file, line) in enumerate(found):
         # One pc for the physical frame and the calls inlined into it: shown once, first.
         yield _GoFrame(decorator, function, file, line, pc if index == 0 else None)
+
+
+class _Nameless(FrameDecorator):  # type: ignore[misc]
+    """A frame in no function GDB or pclntab knows: ``?? ()``, as GDB prints it without
+    frame filters (a decorator's default name would be empty)."""
+
+    def function(self) -> str:
+        return "??"
 
 
 class _Unavailable(FrameDecorator):  # type: ignore[misc]
@@ -205,9 +213,11 @@ class GoFrameFilter:
 
     def filter(self, frames: Iterable[Any]) -> Iterator[Any]:
         hide_thread_frame = unwind.switched() is not None
+        last: gdb.Frame | None = None
         for decorator in frames:
             try:
                 frame = decorator.inferior_frame()
+                last = frame
                 if frame is not None and not _pc_available(frame):
                     yield _Unavailable(decorator)
                     continue
@@ -220,6 +230,35 @@ class GoFrameFilter:
                 yield from _decorate(decorator)
             except gdb.error:
                 yield decorator
+        _say_why_stopped(last)
+
+
+#: The reasons GDB reports as "Backtrace stopped" (its UNWIND_FIRST_ERROR and after).
+_STOP_ERRORS = frozenset(
+    getattr(gdb, name)
+    for name in (
+        "FRAME_UNWIND_UNAVAILABLE",
+        "FRAME_UNWIND_INNER_ID",
+        "FRAME_UNWIND_SAME_ID",
+        "FRAME_UNWIND_NO_SAVED_PC",
+        "FRAME_UNWIND_MEMORY_ERROR",
+    )
+    if hasattr(gdb, name)
+)
+
+
+def _say_why_stopped(last: gdb.Frame | None) -> None:
+    """GDB prints why a backtrace stopped early ("corrupt stack?") only when no frame filter
+    runs; with this one, the filter says it after the last frame."""
+    if last is None:
+        return
+    try:
+        reason = last.unwind_stop_reason()
+        if reason not in _STOP_ERRORS:
+            return
+        gdb.write(f"Backtrace stopped: {gdb.frame_stop_reason_string(reason)}\n")
+    except gdb.error:
+        pass
 
 
 _filter: GoFrameFilter | None = None

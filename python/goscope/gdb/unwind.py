@@ -220,6 +220,20 @@ def current_program() -> _Program | None:
     return _program
 
 
+def _in_known_code(pc: int) -> bool:
+    """Whether `pc` lies in code GDB knows of: a shared library, a function with debug info or
+    a symbol (the Go text is checked by the caller)."""
+    if pc == 0:
+        return True  # GDB stops at a zero pc by itself
+    if gdb.solib_name(pc) is not None or gdb.block_for_pc(pc) is not None:
+        return True
+    try:
+        found = gdb.execute(f"info symbol {pc:#x}", to_string=True)
+    except gdb.error:
+        return False
+    return not found.startswith("No symbol matches")
+
+
 def read_u64(address: int) -> int:
     data = gdb.selected_inferior().read_memory(address, 8)
     return int(struct.unpack("<Q", bytes(data))[0])
@@ -265,6 +279,8 @@ class GoUnwinder(gdb.unwinder.Unwinder):
             return None
         static = (pc - program.bias) & _MASK
         if not program.text[0] <= static < program.text[1]:
+            if level > 0 and not _in_known_code(pc):
+                return self._corrupt(pending, pc, sp)
             return None
         lift = _lift.get((sp, pc), 0) if level > 0 else 0
         facts = program.lookup(program.code_pc(static, level == 0 or (sp, pc) in _exact))
@@ -333,6 +349,17 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         _save(info, "rsp", chosen.sp)
         _save(info, "rbp", chosen.bp)
         _save(info, "r14", chosen.g)
+        return info
+
+    @staticmethod
+    def _corrupt(pending: gdb.unwinder.PendingFrame, pc: int, sp: int) -> gdb.unwinder.UnwindInfo:
+        # A return address in no function (garbage read as a frame): the runtime's traceback
+        # stops here ("unexpected return pc"), and so must GDB, whose guesses would walk
+        # garbage a word at a time. A caller identical to this frame makes GDB stop with
+        # "Backtrace stopped: previous frame identical to this frame (corrupt stack?)".
+        info = pending.create_unwind_info(_FrameId(sp, pc))
+        _save(info, "rip", pc)
+        _save(info, "rsp", sp)
         return info
 
     @staticmethod
