@@ -436,7 +436,7 @@ def test_rust_never_writes_the_target() -> None:
     problems = [p for path in sources for p in rust_problems(path)]
     assert not problems, "goscope's Rust writes to the target:\n" + "\n".join(problems)
     # /proc/PID/mem is opened read-only.
-    proc = (REPO_ROOT / "rust/core/src/memory/proc.rs").read_text()
+    proc = (REPO_ROOT / "rust/core/src/target/proc.rs").read_text()
     assert "File::open(&path)" in proc
 
 

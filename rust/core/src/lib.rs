@@ -1,23 +1,28 @@
 //! goscope-core: reads Go binaries, core files and the Go runtime's own data structures
 //! without needing DWARF or a symbol table.
+//!
+//! One folder per layer, each using only those listed before it:
+//!
+//! - [`binary`]: the executable — ELF, pclntab, build info, moduledata, DWARF, debug files;
+//! - [`target`]: memory backends (core file, `/proc`, a debugger's callback), notes, threads;
+//! - [`layout`]: runtime struct offsets by Go version (DWARF or generated tables);
+//! - [`runtime`]: decoding the runtime's data — goroutines, the unwinder, defers, panics,
+//!   types, the scheduler, the heap;
+//! - [`analysis`]: what is made of it — heap graph algorithms (dominators, profiles);
+//! - [`session`]: what a front end opens — an executable and its memory, decoded.
+//!
+//! [`bytes`], [`error`] and [`fasthash`] are the shared ground every layer stands on.
 
+pub mod analysis;
 pub mod binary;
-pub mod buildinfo;
 pub mod bytes;
-pub mod dwarfvars;
-pub mod elf;
 pub mod error;
 pub mod fasthash;
-pub mod file;
-pub mod graph;
 pub mod layout;
-pub mod memory;
-pub mod moduledata;
-pub mod pclntab;
 pub mod runtime;
-pub mod symfile;
+pub mod session;
 pub mod target;
 
+pub use binary::pclntab::Location;
 pub use binary::{Binary, BinaryInfo};
 pub use error::{Error, ErrorKind, Result};
-pub use pclntab::Location;

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use goscope_core::memory::MemoryExt;
-use goscope_core::target::Target;
+use goscope_core::session::Target;
+use goscope_core::target::MemoryExt;
 
 fn fixtures_root() -> PathBuf {
     std::env::var_os("GOSCOPE_FIXTURES").map_or_else(

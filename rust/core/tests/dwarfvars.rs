@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use goscope_core::dwarfvars::{DwarfVars, FrameVar, PieceLoc};
+use goscope_core::binary::dwarfvars::{DwarfVars, FrameVar, PieceLoc};
 use goscope_core::Binary;
 
 const PROGRAM: &str = r#"package main

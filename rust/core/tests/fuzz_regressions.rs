@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
-use goscope_core::memory::VecMemory;
-use goscope_core::target::Target;
+use goscope_core::session::Target;
+use goscope_core::target::VecMemory;
 use goscope_core::Binary;
 
 /// A small Go program with symbols and DWARF, built once per test run.

@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use goscope_core::buildinfo::BuildInfo;
+use goscope_core::binary::buildinfo::BuildInfo;
+use goscope_core::binary::elf::{Dwarf, ElfImage};
 use goscope_core::bytes::Blob;
-use goscope_core::elf::{Dwarf, ElfImage};
 use goscope_core::layout::{LayoutSource, RuntimeLayout, CORE_TYPES};
 
 fn fixtures_dir() -> PathBuf {

@@ -9,9 +9,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use goscope_core::binary::elf::{Arch, ElfImage};
 use goscope_core::bytes::Blob;
-use goscope_core::elf::{Arch, ElfImage};
-use goscope_core::memory::{
+use goscope_core::target::{
     CallbackMemory, CoreFile, CoreMemory, Memory, MemoryExt, PageCache, ProcMemory, Registers,
     VecMemory,
 };

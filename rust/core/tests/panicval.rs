@@ -15,10 +15,10 @@
 use std::path::{Path, PathBuf};
 
 use goscope_core::error::{ErrorKind, Result as CoreResult};
-use goscope_core::memory::{Memory, MemoryExt};
 use goscope_core::runtime::panicval::{self, PanicValue};
 use goscope_core::runtime::types::{Kind, TypeReader};
-use goscope_core::target::Target;
+use goscope_core::session::Target;
+use goscope_core::target::{Memory, MemoryExt};
 
 const TOOLCHAINS: &[&str] = &[
     "go1.21.13",

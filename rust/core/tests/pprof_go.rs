@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use goscope_core::graph::pprof::ProfileBuilder;
+use goscope_core::analysis::pprof::ProfileBuilder;
 
 fn go() -> PathBuf {
     if let Some(go) = std::env::var_os("GOSCOPE_GO") {

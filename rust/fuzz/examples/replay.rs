@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use goscope_core::target::Target;
+use goscope_core::session::Target;
 use goscope_fuzz::fixtures::{self, Set};
 use goscope_fuzz::image::{self, ProcessImage};
 use goscope_fuzz::targets;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use goscope_core::dwarfvars::DwarfVars;
+use goscope_core::binary::dwarfvars::DwarfVars;
 use goscope_core::Binary;
 
 use crate::elfbytes::{self, ProgramHeader, SectionHeader, PT_LOAD};

@@ -19,8 +19,8 @@
 use std::sync::Arc;
 
 use goscope_core::bytes::Blob;
-use goscope_core::elf::Arch;
-use goscope_core::memory::{Memory, Registers, SignalInfo, Thread};
+use goscope_core::binary::elf::Arch;
+use goscope_core::target::{Memory, Registers, SignalInfo, Thread};
 use goscope_core::{Error, ErrorKind, Result};
 
 use crate::elfbytes::ProgramHeader;

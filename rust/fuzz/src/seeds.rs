@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use goscope_core::memory::{CoreFile, CoreMemory, Memory};
-use goscope_core::target::Target;
+use goscope_core::target::{CoreFile, CoreMemory, Memory};
+use goscope_core::session::Target;
 
 use crate::elfbytes::{self, NewSection, PT_LOAD, PT_NOTE};
 use crate::fixtures::{self, Loaded, Set};

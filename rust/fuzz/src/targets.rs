@@ -4,13 +4,13 @@
 
 use std::sync::{Arc, OnceLock};
 
-use goscope_core::buildinfo::{parse_modinfo, BuildInfo, GoVersion};
+use goscope_core::binary::buildinfo::{parse_modinfo, BuildInfo, GoVersion};
 use goscope_core::bytes::Blob;
-use goscope_core::elf::ElfImage;
-use goscope_core::memory::{CoreFile, CoreMemory, Memory, MemoryExt};
+use goscope_core::binary::elf::ElfImage;
+use goscope_core::target::{CoreFile, CoreMemory, Memory, MemoryExt};
 use goscope_core::runtime::heapreport::GroupBy;
 use goscope_core::runtime::{render_stack, TextOptions, UserCode};
-use goscope_core::target::Target;
+use goscope_core::session::Target;
 use goscope_core::Binary;
 
 use crate::elfbytes::{self, NewSection};

@@ -155,7 +155,7 @@ impl PyBinary {
 pub(crate) fn check_input(path: std::path::PathBuf, what: &str) -> Result<(), BindingError> {
     guard(
         "checking an input file",
-        || match goscope_core::file::input_problem(&path, what) {
+        || match goscope_core::binary::file::input_problem(&path, what) {
             Some(problem) => Err(problem.into()),
             None => Ok(()),
         },

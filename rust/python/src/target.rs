@@ -5,11 +5,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use goscope_core::memory::{
+use goscope_core::runtime::{Limits, Runtime, DEFAULT_MAX_FRAMES};
+use goscope_core::session::Target;
+use goscope_core::target::{
     CallbackMemory, Memory, PageCache, ProcMemory, Registers, SignalInfo, Thread,
 };
-use goscope_core::runtime::{Limits, Runtime, DEFAULT_MAX_FRAMES};
-use goscope_core::target::Target;
 use goscope_core::{Binary, Error as CoreError, ErrorKind};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;

@@ -77,7 +77,7 @@ pub(crate) fn unwind_offsets(
 }
 
 /// A debug file for a stripped binary, made from its pclntab: DWARF subprograms and a line
-/// table (see `goscope_core::symfile`), as bytes; None when one cannot be made.
+/// table (see `goscope_core::binary::symfile`), as bytes; None when one cannot be made.
 #[pyfunction]
 pub(crate) fn symbol_file(
     py: Python<'_>,
@@ -86,7 +86,7 @@ pub(crate) fn symbol_file(
     let inner = binary.shared();
     py.detach(|| {
         guard("making a debug file from pclntab", || {
-            Ok(goscope_core::symfile::symbol_file(&inner).map(std::borrow::Cow::Owned))
+            Ok(goscope_core::binary::symfile::symbol_file(&inner).map(std::borrow::Cow::Owned))
         })
     })
 }

@@ -20,7 +20,7 @@ fn main() {
                 // Dump the goroutines of a core as JSON (a development aid for the unwinder).
                 let core = args.next().unwrap_or_default();
                 let t0 = Instant::now();
-                match goscope_core::target::Target::open_core(
+                match goscope_core::session::Target::open_core(
                     std::path::Path::new(&core),
                     std::path::Path::new(&path),
                 ) {

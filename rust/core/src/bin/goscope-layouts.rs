@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use goscope_core::buildinfo::BuildInfo;
-use goscope_core::elf::ElfImage;
+use goscope_core::binary::buildinfo::BuildInfo;
+use goscope_core::binary::elf::ElfImage;
 use goscope_core::layout::source::parse_runtime2;
 use goscope_core::layout::{is_source_constant, RuntimeLayout};
 

@@ -17,9 +17,9 @@ use object::{Object, ObjectSection};
 
 use super::RUNTIME_TYPES;
 use super::{is_layout_constant, version_label, Field, LayoutSource, RuntimeLayout, TypeLayout};
-use crate::buildinfo::BuildInfo;
+use crate::binary::buildinfo::BuildInfo;
+use crate::binary::elf::ElfImage;
 use crate::bytes::ReadLe;
-use crate::elf::ElfImage;
 use crate::error::{Error, Result};
 
 type Slice<'a> = EndianSlice<'a, LittleEndian>;

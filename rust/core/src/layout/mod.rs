@@ -24,8 +24,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::buildinfo::GoVersion;
-use crate::elf::{Arch, Dwarf, ElfImage};
+use crate::binary::buildinfo::GoVersion;
+use crate::binary::elf::{Arch, Dwarf, ElfImage};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The runtime types a layout records, in table order. A binary's DWARF may lack some of them

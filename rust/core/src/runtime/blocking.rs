@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::Runtime;
-use crate::memory::MemoryExt;
+use crate::target::MemoryExt;
 
 /// Bound: a queue longer than this is corrupt or huge.
 const MAX_QUEUE: usize = 1 << 22;

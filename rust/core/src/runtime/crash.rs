@@ -9,7 +9,7 @@ use super::goroutine::Goroutine;
 use super::panics::Panic;
 use super::unwind::{self, Code, Stacks, Start};
 use super::Runtime;
-use crate::memory::{signal_name, MemoryExt, SignalInfo};
+use crate::target::{signal_name, MemoryExt, SignalInfo};
 
 /// Faults below this address are nil dereferences, as the runtime's `sigpanic` decides.
 const NIL_PAGE: u64 = 0x1000;

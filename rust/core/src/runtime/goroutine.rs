@@ -9,7 +9,7 @@ use super::panics::{self, Defer, OpenCoded, Panic};
 use super::unwind::{self, Code, PhysFrame, Special, Stacks, Start};
 use super::{word, word32, Limits, Runtime, G_RUNNING, G_SCAN, G_SYSCALL, MAX_FRAMES_CAP};
 use crate::fasthash::FastMap;
-use crate::memory::MemoryExt;
+use crate::target::MemoryExt;
 
 /// Function, file, line and offset in the function of a `go` statement.
 type Creator = (Arc<str>, Arc<str>, i32, Option<u64>);

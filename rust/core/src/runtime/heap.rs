@@ -5,7 +5,7 @@
 //! maps to an in-use span that contains it.
 
 use super::Runtime;
-use crate::memory::MemoryExt;
+use crate::target::MemoryExt;
 
 /// linux/amd64 geometry, the same in every supported release: 64 MB arenas of 8 KB pages,
 /// one level of 4M arena entries, addresses offset by `arenaBaseOffset`.

@@ -10,9 +10,9 @@ use serde::Serialize;
 use super::heapwalk::HeapTotals;
 use super::objgraph::{HeapGraph, Step, TypedBy};
 use super::types::TypeReader;
-use crate::graph::dominators::{immediate_dominators, retained_sizes, Csr};
-use crate::graph::pprof::ProfileBuilder;
-use crate::memory::Memory;
+use crate::analysis::dominators::{immediate_dominators, retained_sizes, Csr};
+use crate::analysis::pprof::ProfileBuilder;
+use crate::target::Memory;
 
 /// Frames of a retaining path kept in a profile sample (the root and the objects nearest it,
 /// then the object itself).

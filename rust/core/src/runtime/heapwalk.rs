@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use super::Runtime;
 use crate::layout::RuntimeLayout;
-use crate::memory::MemoryExt;
+use crate::target::MemoryExt;
 
 /// linux/amd64 geometry, the same in every supported release.
 const PAGE_SIZE: u64 = 8192;
@@ -634,7 +634,7 @@ mod tests {
     fn scan_agrees_with_symbols() {
         let mut compared = 0;
         for dir in super::super::fixture_cores() {
-            let target = crate::target::Target::open_core(&dir.join("core"), &dir.join("bin"))
+            let target = crate::session::Target::open_core(&dir.join("core"), &dir.join("bin"))
                 .expect("fixture core opens");
             let rt = target.runtime();
             let name = dir.display();

@@ -52,7 +52,7 @@ use serde::Serialize;
 
 use crate::binary::Binary;
 use crate::error::{Error, ErrorKind, Result};
-use crate::memory::{Memory, MemoryExt, Thread};
+use crate::target::{Memory, MemoryExt, Thread};
 
 pub use self::blocking::Channel;
 pub use self::crash::{describe_signal, Crash, SignalView};

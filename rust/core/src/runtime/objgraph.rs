@@ -20,9 +20,9 @@ use super::heapwalk::{HeapWalk, SpanView};
 use super::stackmap::{live_slots, FrameSpan};
 use super::types::{Kind, TypeReader};
 use super::Runtime;
-use crate::dwarfvars::{DwarfVars, PieceLoc};
+use crate::binary::dwarfvars::{DwarfVars, PieceLoc};
 use crate::layout::RuntimeLayout;
-use crate::memory::{Memory, MemoryExt};
+use crate::target::{Memory, MemoryExt};
 
 const PTR: u64 = 8;
 /// go1.22+: objects larger than this in small-object spans start with a `*_type` header.

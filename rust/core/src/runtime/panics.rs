@@ -12,9 +12,9 @@ use serde::Serialize;
 
 use super::unwind::{Code, PhysFrame};
 use super::Runtime;
+use crate::binary::pclntab::FUNCDATA_OPEN_CODED_DEFER_INFO;
 use crate::bytes::read_uvarint;
-use crate::memory::MemoryExt;
-use crate::pclntab::FUNCDATA_OPEN_CODED_DEFER_INFO;
+use crate::target::MemoryExt;
 
 /// Bounds on the lists, so a corrupt or cyclic list ends with an error instead of a hang.
 pub(super) const MAX_DEFERS: usize = 10_000;
@@ -74,7 +74,7 @@ pub(super) enum OpenCoded {
 
 impl OpenCoded {
     /// Parses `FUNCDATA_OpenCodedDeferInfo` of the function `f`, if it has one.
-    pub(super) fn of(rt: &Runtime, f: &crate::pclntab::Func<'_>) -> Option<OpenCoded> {
+    pub(super) fn of(rt: &Runtime, f: &crate::binary::pclntab::Func<'_>) -> Option<OpenCoded> {
         let fd = f.funcdata(FUNCDATA_OPEN_CODED_DEFER_INFO)?;
         let mut pos = 0;
         let bits = read_uvarint(fd, &mut pos)?;

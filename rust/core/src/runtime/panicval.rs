@@ -18,9 +18,9 @@ use std::cell::Cell;
 use serde::Serialize;
 
 use super::types::{Kind, Type, TypeReader};
-use crate::buildinfo::GoVersion;
+use crate::binary::buildinfo::GoVersion;
 use crate::error::{Error, ErrorKind, Result};
-use crate::memory::{Memory, MemoryExt};
+use crate::target::{Memory, MemoryExt};
 
 /// The longest string read for a message; longer ones are cut and marked inexact.
 const MAX_MESSAGE: usize = 1 << 20;

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use super::{word, word32, PInfo, Runtime};
 use crate::layout::RuntimeLayout;
-use crate::memory::MemoryExt;
+use crate::target::MemoryExt;
 
 /// `class_to_size` (go1.21 to go1.24) and `internal/runtime/gc.SizeClassToSize` (go1.25 on):
 /// the same 68 size classes in every supported release.
@@ -1005,7 +1005,7 @@ mod tests {
     fn scans_agree_with_symbols() {
         let mut compared = 0;
         for dir in super::super::fixture_cores() {
-            let target = crate::target::Target::open_core(&dir.join("core"), &dir.join("bin"))
+            let target = crate::session::Target::open_core(&dir.join("core"), &dir.join("bin"))
                 .expect("fixture core opens");
             let rt = target.runtime();
             let scanned = rt.scheduler_by_scan(target.layout());
@@ -1052,7 +1052,7 @@ mod tests {
     }
 
     fn layout(minor: u32) -> StatsLayout {
-        let v = crate::buildinfo::GoVersion {
+        let v = crate::binary::buildinfo::GoVersion {
             major: 1,
             minor,
             patch: 0,

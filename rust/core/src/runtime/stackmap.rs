@@ -5,7 +5,7 @@
 //! over from earlier calls or from a goroutine that used the stack before — are skipped,
 //! as the garbage collector skips them.
 
-use crate::pclntab::Pclntab;
+use crate::binary::pclntab::Pclntab;
 
 const PTR: u64 = 8;
 const PCDATA_STACK_MAP_INDEX: usize = 1;

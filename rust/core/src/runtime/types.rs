@@ -17,12 +17,12 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
+use crate::binary::buildinfo::GoVersion;
+use crate::binary::moduledata::SliceHeader;
 use crate::binary::Binary;
-use crate::buildinfo::GoVersion;
 use crate::error::{Error, ErrorKind, Result};
 use crate::layout::RuntimeLayout;
-use crate::memory::{Memory, MemoryExt};
-use crate::moduledata::SliceHeader;
+use crate::target::{Memory, MemoryExt};
 
 /// `abi.KindMask`: up to go1.25 the kind byte also holds `KindDirectIface` and `KindGCProg`.
 pub const KIND_MASK: u8 = (1 << 5) - 1;

@@ -8,9 +8,9 @@ use std::cell::RefCell;
 
 use serde::Serialize;
 
+use crate::binary::pclntab::{Func, Pclntab};
 use crate::fasthash::FastMap;
-use crate::memory::{Memory, MemoryExt};
-use crate::pclntab::{Func, Pclntab};
+use crate::target::{Memory, MemoryExt};
 
 /// `abi.FuncFlag` bits.
 const FLAG_TOP_FRAME: u8 = 1;

@@ -32,7 +32,7 @@ use super::stackmap::{live_slots, FrameSpan};
 use super::unwind::Code;
 use super::{Limits, Runtime};
 use crate::fasthash::FastMap;
-use crate::memory::MemoryExt;
+use crate::target::MemoryExt;
 
 /// Bytes of a heap object read when following a pointer from a stack or a global.
 const HOP_BYTES: u64 = 4096;

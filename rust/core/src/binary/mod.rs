@@ -1,16 +1,24 @@
 //! A Go executable opened for debugging: ELF image, build info, pclntab and moduledata,
 //! with the lookups every later layer uses. Needs neither DWARF nor a symbol table.
 
+pub mod buildinfo;
+pub mod dwarfvars;
+pub mod elf;
+pub mod file;
+pub mod moduledata;
+pub mod pclntab;
+pub mod symfile;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::buildinfo::{BuildInfo, GoVersion, Module};
+use crate::binary::buildinfo::{BuildInfo, GoVersion, Module};
+use crate::binary::elf::{Arch, Dwarf, ElfImage};
+use crate::binary::moduledata::ModuleData;
+use crate::binary::pclntab::{Location, PcHeader, Pclntab, TextMap, MAGIC_GO120};
 use crate::bytes::{Blob, ReadLe};
-use crate::elf::{Arch, Dwarf, ElfImage};
 use crate::error::{Error, ErrorKind, Result};
-use crate::moduledata::ModuleData;
-use crate::pclntab::{Location, PcHeader, Pclntab, TextMap, MAGIC_GO120};
 
 /// The oldest and newest Go releases whose runtime goscope decodes.
 pub const OLDEST_SUPPORTED: (u32, u32) = (1, 21);

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::registers::Registers;
+use crate::binary::elf::Arch;
 use crate::bytes::ReadLe;
-use crate::elf::Arch;
 use crate::error::{Error, Result};
 
 pub(crate) const NT_PRSTATUS: u32 = 1;

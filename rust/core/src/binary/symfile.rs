@@ -9,8 +9,8 @@
 
 use std::collections::HashMap;
 
+use crate::binary::elf::Arch;
 use crate::binary::Binary;
-use crate::elf::Arch;
 
 const DW_LANG_GO: u8 = 0x16;
 const EM_X86_64: u16 = 62;

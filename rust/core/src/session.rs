@@ -8,8 +8,8 @@ use crate::binary::Binary;
 use crate::bytes::ReadLe;
 use crate::error::{Error, ErrorKind, Result};
 use crate::layout::RuntimeLayout;
-use crate::memory::{CoreFile, CoreMemory, Memory, SignalInfo, Thread};
 use crate::runtime::{Names, Offsets, Runtime};
+use crate::target::{CoreFile, CoreMemory, Memory, SignalInfo, Thread};
 
 pub struct Target {
     binary: Arc<Binary>,
@@ -101,7 +101,7 @@ impl Target {
         if let Some(g) = cached.as_ref() {
             return Arc::clone(g);
         }
-        let (dwarf, note) = match crate::dwarfvars::DwarfVars::load(&self.binary) {
+        let (dwarf, note) = match crate::binary::dwarfvars::DwarfVars::load(&self.binary) {
             Ok(d) => (d, None),
             Err(e) => (None, Some(format!("DWARF variables unreadable: {e}"))),
         };

@@ -1,7 +1,7 @@
 //! A thread's general-purpose registers, with the few that Go's runtime gives a meaning
 //! (pc, sp, frame pointer, link register, the current g) under arch-neutral names.
 
-use crate::elf::Arch;
+use crate::binary::elf::Arch;
 
 /// amd64 registers in the kernel's `user_regs_struct` order (NT_PRSTATUS `pr_reg`).
 const AMD64_NAMES: [&str; 27] = [

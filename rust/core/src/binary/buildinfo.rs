@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
+use crate::binary::elf::ElfImage;
 use crate::bytes::{read_uvarint, ReadLe};
-use crate::elf::ElfImage;
 use crate::error::{Error, ErrorKind, Result};
 
 const MAGIC: &[u8; 14] = b"\xff Go buildinf:";

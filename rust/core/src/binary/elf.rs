@@ -79,7 +79,7 @@ pub struct ElfImage {
 
 impl ElfImage {
     pub fn open(path: &Path) -> Result<ElfImage> {
-        let file = crate::file::open_regular(path, "binary")?;
+        let file = crate::binary::file::open_regular(path, "binary")?;
         let meta = file.metadata().map_err(|e| {
             Error::new(
                 ErrorKind::Io,

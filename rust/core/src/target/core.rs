@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use super::notes::{self, MappedFile, Notes, ProcessInfo, SignalInfo, Thread};
 use super::{unreadable_at, Memory};
+use crate::binary::elf::{Arch, ElfImage};
 use crate::bytes::{Blob, ReadLe};
-use crate::elf::{Arch, ElfImage};
 use crate::error::{Error, ErrorKind, Result};
 
 const PT_LOAD: u32 = 1;
@@ -52,7 +52,7 @@ fn u16_at(b: &[u8], off: usize) -> Option<u16> {
 }
 
 fn parse_elf_header(bytes: &[u8]) -> Result<ElfHeader> {
-    crate::elf::check_ident(bytes, "cores")?;
+    crate::binary::elf::check_ident(bytes, "cores")?;
     let (Some(elf_type), Some(machine), Some(phoff), Some(shoff)) = (
         u16_at(bytes, 0x10),
         u16_at(bytes, 0x12),
@@ -180,7 +180,7 @@ impl std::fmt::Debug for CoreFile {
 impl CoreFile {
     pub fn open(path: &Path) -> Result<CoreFile> {
         let name = path.display().to_string();
-        let file = crate::file::open_regular(path, "core file")?;
+        let file = crate::binary::file::open_regular(path, "core file")?;
         let meta = file
             .metadata()
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot stat {name}: {e}")))?;

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::buildinfo::GoVersion;
-use crate::elf::ElfImage;
-use crate::pclntab::{PcHeader, TextSect};
+use crate::binary::buildinfo::GoVersion;
+use crate::binary::elf::ElfImage;
+use crate::binary::pclntab::{PcHeader, TextSect};
 
 /// Field offsets of moduledata that move between releases. The leading fields (pcHeader
 /// through gcbss) are at the same place in every supported release.
