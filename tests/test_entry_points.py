@@ -22,6 +22,7 @@ from tests.gdbrun import PANIC_MARKERS, TRACEBACK_MARKERS, assert_clean, run_gdb
 from tests.harness.fixture import Fixture
 from tests.harness.oracles import version_m
 from tests.harness.paths import REPO_ROOT, SITE_DIR
+from tests.test_cli import describe
 from tests.test_goroutines import listed_ids
 from tests.tracebacks import parse_by_id
 
@@ -50,15 +51,8 @@ def _run(
         check=False,
     )
     for marker in TRACEBACK_MARKERS + PANIC_MARKERS + ("ModuleNotFoundError",):
-        assert marker not in proc.stdout + proc.stderr, _describe(proc)
+        assert marker not in proc.stdout + proc.stderr, describe(proc)
     return proc
-
-
-def _describe(proc: subprocess.CompletedProcess[str]) -> str:
-    return (
-        f"$ {' '.join(map(str, proc.args))}\nexit status {proc.returncode}\n"
-        f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
-    )
 
 
 def _by_toolchain(fixtures: list[Fixture], program: str, variant: str) -> list[Fixture]:
@@ -82,15 +76,15 @@ def _assert_goroutines_match(fx: Fixture, stdout: str) -> None:
 def test_site_command_from_another_directory(fixture_matrix: list[Fixture], tmp_path: Path) -> None:
     assert SITE_COMMAND.is_file(), "scripts/setup did not install build/site/bin/goscope"
     proc = _run([str(SITE_COMMAND), "--version"], tmp_path)
-    assert proc.returncode == 0, _describe(proc)
-    assert proc.stdout.startswith("goscope "), _describe(proc)
+    assert proc.returncode == 0, describe(proc)
+    assert proc.stdout.startswith("goscope "), describe(proc)
     for fx in _by_toolchain(fixture_matrix, "crash", "stripped"):
         assert fx.core is not None
         proc = _run(
             [str(SITE_COMMAND), "goroutines", str(fx.core), "--exe", str(fx.bin), "--json"],
             tmp_path,
         )
-        assert proc.returncode == 0, _describe(proc)
+        assert proc.returncode == 0, describe(proc)
         _assert_goroutines_match(fx, proc.stdout)
 
 
@@ -100,7 +94,7 @@ def test_site_command_through_a_link(tmp_path: Path) -> None:
     link.parent.mkdir()
     link.symlink_to(SITE_COMMAND)
     proc = _run([str(link), "--help"], tmp_path)
-    assert proc.returncode == 0, _describe(proc)
+    assert proc.returncode == 0, describe(proc)
     assert "SUBCOMMAND" in proc.stdout
 
 
@@ -116,7 +110,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheels[0])],
         root,
     )
-    assert proc.returncode == 0, _describe(proc)
+    assert proc.returncode == 0, describe(proc)
     return bin_dir
 
 
@@ -136,10 +130,10 @@ def test_wheel_gives_goscope_on_path(
         proc = _run(
             ["goscope", "goroutines", str(fx.core), "--exe", str(fx.bin), "--json"], tmp_path, env
         )
-        assert proc.returncode == 0, _describe(proc)
+        assert proc.returncode == 0, describe(proc)
         _assert_goroutines_match(fx, proc.stdout)
         proc = _run(["goscope", "info", str(fx.bin), "--json"], tmp_path, env)
-        assert proc.returncode == 0, _describe(proc)
+        assert proc.returncode == 0, describe(proc)
         assert json.loads(proc.stdout)["go_version"] == version_m(fx.toolchain, fx.bin).go_version
 
 
@@ -148,9 +142,9 @@ def test_gdb_init_loads_the_installed_package(
 ) -> None:
     env = _venv_env(installed)
     proc = _run(["goscope", "gdb-init"], tmp_path, env)
-    assert proc.returncode == 0, _describe(proc)
+    assert proc.returncode == 0, describe(proc)
     line = proc.stdout.strip()
-    assert line.startswith("source "), _describe(proc)
+    assert line.startswith("source "), describe(proc)
     script = Path(line[len("source ") :])
     assert script.is_file() and str(script).startswith(str(installed.parent)), line
     fx = _by_toolchain(fixture_matrix, "crash", "stripped")[0]
@@ -171,5 +165,5 @@ def test_gdb_init_loads_the_installed_package(
 
 def test_gdb_init_json(installed: Path, tmp_path: Path) -> None:
     proc = _run(["goscope", "gdb-init", "--json"], tmp_path, _venv_env(installed))
-    assert proc.returncode == 0, _describe(proc)
+    assert proc.returncode == 0, describe(proc)
     assert Path(json.loads(proc.stdout)["source"]).name == "gdbinit.py"

@@ -49,6 +49,7 @@ from tests.gdbrun import (
     assert_clean,
     errors_by_command,
     in_parallel,
+    run_gdb,
     run_marked,
 )
 from tests.harness.hostile import HostileInput, corpus, counts, mutations
@@ -441,3 +442,11 @@ def test_runner_is_the_command_line(corpus_inputs: list[HostileInput], tmp_path:
             proc.stdout,
             proc.stderr,
         ), f"{item.name}\n{forked.describe()}\n--- python3 -m goscope ---\n{proc.stderr}"
+
+
+def test_gdb_output_with_a_nul_character() -> None:
+    # Text read from a damaged core (a panic message) may hold a NUL, which gdb.write refuses
+    # ("embedded null character"); goscope shows it escaped and the command goes on.
+    run = run_gdb(['python from goscope.gdb import output; output.write("panic: a\\0b\\n")'])
+    assert_clean(run)
+    assert "panic: a\\x00b\n" in run.stdout, run.describe()

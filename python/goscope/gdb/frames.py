@@ -17,7 +17,7 @@ import gdb
 from gdb.FrameDecorator import FrameDecorator
 
 from goscope import GoscopeError
-from goscope.gdb import unwind
+from goscope.gdb import output, unwind
 
 NAME = "goscope-go"
 _MASK = (1 << 64) - 1
@@ -256,7 +256,7 @@ def _say_why_stopped(last: gdb.Frame | None) -> None:
         reason = last.unwind_stop_reason()
         if reason not in _STOP_ERRORS:
             return
-        gdb.write(f"Backtrace stopped: {gdb.frame_stop_reason_string(reason)}\n")
+        output.write(f"Backtrace stopped: {gdb.frame_stop_reason_string(reason)}\n")
     except gdb.error:
         pass
 

@@ -19,7 +19,7 @@ import gdb
 
 from goscope import Binary
 from goscope.binary_info import BinaryInfo
-from goscope.gdb import process
+from goscope.gdb import output, process
 from goscope.gdb import target as gdb_target
 from goscope.gdb.commands import breakpoints
 
@@ -100,7 +100,7 @@ def _on_breakpoint(event: gdb.BreakpointEvent) -> None:
         binary, bias = found
         frames = binary.lookup(_register("rip") - bias)
         where = _describe(frames) if frames else "an address outside the Go code"
-        gdb.write(f"goscope: stopped at {where} {_goroutine()}\n")
+        output.write(f"goscope: stopped at {where} {_goroutine()}\n")
         return
 
 
@@ -121,7 +121,7 @@ def _on_sigtrap() -> None:
     if trap is None or trap[0] not in _BREAKPOINT_FUNCTIONS:
         return
     caller = _breakpoint_caller(binary, bias)
-    gdb.write(
+    output.write(
         f"goscope: runtime.Breakpoint() {_goroutine()}, called from {caller}; `continue` resumes\n"
     )
 
@@ -134,7 +134,7 @@ def on_stop(event: gdb.StopEvent) -> None:
             # GDB 13 reports the trap of an INT3 it did not plant as a plain StopEvent.
             _on_sigtrap()
     except Exception as error:  # a stop handler must never print a traceback
-        gdb.write(f"goscope: cannot describe this stop: {type(error).__name__}: {error}\n")
+        output.write(f"goscope: cannot describe this stop: {type(error).__name__}: {error}\n")
 
 
 def connect_events() -> None:

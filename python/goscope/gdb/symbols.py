@@ -20,6 +20,7 @@ import gdb
 
 from goscope import Binary, GoscopeError, _native
 from goscope.binary_info import BinaryInfo
+from goscope.gdb import output
 from goscope.gdb import target as gdb_target
 
 _SUFFIX = ".goscope-symbols"
@@ -76,7 +77,7 @@ def add_for(objfile: gdb.Objfile) -> None:
         if path is not None:
             objfile.add_separate_debug_file(str(path))
     except (OSError, GoscopeError, gdb.error) as error:
-        gdb.write(
+        output.write(
             f"goscope: could not give GDB the function names of {objfile.filename}: {error}\n"
         )
 

@@ -23,6 +23,7 @@ import gdb
 
 from goscope import Binary
 from goscope.binary_info import BinaryInfo
+from goscope.gdb import output
 from goscope.gdb import target as gdb_target
 from goscope.gdb.commands.base import GoCommand
 
@@ -157,7 +158,9 @@ def _create(bp: GoBreakpoint, bias: int, announce: str = "") -> None:
             number = new[-1].number
             made.append(number)
             bp.numbers[number] = site
-            gdb.write(f"{announce}Breakpoint {number} at {site.pc + bias:#x}: {site.describe()}\n")
+            output.write(
+                f"{announce}Breakpoint {number} at {site.pc + bias:#x}: {site.describe()}\n"
+            )
     except gdb.error as error:
         for number in made:
             _delete(number)
@@ -200,7 +203,7 @@ def sync(_event: object = None) -> None:
             bp.numbers.clear()
             _create(bp, bias, announce="goscope: ")
     except (gdb.error, gdb.GdbError, OSError, ValueError) as error:
-        gdb.write(f"goscope: cannot set the pending breakpoints: {error}\n")
+        output.write(f"goscope: cannot set the pending breakpoints: {error}\n")
 
 
 def _forget_deleted(breakpoint: gdb.Breakpoint) -> None:
@@ -260,7 +263,9 @@ class BreakCommand(GoCommand):
         bias = _current_bias(executable, binary) if bp.pie else 0
         if bias is None:
             for site in bp.sites:
-                gdb.write(f"Breakpoint pending until the program runs (PIE): {site.describe()}\n")
+                output.write(
+                    f"Breakpoint pending until the program runs (PIE): {site.describe()}\n"
+                )
         else:
             _create(bp, bias)
         _registry.append(bp)

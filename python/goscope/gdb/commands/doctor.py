@@ -10,6 +10,7 @@ import gdb
 from goscope import GoscopeError
 from goscope.binary_info import BinaryInfo
 from goscope.doctor import diagnose
+from goscope.gdb import output
 from goscope.gdb import target as gdb_target
 from goscope.gdb.commands.base import GoCommand, gdb_style
 from goscope.render.doctor import doctor_headings, render_doctor
@@ -74,6 +75,6 @@ class DoctorCommand(GoCommand):
             configuration=_configuration(),
         )
         if args.json:
-            gdb.write(json.dumps([f.to_json() for f in findings], indent=2) + "\n")
+            output.write(json.dumps([f.to_json() for f in findings], indent=2) + "\n")
         else:
-            gdb.write(render_doctor(findings, gdb_style(), doctor_headings(pid, core)) + "\n")
+            output.write(render_doctor(findings, gdb_style(), doctor_headings(pid, core)) + "\n")

@@ -9,7 +9,7 @@ from typing import Any
 
 import gdb
 
-from goscope.gdb import process, unwind
+from goscope.gdb import output, process, unwind
 from goscope.gdb.commands.base import GoCommand, gdb_style
 from goscope.goroutines import add_filter_arguments, filters_from, parse_goroutine_ids
 from goscope.limits import limit_argument
@@ -17,7 +17,7 @@ from goscope.render.goroutines import render_threads
 
 
 def _write(text: str) -> None:
-    gdb.write(text if text.endswith("\n") else text + "\n")
+    output.write(text if text.endswith("\n") else text + "\n")
 
 
 def _write_json(value: object) -> None:
@@ -230,7 +230,7 @@ class GoroutineCommand(GoCommand):
             was = unwind.switched()
             unwind.switch_to(None)
             if was is not None:
-                gdb.write(f"[Back to the stack of thread {gdb.selected_thread().num}]\n")
+                output.write(f"[Back to the stack of thread {gdb.selected_thread().num}]\n")
             gdb.execute("frame 0")
             return
         proc = process.current()
@@ -245,7 +245,7 @@ class GoroutineCommand(GoCommand):
                 continue
             thread.switch()
             unwind.switch_to(None)
-            gdb.write(
+            output.write(
                 f"[Switching to {_describe(g)}, running on thread {thread.num} "
                 f"(LWP {thread.ptid[1]})]\n"
             )
@@ -265,7 +265,7 @@ class GoroutineCommand(GoCommand):
         if top is not None:
             where = f": {top.get('function')} at {top.get('file')}:{top.get('line')}"
         thread = gdb.selected_thread()
-        gdb.write(
+        output.write(
             f"[Switching to {_describe(g)}, shown in place of thread {thread.num}'s stack"
             f"{where}]\n"
             f"[`bt` shows it from frame 1; `go goroutine` goes back]\n"

@@ -8,7 +8,7 @@ import json
 
 import gdb
 
-from goscope.gdb import process
+from goscope.gdb import output, process
 from goscope.gdb.commands.base import GoCommand, gdb_style
 from goscope.render.heap import human_bytes, render_heap, render_report, render_why
 
@@ -61,15 +61,15 @@ class HeapCommand(GoCommand):
                 raise gdb.GdbError(f"go heap why: {e}") from None
             why = json.loads(target.heap_why_json(addr))
             if args.json:
-                gdb.write(json.dumps(why, indent=2) + "\n")
+                output.write(json.dumps(why, indent=2) + "\n")
             else:
-                gdb.write(render_why(why, gdb_style()) + "\n")
+                output.write(render_why(why, gdb_style()) + "\n")
             return
         if args.action == "pprof":
             if not args.operand:
                 raise gdb.GdbError("go heap pprof: give the file to write")
             size = target.heap_pprof(args.operand)
-            gdb.write(f"wrote {args.operand} ({human_bytes(size)}); go tool pprof -top it\n")
+            output.write(f"wrote {args.operand} ({human_bytes(size)}); go tool pprof -top it\n")
             return
         walk = json.loads(target.heap_json())
         report = None if args.totals else json.loads(target.heap_report_json(args.by, args.top))
@@ -77,9 +77,9 @@ class HeapCommand(GoCommand):
             document = {"go_version": target.go_version, **walk}
             if report is not None:
                 document["report"] = report
-            gdb.write(json.dumps(document, indent=2) + "\n")
+            output.write(json.dumps(document, indent=2) + "\n")
             return
         text = render_heap(walk, args.top, gdb_style())
         if report is not None:
             text += "\n\n" + render_report(report, gdb_style())
-        gdb.write(text + "\n")
+        output.write(text + "\n")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-import gdb
-
 from goscope.binary_info import BinaryInfo
+from goscope.gdb import output
 from goscope.gdb import target as gdb_target
 from goscope.gdb.commands.base import GoCommand, gdb_style
 from goscope.implications import notes
@@ -44,6 +43,6 @@ class InfoCommand(GoCommand):
             facts = TargetFacts(kind=current.kind, detail=current.detail, load_bias=bias)
         info_notes = notes(info, facts.load_bias if facts is not None else None)
         if args.json:
-            gdb.write(json.dumps(info_json_object(info, info_notes, facts), indent=2) + "\n")
+            output.write(json.dumps(info_json_object(info, info_notes, facts), indent=2) + "\n")
         else:
-            gdb.write(render_info(info, info_notes, gdb_style(), facts) + "\n")
+            output.write(render_info(info, info_notes, gdb_style(), facts) + "\n")

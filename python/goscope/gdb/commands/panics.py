@@ -9,7 +9,7 @@ from typing import Any
 
 import gdb
 
-from goscope.gdb import process
+from goscope.gdb import output, process
 from goscope.gdb.commands.base import GoCommand, gdb_style
 from goscope.goroutines import parse_goroutine_ids
 from goscope.limits import not_read_note
@@ -17,7 +17,7 @@ from goscope.render.panics import render_crash, render_defers, render_panics
 
 
 def _write(text: str) -> None:
-    gdb.write(text if text.endswith("\n") else text + "\n")
+    output.write(text if text.endswith("\n") else text + "\n")
 
 
 def _add_ids(parser: argparse.ArgumentParser, default: str) -> None:
@@ -79,7 +79,7 @@ class CrashCommand(GoCommand):
         _write(render_crash(crash, gdb_style()))
         goid = crash.get("goroutine") if crash else None
         if isinstance(goid, int):
-            gdb.write("\n")
+            output.write("\n")
             proc.target.write_stacks(gdb.write, [goid], color=gdb_style().enabled)
 
 

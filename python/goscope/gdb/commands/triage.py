@@ -9,7 +9,7 @@ import os
 
 import gdb
 
-from goscope.gdb import process
+from goscope.gdb import output, process
 from goscope.gdb.commands.base import GoCommand, gdb_style
 from goscope.render.dot import render_dot
 from goscope.render.html import render_html
@@ -47,9 +47,9 @@ class TriageCommand(GoCommand):
         target = current.target
         document = triage_document(target, current.executable)
         if args.json:
-            gdb.write(json.dumps(document, indent=2) + "\n")
+            output.write(json.dumps(document, indent=2) + "\n")
         elif args.dot:
-            gdb.write(render_dot(document) + "\n")
+            output.write(render_dot(document) + "\n")
         elif args.html is not None:
             page = render_html(document, f"{current.kind}, executable {current.executable}")
             path = os.path.expanduser(args.html)
@@ -58,6 +58,6 @@ class TriageCommand(GoCommand):
                     file.write(page)
             except OSError as error:
                 raise gdb.GdbError(f"cannot write {path}: {error.strerror or error}") from error
-            gdb.write(f"wrote the triage report to {path}\n")
+            output.write(f"wrote the triage report to {path}\n")
         else:
-            gdb.write(triage_text(target, document, gdb_style()) + "\n")
+            output.write(triage_text(target, document, gdb_style()) + "\n")
