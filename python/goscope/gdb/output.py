@@ -17,3 +17,8 @@ def write(text: str, stream: int | None = None) -> None:
         gdb.write(safe)
     else:
         gdb.write(safe, stream)
+
+
+def write_line(text: str) -> None:
+    """`text` and a newline, unless it ends with one already."""
+    write(text if text.endswith("\n") else text + "\n")

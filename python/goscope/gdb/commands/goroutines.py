@@ -16,12 +16,8 @@ from goscope.limits import limit_argument
 from goscope.render.goroutines import render_threads
 
 
-def _write(text: str) -> None:
-    output.write(text if text.endswith("\n") else text + "\n")
-
-
 def _write_json(value: object) -> None:
-    _write(json.dumps(value, indent=2))
+    output.write_line(json.dumps(value, indent=2))
 
 
 class GoroutinesCommand(GoCommand):
@@ -170,7 +166,7 @@ class ThreadsCommand(GoCommand):
             go_version = proc.target.go_version
             _write_json({"go_version": go_version, "threads": threads})
             return
-        _write(render_threads(threads, gdb_style(), process.selected_lwp()))
+        output.write_line(render_threads(threads, gdb_style(), process.selected_lwp()))
 
 
 def _gdb_thread(lwp: int) -> gdb.InferiorThread | None:

@@ -16,10 +16,6 @@ from goscope.limits import not_read_note
 from goscope.render.panics import render_crash, render_defers, render_panics
 
 
-def _write(text: str) -> None:
-    output.write(text if text.endswith("\n") else text + "\n")
-
-
 def _add_ids(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "goroutines", nargs="*", metavar="ID|all", help=f"goroutine ids, or `all`; {default}"
@@ -74,9 +70,11 @@ class CrashCommand(GoCommand):
         text = proc.target.crash_json()
         crash = json.loads(text) if text is not None else None
         if args.json:
-            _write(json.dumps({"go_version": proc.target.go_version, "crash": crash}, indent=2))
+            output.write_line(
+                json.dumps({"go_version": proc.target.go_version, "crash": crash}, indent=2)
+            )
             return
-        _write(render_crash(crash, gdb_style()))
+        output.write_line(render_crash(crash, gdb_style()))
         goid = crash.get("goroutine") if crash else None
         if isinstance(goid, int):
             output.write("\n")
@@ -103,14 +101,14 @@ class PanicCommand(GoCommand):
             document: dict[str, Any] = {"goroutines": chosen}
             if not_read:
                 document["not_read"] = not_read
-            _write(json.dumps(document, indent=2))
+            output.write_line(json.dumps(document, indent=2))
             return
         if chosen:
-            _write(render_panics(chosen, gdb_style()))
+            output.write_line(render_panics(chosen, gdb_style()))
         else:
-            _write("no goroutine has a panic in flight")
+            output.write_line("no goroutine has a panic in flight")
         if not_read:
-            _write(gdb_style().dim(not_read_note(not_read)))
+            output.write_line(gdb_style().dim(not_read_note(not_read)))
 
 
 class DeferCommand(GoCommand):
@@ -133,8 +131,8 @@ class DeferCommand(GoCommand):
             document: dict[str, Any] = {"goroutines": shown}
             if not_read:
                 document["not_read"] = not_read
-            _write(json.dumps(document, indent=2))
+            output.write_line(json.dumps(document, indent=2))
             return
-        _write(render_defers(chosen, gdb_style(), only_pending=everything))
+        output.write_line(render_defers(chosen, gdb_style(), only_pending=everything))
         if not_read:
-            _write(gdb_style().dim(not_read_note(not_read)))
+            output.write_line(gdb_style().dim(not_read_note(not_read)))
