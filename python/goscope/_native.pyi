@@ -214,6 +214,29 @@ def check_input(path: str, what: str) -> None:
     """Raises TargetIOError with one line when `path` cannot be read as a `what` ("core
     file", "binary"): missing, a symlink loop, a directory, a FIFO, a device or a socket."""
 
+class Machine:
+    """An architecture's registers (as GDB names them), signal frame and trap instruction."""
+
+    go_arch: str
+    gdb_arch: str
+    pc: str
+    sp: str
+    fp: str
+    g: str
+    lr: str | None
+    tls: str | None
+    thread_registers: list[str]
+    signal_pc: int | None
+    signal_sp: int | None
+    ucontext_size: int | None
+    trap: bytes
+    pc_after_trap: bool
+    return_address_on_stack: bool
+
+def machine(gdb_arch: str) -> Machine | None:
+    """The architecture `gdb.Architecture.name()` calls `gdb_arch`, or None when goscope
+    does not decode it."""
+
 def frame_facts(binary: Binary, pc: int) -> tuple[str, int, int, int, int, int] | None:
     """`(name, entry, end, sp_delta, flag, func_id)` of the function containing static `pc`;
     `sp_delta` is -1 where the pcsp table has no value."""

@@ -17,7 +17,7 @@ import gdb
 from gdb.FrameDecorator import FrameDecorator
 
 from goscope import GoscopeError
-from goscope.gdb import output, unwind
+from goscope.gdb import machine, output, unwind
 
 NAME = "goscope-go"
 _MASK = (1 << 64) - 1
@@ -106,8 +106,11 @@ class _SafeVariables(FrameDecorator):  # type: ignore[misc]
 def _is_interrupted(frame: gdb.Frame) -> bool:
     if frame.level() == 0 or frame.type() != gdb.NORMAL_FRAME:
         return False
+    m = machine.of(frame.architecture())
+    if m is None:
+        return False
     try:
-        sp = int(frame.read_register("rsp")) & _MASK
+        sp = int(frame.read_register(m.sp)) & _MASK
     except gdb.error:
         return False
     return (sp, frame.pc() & _MASK) in unwind.exact_frames()

@@ -23,16 +23,10 @@ import gdb
 
 from goscope import Target
 from goscope.binary_info import BinaryInfo
-from goscope.gdb import params
+from goscope.gdb import machine, params
 from goscope.gdb import target as gdb_target
 from goscope.goroutines import Filters, Listing, UserCode
 
-#: Registers the runtime decoder uses, by GDB architecture name: pc, sp, frame pointer, the
-#: g register, the thread pointer (and the link register on arm64).
-_REGISTERS = {
-    "i386:x86-64": ("rip", "rsp", "rbp", "r14", "fs_base"),
-    "aarch64": ("pc", "sp", "x29", "x28", "x30"),
-}
 _MASK = (1 << 64) - 1
 
 
@@ -132,12 +126,8 @@ def _file_key(path: str) -> tuple[Any, ...]:
     return (os.path.realpath(path), status.st_mtime_ns, status.st_size)
 
 
-def _registers_to_read() -> tuple[str, ...]:
-    arch = gdb.selected_inferior().architecture().name()
-    names = _REGISTERS.get(arch)
-    if names is None:
-        raise gdb.GdbError(f"goscope does not support the architecture {arch}")
-    return names
+def _registers_to_read() -> list[str]:
+    return machine.current().thread_registers
 
 
 def read_threads() -> list[tuple[int, dict[str, int]]]:
@@ -165,7 +155,7 @@ def read_threads() -> list[tuple[int, dict[str, int]]]:
                 try:
                     registers[name] = int(frame.read_register(name)) & _MASK
                 except (gdb.error, ValueError):
-                    pass  # e.g. fs_base where the kernel or GDB does not provide it
+                    pass  # e.g. the thread pointer where the kernel or GDB does not provide it
             result.append((thread.ptid[1], registers))
     finally:
         if selected_thread is not None and selected_thread.is_valid():

@@ -5,7 +5,7 @@
   ``goscope: stopped at main.work (/src/main.go:42) in goroutine 7``.
 - At the SIGTRAP of ``runtime.Breakpoint()``: the goroutine and the function that called it,
   e.g. ``goscope: runtime.Breakpoint() in goroutine 1, called from main.main
-  (/src/main.go:88); `continue` resumes``. The trap leaves the pc after the INT3, so GDB's
+  (/src/main.go:88); `continue` resumes``. The program continues after the trap, so GDB's
   ``continue`` (which does not pass SIGTRAP to the program) simply goes on.
 
 Only reads registers and memory; a failure becomes part of the line, never a traceback.
@@ -19,7 +19,7 @@ import gdb
 
 from goscope import Binary
 from goscope.binary_info import BinaryInfo
-from goscope.gdb import output, process
+from goscope.gdb import machine, output, process
 from goscope.gdb import target as gdb_target
 from goscope.gdb.commands import breakpoints
 
@@ -27,7 +27,6 @@ from goscope.gdb.commands import breakpoints
 #: caller in optimized builds) and the assembly function that executes the trap.
 _BREAKPOINT_FUNCTIONS = ("runtime.Breakpoint", "runtime.breakpoint")
 _MASK = (1 << 64) - 1
-_INT3 = b"\xcc"
 
 
 def _goroutine() -> str:
@@ -63,11 +62,15 @@ def _describe(frames: list[tuple[str, str, int]]) -> str:
 
 
 def _breakpoint_caller(binary: Binary, bias: int) -> str:
-    """The function that called runtime.Breakpoint(), from the return address at [sp]
-    (runtime.breakpoint is frameless), else from the goroutine's unwound stack."""
-    sp = _register("rsp")
-    memory = gdb.selected_inferior().read_memory(sp, 8)
-    ret = int.from_bytes(bytes(memory), "little")
+    """The function that called runtime.Breakpoint(), from the return address
+    (runtime.breakpoint is frameless: at [sp], or in the link register), else from the
+    goroutine's unwound stack."""
+    m = machine.current()
+    if m.return_address_on_stack or m.lr is None:
+        memory = gdb.selected_inferior().read_memory(_register(m.sp), 8)
+        ret = int.from_bytes(bytes(memory), "little")
+    else:
+        ret = _register(m.lr)
     frames = [f for f in binary.lookup(ret - 1 - bias) if f[0] not in _BREAKPOINT_FUNCTIONS]
     if frames:
         return _describe(frames)
@@ -98,7 +101,7 @@ def _on_breakpoint(event: gdb.BreakpointEvent) -> None:
         if found is None:
             return
         binary, bias = found
-        frames = binary.lookup(_register("rip") - bias)
+        frames = binary.lookup(_register(machine.current().pc) - bias)
         where = _describe(frames) if frames else "an address outside the Go code"
         output.write(f"goscope: stopped at {where} {_goroutine()}\n")
         return
@@ -107,9 +110,12 @@ def _on_breakpoint(event: gdb.BreakpointEvent) -> None:
 def _on_sigtrap() -> None:
     # Every step and finish ends in a plain stop too: the one-byte read of the trap
     # instruction comes before anything that costs more.
-    pc = _register("rip")
+    m = machine.of(gdb.selected_inferior().architecture())
+    if m is None:
+        return
+    at = _register(m.pc) - (len(m.trap) if m.pc_after_trap else 0)
     try:
-        if bytes(gdb.selected_inferior().read_memory(pc - 1, 1)) != _INT3:
+        if bytes(gdb.selected_inferior().read_memory(at, len(m.trap))) != m.trap:
             return
     except gdb.MemoryError:
         return
@@ -117,7 +123,7 @@ def _on_sigtrap() -> None:
     if found is None:
         return
     binary, bias = found
-    trap = binary.pc_line(pc - 1 - bias)
+    trap = binary.pc_line(at - bias)
     if trap is None or trap[0] not in _BREAKPOINT_FUNCTIONS:
         return
     caller = _breakpoint_caller(binary, bias)
@@ -131,7 +137,7 @@ def on_stop(event: gdb.StopEvent) -> None:
         if isinstance(event, gdb.BreakpointEvent):
             _on_breakpoint(event)
         elif not isinstance(event, gdb.SignalEvent) or event.stop_signal == "SIGTRAP":
-            # GDB 13 reports the trap of an INT3 it did not plant as a plain StopEvent.
+            # GDB 13 reports a trap instruction it did not plant as a plain StopEvent.
             _on_sigtrap()
     except Exception as error:  # a stop handler must never print a traceback
         output.write(f"goscope: cannot describe this stop: {type(error).__name__}: {error}\n")

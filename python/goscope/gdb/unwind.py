@@ -29,6 +29,7 @@ import gdb.unwinder
 
 from goscope import Binary, GoscopeError, _native
 from goscope.binary_info import BinaryInfo
+from goscope.gdb import machine
 from goscope.gdb import target as gdb_target
 
 NAME = "goscope-go"
@@ -49,8 +50,6 @@ _INJECTED = frozenset({"runtime.sigpanic", "runtime.asyncPreempt", "runtime.debu
 #: The kernel's signal frame: ``runtime.sigtramp`` is entered with the restorer as return
 #: address and the ucontext above it.
 _SIGNAL_HANDLERS = frozenset({"runtime.sigtramp", "runtime.cgoSigtramp"})
-#: Offsets of the saved rsp and rip in a linux/amd64 ``ucontext_t``.
-_UC_RSP, _UC_RIP = 160, 168
 _MASK = (1 << 64) - 1
 
 
@@ -190,7 +189,8 @@ def forget_switches(_event: object = None) -> None:
 
 def current_program() -> _Program | None:
     """The Go executable of the selected inferior, or None when it is not one goscope can
-    unwind (not Go, not amd64, a PIE whose load address is not known yet)."""
+    unwind (not Go, an architecture whose calls leave the return address in a register, a
+    PIE whose load address is not known yet)."""
     global _program, _program_key
     progspace = gdb.current_progspace()
     path = progspace.filename if progspace is not None else None
@@ -206,7 +206,8 @@ def current_program() -> _Program | None:
         binary = gdb_target.binary(path)
         info = BinaryInfo.of(binary)
         start, end = info.integer("text_start"), info.integer("text_end")
-        if info.arch != "amd64" or start is None or end is None:
+        found = machine.of(inferior.architecture())
+        if found is None or not found.return_address_on_stack or start is None or end is None:
             return None
         bias = 0
         if info.pie:
@@ -243,11 +244,13 @@ def _reg(pending: gdb.unwinder.PendingFrame, name: str) -> int:
     return int(pending.read_register(name)) & _MASK
 
 
-def _keep_g(pending: gdb.unwinder.PendingFrame, info: gdb.unwinder.UnwindInfo) -> None:
-    """Carries the g register (R14) to the caller: Go code keeps it for the whole stack, and
-    the system stack switch needs it."""
+def _keep_g(
+    pending: gdb.unwinder.PendingFrame, info: gdb.unwinder.UnwindInfo, m: _native.Machine
+) -> None:
+    """Carries the g register to the caller: Go code keeps it for the whole stack, and the
+    system stack switch needs it."""
     try:
-        _save(info, "r14", _reg(pending, "r14"))
+        _save(info, m.g, _reg(pending, m.g))
     except gdb.error:
         pass  # not known in this frame: the caller's stays unknown too
 
@@ -265,22 +268,23 @@ class GoUnwinder(gdb.unwinder.Unwinder):
             return None
 
     def _unwind(self, pending: gdb.unwinder.PendingFrame) -> gdb.unwinder.UnwindInfo | None:
-        if pending.architecture().name() != "i386:x86-64":
+        m = machine.of(pending.architecture())
+        if m is None or not m.return_address_on_stack:
             return None
         level = pending.level()
-        pc = _reg(pending, "rip")
-        sp = _reg(pending, "rsp")
+        pc = _reg(pending, m.pc)
+        sp = _reg(pending, m.sp)
         if level == 0:
             chosen = switched()
             if chosen is not None:
-                return self._into_goroutine(pending, pc, sp, chosen)
+                return self._into_goroutine(pending, m, pc, chosen)
         program = current_program()
         if program is None:
             return None
         static = (pc - program.bias) & _MASK
         if not program.text[0] <= static < program.text[1]:
             if level > 0 and not _in_known_code(pc):
-                return self._corrupt(pending, pc, sp)
+                return self._corrupt(pending, m, pc, sp)
             return None
         lift = _lift.get((sp, pc), 0) if level > 0 else 0
         facts = program.lookup(program.code_pc(static, level == 0 or (sp, pc) in _exact))
@@ -292,15 +296,15 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         if "sigreturn" in name:
             return None  # the kernel's signal frame: GDB's own sigtramp unwinder reads it
         if name in _OUTERMOST or flag & _FLAG_TOP_FRAME and name not in _SIGNAL_HANDLERS:
-            return self._outermost(pending, sp, frame_entry, max(delta, 0), lift)
+            return self._outermost(pending, m, sp, frame_entry, max(delta, 0), lift)
         if name in _SWITCHES and (level > 0 or static != entry):
             own_id = (sp + max(delta, 0) + 8 + lift) & _MASK
-            switched_info = self._switch_stack(pending, program, sp, frame_entry, own_id)
+            switched_info = self._switch_stack(pending, m, program, sp, frame_entry, own_id)
             if switched_info is not None:
                 return switched_info
         if flag & _FLAG_SP_WRITE and level > 0 and name not in _SIGNAL_HANDLERS:
             # The function moved SP in a way pcsp cannot describe; the runtime stops here too.
-            return self._outermost(pending, sp, frame_entry, max(delta, 0), lift)
+            return self._outermost(pending, m, sp, frame_entry, max(delta, 0), lift)
         at_entry_after_fault = level > 0 and at_entry
         if (
             program.dwarf
@@ -320,61 +324,72 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         info = pending.create_unwind_info(_FrameId(cfa + lift, frame_entry))
         if lift:
             _lift[(cfa, return_pc)] = lift
-        _save(info, "rip", return_pc)
-        _save(info, "rsp", cfa)
+        _save(info, m.pc, return_pc)
+        _save(info, m.sp, cfa)
         if delta >= 8:
-            _save(info, "rbp", read_u64(cfa - 16))
+            _save(info, m.fp, read_u64(cfa - 16))
         else:
-            _save(info, "rbp", _reg(pending, "rbp"))
-        _keep_g(pending, info)
+            _save(info, m.fp, _reg(pending, m.fp))
+        _keep_g(pending, info, m)
         if name in _INJECTED:
             _exact.add((cfa, return_pc))
-        elif name in _SIGNAL_HANDLERS:
+        elif name in _SIGNAL_HANDLERS and m.signal_sp is not None and m.signal_pc is not None:
             # The restorer's frame is the ucontext; the frame after it is the interrupted one.
             try:
-                _exact.add((read_u64(cfa + _UC_RSP), read_u64(cfa + _UC_RIP)))
+                _exact.add((read_u64(cfa + m.signal_sp), read_u64(cfa + m.signal_pc)))
             except gdb.MemoryError:
                 pass
         return info
 
     @staticmethod
     def _into_goroutine(
-        pending: gdb.unwinder.PendingFrame, pc: int, sp: int, chosen: Switched
+        pending: gdb.unwinder.PendingFrame, m: _native.Machine, pc: int, chosen: Switched
     ) -> gdb.unwinder.UnwindInfo:
         # The thread's frame takes an id just below the goroutine's innermost frame, so that
         # GDB sees the goroutine's stack go outwards from it.
-        del sp
         info = pending.create_unwind_info(_FrameId(chosen.sp, pc))
-        _save(info, "rip", chosen.pc)
-        _save(info, "rsp", chosen.sp)
-        _save(info, "rbp", chosen.bp)
-        _save(info, "r14", chosen.g)
+        _save(info, m.pc, chosen.pc)
+        _save(info, m.sp, chosen.sp)
+        _save(info, m.fp, chosen.bp)
+        _save(info, m.g, chosen.g)
         return info
 
     @staticmethod
-    def _corrupt(pending: gdb.unwinder.PendingFrame, pc: int, sp: int) -> gdb.unwinder.UnwindInfo:
+    def _corrupt(
+        pending: gdb.unwinder.PendingFrame, m: _native.Machine, pc: int, sp: int
+    ) -> gdb.unwinder.UnwindInfo:
         # A return address in no function (garbage read as a frame): the runtime's traceback
         # stops here ("unexpected return pc"), and so must GDB, whose guesses would walk
         # garbage a word at a time. A caller identical to this frame makes GDB stop with
         # "Backtrace stopped: previous frame identical to this frame (corrupt stack?)".
         info = pending.create_unwind_info(_FrameId(sp, pc))
-        _save(info, "rip", pc)
-        _save(info, "rsp", sp)
+        _save(info, m.pc, pc)
+        _save(info, m.sp, sp)
         return info
 
     @staticmethod
     def _outermost(
-        pending: gdb.unwinder.PendingFrame, sp: int, entry: int, delta: int, lift: int
+        pending: gdb.unwinder.PendingFrame,
+        m: _native.Machine,
+        sp: int,
+        entry: int,
+        delta: int,
+        lift: int,
     ) -> gdb.unwinder.UnwindInfo:
         # A zero return address is where GDB stops a backtrace without complaint.
         info = pending.create_unwind_info(_FrameId((sp + delta + 8 + lift) & _MASK, entry))
-        _save(info, "rip", 0)
-        _save(info, "rsp", (sp + delta + 8) & _MASK)
+        _save(info, m.pc, 0)
+        _save(info, m.sp, (sp + delta + 8) & _MASK)
         return info
 
     @staticmethod
     def _switch_stack(
-        pending: gdb.unwinder.PendingFrame, program: _Program, sp: int, entry: int, own_id: int
+        pending: gdb.unwinder.PendingFrame,
+        m: _native.Machine,
+        program: _Program,
+        sp: int,
+        entry: int,
+        own_id: int,
     ) -> gdb.unwinder.UnwindInfo | None:
         """On g0, continue with the goroutine the system stack works for (``m.curg.sched``),
         as the runtime's traceback does; None when not on g0 or the chain does not hold."""
@@ -382,16 +397,16 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         needed = ("runtime.g.m", "runtime.m.g0", "runtime.m.curg", "runtime.g.sched.pc")
         if any(name not in off for name in needed):
             return None
-        # R14 holds g0 once systemstack has switched; asmcgocall (an ABI0 function) leaves
-        # the goroutine's g there.
-        g = _reg(pending, "r14")
+        # The g register holds g0 once systemstack has switched; asmcgocall (an ABI0
+        # function) leaves the goroutine's g there.
+        g = _reg(pending, m.g)
         if g == 0:
             return None
-        m = read_u64(g + off["runtime.g.m"])
-        if m == 0:
+        mp = read_u64(g + off["runtime.g.m"])
+        if mp == 0:
             return None
-        g0 = read_u64(m + off["runtime.m.g0"])
-        curg = read_u64(m + off["runtime.m.curg"])
+        g0 = read_u64(mp + off["runtime.m.g0"])
+        curg = read_u64(mp + off["runtime.m.curg"])
         if g not in (g0, curg) or curg == 0 or g0 == 0:
             return None
         lo = read_u64(g0 + off["runtime.g.stack.lo"])
@@ -404,10 +419,10 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         if pc == 0 or csp == 0:
             return None
         info = pending.create_unwind_info(_FrameId(own_id, entry))
-        _save(info, "rip", pc)
-        _save(info, "rsp", csp)
-        _save(info, "rbp", bp)
-        _save(info, "r14", curg)
+        _save(info, m.pc, pc)
+        _save(info, m.sp, csp)
+        _save(info, m.fp, bp)
+        _save(info, m.g, curg)
         _exact.add((csp, pc))
         if csp <= own_id:
             _lift[(csp, pc)] = own_id - csp + 8

@@ -3,6 +3,7 @@
 //!
 //! One folder per layer, each using only those listed before it:
 //!
+//! - [`arch`]: what differs between instruction sets — registers, signal frames, traps;
 //! - [`binary`]: the executable — ELF, pclntab, build info, moduledata, DWARF, debug files;
 //! - [`target`]: memory backends (core file, `/proc`, a debugger's callback), notes, threads;
 //! - [`layout`]: runtime struct offsets by Go version (DWARF or generated tables);
@@ -14,6 +15,7 @@
 //! [`bytes`], [`error`] and [`fasthash`] are the shared ground every layer stands on.
 
 pub mod analysis;
+pub mod arch;
 pub mod binary;
 pub mod bytes;
 pub mod error;

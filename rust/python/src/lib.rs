@@ -5,6 +5,7 @@
 
 mod binary;
 mod errors;
+mod machine;
 mod target;
 mod unwind;
 
@@ -17,7 +18,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<binary::PyBinary>()?;
     m.add_class::<target::PyTarget>()?;
+    m.add_class::<machine::PyMachine>()?;
     m.add_function(wrap_pyfunction!(binary::check_input, m)?)?;
+    m.add_function(wrap_pyfunction!(machine::machine, m)?)?;
     m.add_function(wrap_pyfunction!(unwind::frame_facts, m)?)?;
     m.add_function(wrap_pyfunction!(unwind::unwind_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(unwind::symbol_file, m)?)?;

@@ -106,8 +106,8 @@ fn binary_of(py: Python<'_>, exe: &Bound<'_, PyAny>) -> Result<Arc<Binary>, Bind
     py.detach(|| guard("opening the binary", || Ok(Arc::new(Binary::open(&path)?))))
 }
 
-/// Threads as `(lwp, {register name: value})`, registers named as GDB names them on amd64
-/// (`rip`, `rsp`, `rbp`, `r14`, `fs_base`, ...) or arm64 (`pc`, `sp`, `x29`, `x28`, ...).
+/// Threads as `(lwp, {register name: value})`, registers named as the kernel and GDB name
+/// them (`goscope_core::arch`).
 fn threads_of(binary: &Binary, threads: Vec<(u32, Bound<'_, PyDict>)>) -> PyResult<Vec<Thread>> {
     let arch = binary.image().arch;
     let mut out = Vec::with_capacity(threads.len());

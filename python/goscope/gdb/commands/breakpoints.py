@@ -233,7 +233,8 @@ class BreakCommand(GoCommand):
         "makes them conditional. For a PIE the breakpoints are set when the program runs.\n"
         "When one is hit, goscope prints the function, file:line and goroutine.\n"
         "\n"
-        "Examples:  go break main.work    go break main.go:42    go break main.go:42 if $rax == 0"
+        "Examples:  go break main.work    go break main.go:42\n"
+        "           go break main.go:42 if $_thread == 2"
     )
 
     def __init__(self) -> None:

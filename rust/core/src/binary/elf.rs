@@ -13,22 +13,7 @@ use serde::Serialize;
 use crate::bytes::{Blob, ReadLe};
 use crate::error::{Error, ErrorKind, Result};
 
-/// The instruction sets goscope decodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    Amd64,
-    Arm64,
-}
-
-impl Arch {
-    pub fn go_name(self) -> &'static str {
-        match self {
-            Arch::Amd64 => "amd64",
-            Arch::Arm64 => "arm64",
-        }
-    }
-}
+pub use crate::arch::Arch;
 
 /// Whether and how the binary carries DWARF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -19,9 +19,6 @@ const PTR: u64 = 8;
 const SIGBUS: u32 = 7;
 /// Signals the kernel raises for faults.
 const FAULTS: [u32; 5] = [4, 5, 7, 8, 11];
-/// amd64: the kernel's `struct ucontext` size, and `uc_mcontext.rip` inside it.
-const UCONTEXT_SIZE: u64 = 304;
-const UC_RIP: u64 = 40 + 128;
 const SIGSEGV: u32 = 11;
 
 /// A signal as the kernel or the runtime recorded it.
@@ -225,7 +222,7 @@ impl Runtime {
         let Some(t) = self.threads.get(thread) else {
             return (None, None);
         };
-        let code = Code::new(self.binary.pclntab(), self.bias);
+        let code = Code::new(self.binary.pclntab(), self.bias, self.binary.image().arch);
         let closures: Vec<u64> = ["runtime.throw.func1", "runtime.fatal.func1"]
             .iter()
             .filter_map(|n| self.binary.pclntab().find_by_name(n))
@@ -290,11 +287,12 @@ impl Runtime {
 
     /// The fault signal in the signal frame whose ucontext is at `uc`.
     fn siginfo_at(&self, uc: u64) -> Option<SignalView> {
-        let info = uc.checked_add(UCONTEXT_SIZE)?;
+        let layout = self.binary.image().arch.signal_context()?;
+        let info = uc.checked_add(layout.ucontext_size)?;
         let number = self.mem.read_u32(info).ok()?;
         let code = self.mem.read_i32(info + 8).ok()?;
         let addr = self.mem.read_u64(info + 16).ok()?;
-        let pc = self.mem.read_u64(uc + UC_RIP).ok()?;
+        let pc = self.mem.read_u64(uc.wrapping_add(layout.pc)).ok()?;
         Some(SignalView {
             number,
             name: signal_name(number as i32),

@@ -173,7 +173,7 @@ struct ChunkState<'a> {
 impl<'a> ChunkState<'a> {
     fn new(rt: &'a Runtime) -> Self {
         ChunkState {
-            code: Code::new(rt.binary.pclntab(), rt.bias),
+            code: Code::new(rt.binary.pclntab(), rt.bias, rt.binary.image().arch),
             cache: FrameCache::default(),
             enc: Writers::default(),
         }
@@ -837,7 +837,7 @@ impl Runtime {
             each(Goroutine::unreadable(0, e.clone()));
             return 0;
         }
-        let code = Code::new(self.binary.pclntab(), self.bias);
+        let code = Code::new(self.binary.pclntab(), self.bias, self.binary.image().arch);
         let mut sym_cache = FrameCache::default();
         let (ptr, len) = self.allgs;
         let end = len.min(MAX_GOROUTINES);
@@ -1179,7 +1179,7 @@ impl Runtime {
     }
 
     fn goroutine_within(&self, goid: u64, limits: &Limits) -> Option<Goroutine> {
-        let code = Code::new(self.binary.pclntab(), self.bias);
+        let code = Code::new(self.binary.pclntab(), self.bias, self.binary.image().arch);
         let mut cache = FrameCache::default();
         let (ptr, len) = self.allgs;
         for i in 0..len.min(MAX_GOROUTINES) {

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 
 use serde::Serialize;
 
+use crate::arch::{Arch, SignalContext};
 use crate::binary::pclntab::{Func, Pclntab};
 use crate::fasthash::FastMap;
 use crate::target::{Memory, MemoryExt};
@@ -63,6 +64,8 @@ const SPECIAL_NAMES: &[(&str, Special)] = &[
 pub struct Code<'a> {
     pub tab: &'a Pclntab,
     pub bias: u64,
+    /// Where the kernel's signal frame keeps the interrupted pc and sp.
+    signal: Option<&'static SignalContext>,
     specials: Vec<(u64, Special)>,
     by_pc: RefCell<FastMap<u64, Option<PcInfo>>>,
 }
@@ -75,7 +78,7 @@ struct PcInfo {
 }
 
 impl<'a> Code<'a> {
-    pub fn new(tab: &'a Pclntab, bias: u64) -> Self {
+    pub fn new(tab: &'a Pclntab, bias: u64, arch: Arch) -> Self {
         let mut specials: Vec<(u64, Special)> = SPECIAL_NAMES
             .iter()
             .filter_map(|&(name, s)| tab.find_by_name(name).map(|f| (f.entry(), s)))
@@ -84,6 +87,7 @@ impl<'a> Code<'a> {
         Code {
             tab,
             bias,
+            signal: arch.signal_context(),
             specials,
             by_pc: RefCell::new(FastMap::default()),
         }
@@ -414,11 +418,6 @@ fn resolve<'f>(
     Ok(())
 }
 
-/// amd64 `struct sigcontext` offsets inside `ucontext.uc_mcontext` (which starts at 40).
-const UC_MCONTEXT: u64 = 40;
-const SC_RSP: u64 = 120;
-const SC_RIP: u64 = 128;
-
 /// Leaves `runtime.sigtramp` for the interrupted context. The kernel entered sigtramp with
 /// SP at the signal frame's return slot, with the ucontext right after it; sigtramp's frame
 /// pointer (SP at entry plus one word) is therefore the ucontext's address.
@@ -429,11 +428,14 @@ fn signal_context<'f>(
     st: &State<'f>,
 ) -> Result<Option<State<'f>>, String> {
     let uc = st.fp;
+    let Some(layout) = code.signal else {
+        return Err("no signal frame layout for this architecture".to_string());
+    };
     let pc = mem
-        .read_u64(uc + UC_MCONTEXT + SC_RIP)
+        .read_u64(uc.wrapping_add(layout.pc))
         .map_err(|e| format!("signal context: {e}"))?;
     let sp = mem
-        .read_u64(uc + UC_MCONTEXT + SC_RSP)
+        .read_u64(uc.wrapping_add(layout.sp))
         .map_err(|e| format!("signal context: {e}"))?;
     let Some(func) = code.find(pc) else {
         // Interrupted outside Go code (C code in a cgo call, or the vDSO): stop here.

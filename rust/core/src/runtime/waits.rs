@@ -972,7 +972,7 @@ impl Runtime {
             skip: std::sync::Arc::clone(skip),
             ..Hops::default()
         };
-        let code = Code::new(self.binary.pclntab(), self.bias);
+        let code = Code::new(self.binary.pclntab(), self.bias, self.binary.image().arch);
         let mut cache = FrameCache::default();
         for p in parked {
             hops.seen.clear();

@@ -1,21 +1,7 @@
 //! A thread's general-purpose registers, with the few that Go's runtime gives a meaning
 //! (pc, sp, frame pointer, link register, the current g) under arch-neutral names.
 
-use crate::binary::elf::Arch;
-
-/// amd64 registers in the kernel's `user_regs_struct` order (NT_PRSTATUS `pr_reg`).
-const AMD64_NAMES: [&str; 27] = [
-    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
-    "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs",
-    "gs",
-];
-
-/// arm64 registers in the kernel's `user_pt_regs` order.
-const ARM64_NAMES: [&str; 34] = [
-    "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14",
-    "x15", "x16", "x17", "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27",
-    "x28", "x29", "x30", "sp", "pc", "pstate",
-];
+use crate::arch::Arch;
 
 const MAX_REGS: usize = 34;
 
@@ -51,32 +37,34 @@ impl Registers {
 
     /// Register names of `arch` in the kernel's order.
     pub fn names(arch: Arch) -> &'static [&'static str] {
-        match arch {
-            Arch::Amd64 => &AMD64_NAMES,
-            Arch::Arm64 => &ARM64_NAMES,
-        }
+        arch.registers().names
     }
 
     pub fn arch(&self) -> Arch {
         self.arch
     }
 
+    /// Whether `name` is the thread pointer kept outside the register block.
+    fn is_tls_note(&self, name: &str) -> bool {
+        let set = self.arch.registers();
+        set.tls.is_none() && name == set.tls_name
+    }
+
     fn index(&self, name: &str) -> Option<usize> {
-        let name = match (self.arch, name) {
-            (Arch::Arm64, "fp") => "x29",
-            (Arch::Arm64, "lr") => "x30",
-            (Arch::Amd64, "pc") => "rip",
-            (Arch::Amd64, "sp") => "rsp",
-            (Arch::Amd64, "fp") => "rbp",
-            (_, n) => n,
-        };
-        Self::names(self.arch).iter().position(|&n| n == name)
+        let set = self.arch.registers();
+        match name {
+            "pc" => Some(set.pc),
+            "sp" => Some(set.sp),
+            "fp" => Some(set.fp),
+            "lr" => set.lr,
+            _ => set.names.iter().position(|&n| n == name),
+        }
     }
 
     /// A register by its name (as in [`Registers::names`], plus `pc`, `sp`, `fp`, and on
     /// arm64 `lr` and `tpidr_el0`).
     pub fn get(&self, name: &str) -> Option<u64> {
-        if self.arch == Arch::Arm64 && name == "tpidr_el0" {
+        if self.is_tls_note(name) {
             return self.tpidr_el0;
         }
         self.values.get(self.index(name)?).copied()
@@ -84,7 +72,7 @@ impl Registers {
 
     /// Sets a register by name; returns false when `arch` has no register of that name.
     pub fn set(&mut self, name: &str, value: u64) -> bool {
-        if self.arch == Arch::Arm64 && name == "tpidr_el0" {
+        if self.is_tls_note(name) {
             self.tpidr_el0 = Some(value);
             return true;
         }
@@ -97,50 +85,40 @@ impl Registers {
         }
     }
 
-    fn at(&self, amd64: usize, arm64: usize) -> u64 {
-        let i = match self.arch {
-            Arch::Amd64 => amd64,
-            Arch::Arm64 => arm64,
-        };
+    fn at(&self, i: usize) -> u64 {
         self.values.get(i).copied().unwrap_or(0)
     }
 
-    /// Program counter: rip / pc.
     pub fn pc(&self) -> u64 {
-        self.at(16, 32)
+        self.at(self.arch.registers().pc)
     }
 
-    /// Stack pointer: rsp / sp.
     pub fn sp(&self) -> u64 {
-        self.at(19, 31)
+        self.at(self.arch.registers().sp)
     }
 
-    /// Frame pointer: rbp / x29.
     pub fn fp(&self) -> u64 {
-        self.at(4, 29)
+        self.at(self.arch.registers().fp)
     }
 
-    /// Link register: none on amd64 (the return address is on the stack), x30 on arm64.
+    /// The link register, on architectures that have one (the return address of a call).
     pub fn lr(&self) -> Option<u64> {
-        match self.arch {
-            Arch::Amd64 => None,
-            Arch::Arm64 => Some(self.at(0, 30)),
-        }
+        self.arch.registers().lr.map(|i| self.at(i))
     }
 
-    /// The register where Go's ABIInternal keeps the current goroutine's `g`: r14 on amd64,
-    /// x28 on arm64. It holds `g` only while the thread runs Go code compiled for
-    /// ABIInternal; in C code, signal handlers or assembly it may hold anything.
+    /// The register where Go's ABIInternal keeps the current goroutine's `g`. It holds `g`
+    /// only while the thread runs Go code compiled for ABIInternal; in C code, signal
+    /// handlers or assembly it may hold anything.
     pub fn g_register(&self) -> u64 {
-        self.at(1, 28)
+        self.at(self.arch.registers().g)
     }
 
-    /// The thread pointer: fs_base on amd64, tpidr_el0 on arm64 (when the core has
-    /// NT_ARM_TLS).
+    /// The thread pointer: from the register block where it is part of it, else from the
+    /// core's own note for it (arm64 NT_ARM_TLS), when there is one.
     pub fn tls_base(&self) -> Option<u64> {
-        match self.arch {
-            Arch::Amd64 => Some(self.at(21, 0)),
-            Arch::Arm64 => self.tpidr_el0,
+        match self.arch.registers().tls {
+            Some(i) => Some(self.at(i)),
+            None => self.tpidr_el0,
         }
     }
 
@@ -156,7 +134,7 @@ impl Registers {
             .map(|(&n, &v)| (n, v))
             .collect();
         if let Some(tls) = self.tpidr_el0 {
-            out.push(("tpidr_el0", tls));
+            out.push((self.arch.registers().tls_name, tls));
         }
         out
     }
