@@ -237,9 +237,11 @@ def machine(gdb_arch: str) -> Machine | None:
     """The architecture `gdb.Architecture.name()` calls `gdb_arch`, or None when goscope
     does not decode it."""
 
-def frame_facts(binary: Binary, pc: int) -> tuple[str, int, int, int, int, int] | None:
-    """`(name, entry, end, sp_delta, flag, func_id)` of the function containing static `pc`;
-    `sp_delta` is -1 where the pcsp table has no value."""
+def frame_facts(binary: Binary, pc: int) -> tuple[str, int, int, int, str, bool] | None:
+    """`(name, entry, end, sp_delta, rule, writes_sp)` of the function containing static
+    `pc`: `sp_delta` is -1 where the pcsp table has no value; `rule` is how the core's
+    unwinder treats its frames ("outermost", "switch", "injected", "signal", "sigreturn",
+    "ordinary"); `writes_sp` whether unwinding stops past it."""
 
 def unwind_offsets(binary: Binary) -> dict[str, int]:
     """Offsets of the runtime fields the unwinder reads, as `"runtime.g.sched.pc": 64`."""

@@ -34,22 +34,10 @@ from goscope.gdb import target as gdb_target
 
 NAME = "goscope-go"
 
-_FLAG_TOP_FRAME = 1
-_FLAG_SP_WRITE = 2
-
-#: Functions at the bottom of a stack: nothing called them.
-_OUTERMOST = frozenset(
-    {"runtime.goexit", "runtime.mstart", "runtime.mstart0", "runtime.rt0_go", "runtime.goexit0"}
-)
-#: Functions that run on the system stack for a goroutine whose context is in ``curg.sched``
-#: (asmcgocall too: it saves the goroutine's context as systemstack does before calling C).
-_SWITCHES = frozenset({"runtime.systemstack", "runtime.morestack", "runtime.asmcgocall"})
-#: Functions called as if by the instruction that faulted or was preempted: their caller's pc
-#: is that instruction, not a return address.
-_INJECTED = frozenset({"runtime.sigpanic", "runtime.asyncPreempt", "runtime.debugCallV2"})
-#: The kernel's signal frame: ``runtime.sigtramp`` is entered with the restorer as return
-#: address and the ucontext above it.
-_SIGNAL_HANDLERS = frozenset({"runtime.sigtramp", "runtime.cgoSigtramp"})
+#: What the core's unwinder says of a function: (name, entry, end, frame size or -1, how its
+#: frames are unwound, whether it writes SP); the rules are the core's, named by
+#: ``goscope_core::runtime::unwind::FrameRule``.
+Facts = tuple[str, int, int, int, str, bool]
 _MASK = (1 << 64) - 1
 
 
@@ -97,9 +85,9 @@ class _Program:
     dwarf: bool
     text: tuple[int, int]
     offsets: dict[str, int]
-    facts: dict[int, tuple[str, int, int, int, int, int] | None] = field(default_factory=dict)
+    facts: dict[int, Facts | None] = field(default_factory=dict)
 
-    def lookup(self, static_pc: int) -> tuple[str, int, int, int, int, int] | None:
+    def lookup(self, static_pc: int) -> Facts | None:
         if static_pc in self.facts:
             return self.facts[static_pc]
         found = _native.frame_facts(self.binary, static_pc)
@@ -290,26 +278,25 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         facts = program.lookup(program.code_pc(static, level == 0 or (sp, pc) in _exact))
         if facts is None:
             return None
-        name, entry, _end, delta, flag, _funcid = facts
+        _name, entry, _end, delta, rule, writes_sp = facts
         at_entry = static == entry
         frame_entry = (entry + program.bias) & _MASK
-        if "sigreturn" in name:
+        if rule == "sigreturn":
             return None  # the kernel's signal frame: GDB's own sigtramp unwinder reads it
-        if name in _OUTERMOST or flag & _FLAG_TOP_FRAME and name not in _SIGNAL_HANDLERS:
+        if rule == "outermost":
             return self._outermost(pending, m, sp, frame_entry, max(delta, 0), lift)
-        if name in _SWITCHES and (level > 0 or static != entry):
+        if rule == "switch" and (level > 0 or static != entry):
             own_id = (sp + max(delta, 0) + 8 + lift) & _MASK
             switched_info = self._switch_stack(pending, m, program, sp, frame_entry, own_id)
             if switched_info is not None:
                 return switched_info
-        if flag & _FLAG_SP_WRITE and level > 0 and name not in _SIGNAL_HANDLERS:
+        if writes_sp and level > 0 and rule != "signal":
             # The function moved SP in a way pcsp cannot describe; the runtime stops here too.
             return self._outermost(pending, m, sp, frame_entry, max(delta, 0), lift)
         at_entry_after_fault = level > 0 and at_entry
         if (
             program.dwarf
-            and name not in _INJECTED
-            and name not in _SIGNAL_HANDLERS
+            and rule not in ("injected", "signal")
             and not at_entry_after_fault
             and not lift
         ):
@@ -331,9 +318,9 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         else:
             _save(info, m.fp, _reg(pending, m.fp))
         _keep_g(pending, info, m)
-        if name in _INJECTED:
+        if rule == "injected":
             _exact.add((cfa, return_pc))
-        elif name in _SIGNAL_HANDLERS and m.signal_sp is not None and m.signal_pc is not None:
+        elif rule == "signal" and m.signal_sp is not None and m.signal_pc is not None:
             # The restorer's frame is the ucontext; the frame after it is the interrupted one.
             try:
                 _exact.add((read_u64(cfa + m.signal_sp), read_u64(cfa + m.signal_pc)))

@@ -1,18 +1,21 @@
 //! What GDB's Go frame unwinder asks of a binary: per pc, the function, its frame size and
-//! flags (from pclntab, so stripped binaries unwind too); per binary, the offsets of the
-//! runtime fields that lead from a thread's g to the goroutine a system stack serves.
+//! the core unwinder's rule for its frames (from pclntab, so stripped binaries unwind too);
+//! per binary, the offsets of the runtime fields that lead from a thread's g to the goroutine
+//! a system stack serves.
 
 use std::collections::BTreeMap;
 
 use goscope_core::layout::RuntimeLayout;
+use goscope_core::runtime::unwind::frame_rule;
 use pyo3::prelude::*;
 
 use crate::binary::PyBinary;
 use crate::errors::{guard, BindingError};
 
-/// `(name, entry, end, sp_delta, flag, func_id)` of the function containing a static pc;
-/// `sp_delta` is -1 where the pcsp table has no value.
-type FrameFacts = (String, u64, u64, i64, u8, u8);
+/// `(name, entry, end, sp_delta, rule, writes_sp)` of the function containing a static pc:
+/// `sp_delta` is -1 where the pcsp table has no value; `rule` is how the unwinder treats its
+/// frames (`FrameRule::name`) and `writes_sp` whether unwinding stops past it.
+type FrameFacts = (String, u64, u64, i64, &'static str, bool);
 
 /// The function containing static (unrelocated) `pc` and the facts an unwinder needs about
 /// it there, or None when `pc` is not in Go code of this binary.
@@ -28,13 +31,14 @@ pub(crate) fn frame_facts(
             let tab = inner.pclntab();
             Ok(tab.find(pc).map(|f| {
                 let delta = f.sp_delta(pc).map_or(-1, i64::from);
+                let (rule, writes_sp) = frame_rule(&f);
                 (
                     f.name().to_owned(),
                     f.entry(),
                     f.end(),
                     delta,
-                    f.flag(),
-                    f.func_id(),
+                    rule.name(),
+                    writes_sp,
                 )
             }))
         })

@@ -32,8 +32,14 @@ pub enum Special {
     DebugCallV2,
     Cgocallback,
     Asmcgocall,
+    /// The signal handler (`runtime.sigtramp`, and `runtime.cgoSigtramp` in cgo programs),
+    /// entered by the kernel with the ucontext above its return slot.
     Sigtramp,
+    /// The restorer the kernel returns to after a handler (`rt_sigreturn`).
+    Sigreturn,
+    /// The bottom of goroutine stacks (`goexit`, and `goexit0` that `mcall` runs it on).
     Goexit,
+    /// The bottom of system stacks (`mstart`, `mstart0`).
     Mstart,
     Rt0Go,
     /// `runtime.fatalpanic` and `runtime.fatalthrow`: a fatal panic's or throw's traceback
@@ -52,12 +58,85 @@ const SPECIAL_NAMES: &[(&str, Special)] = &[
     ("runtime.cgocallback", Special::Cgocallback),
     ("runtime.asmcgocall", Special::Asmcgocall),
     ("runtime.sigtramp", Special::Sigtramp),
+    ("runtime.cgoSigtramp", Special::Sigtramp),
+    ("runtime.sigreturn__sigaction", Special::Sigreturn),
+    ("runtime.sigreturn", Special::Sigreturn),
     ("runtime.goexit", Special::Goexit),
+    ("runtime.goexit0", Special::Goexit),
     ("runtime.mstart", Special::Mstart),
+    ("runtime.mstart0", Special::Mstart),
     ("runtime.rt0_go", Special::Rt0Go),
     ("runtime.fatalpanic", Special::CrashOrigin),
     ("runtime.fatalthrow", Special::CrashOrigin),
 ];
+
+/// The special function called `name`, if it is one.
+fn special_named(name: &str) -> Option<Special> {
+    SPECIAL_NAMES
+        .iter()
+        .find(|&&(n, _)| n == name)
+        .map(|&(_, s)| s)
+}
+
+/// How a frame unwinder must treat the frames of a function, by the rules [`walk`] follows:
+/// what a debugger's own unwinder (GDB's) asks for each frame, so that the rules exist once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameRule {
+    /// Nothing called it (a top frame, or the bottom of a goroutine or system stack): the
+    /// stack ends here.
+    Outermost,
+    /// Runs on the system stack for the goroutine whose context is in `curg.sched`
+    /// (`systemstack`, `morestack`; `asmcgocall` saves it the same way before calling C).
+    SwitchesStack,
+    /// Called as if by the instruction that faulted or was preempted: the caller's pc is that
+    /// instruction, not a return address.
+    Injected,
+    /// A signal handler: the kernel's ucontext lies above its return slot.
+    SignalHandler,
+    /// The restorer a signal handler returns to: the kernel's signal frame, which a
+    /// debugger's own signal-frame unwinder reads.
+    SignalReturn,
+    Ordinary,
+}
+
+impl FrameRule {
+    pub fn name(self) -> &'static str {
+        match self {
+            FrameRule::Outermost => "outermost",
+            FrameRule::SwitchesStack => "switch",
+            FrameRule::Injected => "injected",
+            FrameRule::SignalHandler => "signal",
+            FrameRule::SignalReturn => "sigreturn",
+            FrameRule::Ordinary => "ordinary",
+        }
+    }
+}
+
+/// The rule for frames of `f`, and whether `f` sets SP in a way its frame-size table cannot
+/// describe (past such a frame, only the innermost can be unwound).
+pub fn frame_rule(f: &Func<'_>) -> (FrameRule, bool) {
+    let special = special_named(f.name());
+    let rule = match special {
+        Some(Special::Sigtramp) => FrameRule::SignalHandler,
+        Some(Special::Sigreturn) => FrameRule::SignalReturn,
+        Some(Special::Sigpanic | Special::AsyncPreempt | Special::DebugCallV2) => {
+            FrameRule::Injected
+        }
+        Some(Special::Goexit | Special::Mstart | Special::Rt0Go) => FrameRule::Outermost,
+        _ if f.flag() & FLAG_TOP_FRAME != 0 => FrameRule::Outermost,
+        Some(Special::Systemstack | Special::Morestack | Special::Asmcgocall) => {
+            FrameRule::SwitchesStack
+        }
+        _ => FrameRule::Ordinary,
+    };
+    (rule, writes_sp(f.flag(), special))
+}
+
+/// Whether a frame with `flag` ends a walk that is past its innermost frame. `cgocallback`
+/// writes SP only to switch to the goroutine stack, which the walk follows.
+fn writes_sp(flag: u8, special: Option<Special>) -> bool {
+    flag & FLAG_SP_WRITE != 0 && special != Some(Special::Cgocallback)
+}
 
 /// Function lookup in runtime addresses: pclntab plus the load bias, and the specials.
 /// Lookups are memoised per pc: many goroutines share the same few return addresses.
@@ -365,7 +444,7 @@ fn resolve<'f>(
 ) -> Result<(), String> {
     let mut flag = st.func.flag();
     let special = code.special(&st.func);
-    if special == Some(Special::Cgocallback) || is_syscall {
+    if !writes_sp(flag, special) || is_syscall {
         flag &= !FLAG_SP_WRITE;
     }
     if st.fp == 0 {
