@@ -94,3 +94,43 @@ def test_build_facts_match_go_version_m(fixture: Fixture) -> None:
     assert [tuple(kv) for kv in build["settings"]] == list(oracle.settings)
     text = run_goscope("triage", str(fixture.core), "--exe", str(fixture.bin))
     assert oracle.main.path in text.stdout.splitlines()[2], text.stdout[:400]
+
+
+def _package(function: str) -> str:
+    name = function.split("[", 1)[0]
+    slash = name.rfind("/")
+    dot = name.find(".", slash + 1)
+    return name[:dot] if dot >= 0 else name
+
+
+def test_where_frame_is_the_programs_own(fixture: Fixture) -> None:
+    """Each group's ``where_frame`` is its innermost frame in the program's own code — package
+    main or a module ``go version -m`` lists — else its innermost frame outside the runtime
+    (``runtime``, ``internal/runtime/...``; ``internal/poll`` and the like are not)."""
+    proc = run_goscope("triage", str(fixture.core), "--exe", str(fixture.bin), "--json")
+    assert proc.returncode == 0, describe(proc)
+    oracle = version_m(fixture.toolchain, fixture.bin)
+    modules = [m.path for m in [oracle.main, *oracle.deps] if m is not None]
+    if oracle.path:
+        modules.append(oracle.path)
+
+    def own(function: str) -> bool:
+        package = _package(function)
+        return package == "main" or any(
+            package == m or package.startswith(m + "/") for m in modules
+        )
+
+    def runtime(function: str) -> bool:
+        package = _package(function)
+        return package == "runtime" or package.startswith(
+            ("runtime/internal/", "internal/runtime/")
+        )
+
+    for group in json.loads(proc.stdout)["groups"]:
+        functions = [f["function"] for f in group["frames"]]
+        expected = next((i for i, f in enumerate(functions) if own(f)), None)
+        if expected is None:
+            expected = next((i for i, f in enumerate(functions) if not runtime(f)), None)
+        if expected is None and functions:
+            expected = 0
+        assert group.get("where_frame") == expected, (group["ids"][:5], functions)

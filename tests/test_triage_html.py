@@ -422,6 +422,7 @@ def synthetic_document(function: str = "main.worker", message: str = "boom") -> 
                 "created_by": {},
                 "labels": {f"k={message}": 1},
                 "frames": [_frame(function), _frame("main.main")],
+                "where_frame": 0,
             },
             {
                 "count": 2,
@@ -433,6 +434,7 @@ def synthetic_document(function: str = "main.worker", message: str = "boom") -> 
                 "created_by": {function: 2},
                 "labels": {},
                 "frames": [_frame("runtime.gopark"), _frame(function)],
+                "where_frame": 1,
             },
             {
                 "count": 1,
@@ -442,6 +444,7 @@ def synthetic_document(function: str = "main.worker", message: str = "boom") -> 
                 "created_by": {"main.main": 1},
                 "labels": {},
                 "frames": [_frame("runtime.gopark"), _frame("main.leaky")],
+                "where_frame": 1,
             },
         ],
         "total": 4,

@@ -140,7 +140,6 @@ class Target:
     def write_listing(
         self,
         write: Callable[[str], object],
-        module_paths: list[str],
         current: int | None = None,
         color: bool = False,
         state: str | None = None,
@@ -169,7 +168,8 @@ class Target:
         """Problems that limit what goscope shows, one line each (decodes no goroutines)."""
     def groups_json(self, crashed: int | None = None) -> str:
         """{"groups": [...], "total": N}: goroutines grouped by identical stacks (count, ids,
-        states, min/max wait minutes, created_by, labels, crashed, representative, frames)."""
+        states, min/max wait minutes, created_by, labels, crashed, representative, frames,
+        where_frame)."""
     def triage_json(self, crashed: int | None = None, heap: bool = True) -> str:
         """{"groups": [...], "total": N, "blocking": {...}}: the groups and what goroutines wait
         on (channels, sync objects, their waiters and holders), deadlocks and leaks; with heap,

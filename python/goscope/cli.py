@@ -21,7 +21,6 @@ from goscope.elf_header import is_core_file
 from goscope.goroutines import (
     Filters,
     Listing,
-    UserCode,
     add_filter_arguments,
     filters_from,
     parse_goroutine_ids,
@@ -160,9 +159,6 @@ class OpenedCore:
                 return goid
         return None
 
-    def user_code(self) -> UserCode:
-        return UserCode.from_info(json.loads(self.binary.info_json()))
-
 
 def open_core(args: argparse.Namespace) -> OpenedCore:
     core: str = args.target
@@ -235,7 +231,6 @@ def _run_goroutines(args: argparse.Namespace, out: Output) -> int:
     # The core renders the lines and hands them over in large pieces.
     _, broken, _ = opened.target.write_listing(
         out.stream.write,
-        opened.user_code().module_paths,
         current=opened.crashed_goroutine(),
         color=out.style.enabled,
         **filters,

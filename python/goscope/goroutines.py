@@ -1,7 +1,6 @@
 """Goroutines as the core reports them (DESIGN.md's JSON contract), and what the command line
-and GDB do with them alike: the state text the Go runtime prints, the module paths that say
-which code is the program's own, and the filters ``--state``, ``--wait-reason``,
-``--function`` and ``--user``.
+and GDB do with them alike: the state text the Go runtime prints and the filters
+``--state``, ``--wait-reason``, ``--function`` and ``--user``.
 
 A goroutine is kept as the JSON object the core produced (a ``dict``), so that ``--json``
 passes on every field, including ones added later.
@@ -12,31 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Sequence
+from typing import Any, Dict, Sequence
 
 Goroutine = Dict[str, Any]
 Frame = Dict[str, Any]
-
-
-class UserCode:
-    """Which functions are the program's own: package ``main`` and the packages of the
-    modules the binary's build information lists (the main module and its dependencies).
-    The core decides by these paths (``goscope_core::runtime::UserCode``); without them, any
-    package whose first path element has a dot (a module path) counts."""
-
-    def __init__(self, module_paths: Iterable[str] = ()) -> None:
-        self.module_paths = sorted({p for p in module_paths if p}, key=len, reverse=True)
-
-    @classmethod
-    def from_info(cls, info: dict[str, Any]) -> UserCode:
-        """From the object of :meth:`goscope.Binary.info_json`."""
-        paths: list[str] = []
-        if isinstance(info.get("path"), str):
-            paths.append(info["path"])
-        for module in [info.get("main"), *(info.get("deps") or [])]:
-            if isinstance(module, dict) and isinstance(module.get("path"), str):
-                paths.append(module["path"])
-        return cls(paths)
 
 
 def state_text(g: Goroutine) -> str:

@@ -25,7 +25,7 @@ from goscope import Target
 from goscope.binary_info import BinaryInfo
 from goscope.gdb import machine, params
 from goscope.gdb import target as gdb_target
-from goscope.goroutines import Filters, Listing, UserCode
+from goscope.goroutines import Filters, Listing
 
 _MASK = (1 << 64) - 1
 
@@ -57,9 +57,6 @@ class Process:
     def threads(self) -> list[dict[str, Any]]:
         threads: list[dict[str, Any]] = json.loads(self.target.threads_json())
         return threads
-
-    def user_code(self) -> UserCode:
-        return UserCode.from_info(BinaryInfo.of(gdb_target.binary(self.executable)).raw)
 
     def goroutine_of_thread(self, lwp: int) -> int | None:
         """The goroutine the runtime runs on thread `lwp` (its M's current goroutine)."""

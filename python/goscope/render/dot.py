@@ -11,7 +11,7 @@ same graph.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 Document = dict[str, Any]
 
@@ -136,26 +136,15 @@ def marks(document: Document) -> tuple[dict[int, str], dict[int, str]]:
     return goroutines, objects
 
 
-def _package(function: str) -> str:
-    """The package path of a Go function name: ``a/b.(*T).M`` is in ``a/b``."""
-    slash = function.rfind("/")
-    dot = function.find(".", slash + 1)
-    return function[:dot] if dot >= 0 else function
-
-
-def top_user_function(frames: Sequence[dict[str, Any]]) -> str | None:
-    """The innermost frame in the program's own code: package main or a module path (a dot in
-    the first path element, the rule goscope uses when it has no build information); else
-    the innermost frame outside the runtime."""
-    names = [str(f.get("function")) for f in frames if f.get("function")]
-    for name in names:
-        package = _package(name)
-        if package == "main" or "." in package.split("/")[0]:
-            return name
-    for name in names:
-        if not name.startswith(("runtime.", "internal/", "runtime/internal/")):
-            return name
-    return names[0] if names else None
+def where_function(group: dict[str, Any]) -> str | None:
+    """The function of the frame the core picked as where the group's goroutines are (their
+    innermost frame in the program's own code, else outside the runtime)."""
+    frames = _dicts(group.get("frames"))
+    index = group.get("where_frame")
+    if isinstance(index, int) and 0 <= index < len(frames):
+        function = frames[index].get("function")
+        return str(function) if function else None
+    return None
 
 
 def group_state(group: dict[str, Any]) -> str:
@@ -223,7 +212,7 @@ def wait_for_graph(document: Document) -> WaitForGraph:
         if goid in groups:
             number, group = groups[goid]
             lines.append(group_state(group))
-            function = top_user_function(_dicts(group.get("frames")))
+            function = where_function(group)
             if function:
                 lines.append(function)
         node = Node(f"g{goid}", "goroutine", tuple(lines), goroutine_marks.get(goid), (goid,))

@@ -532,16 +532,15 @@ impl PyTarget {
 
     /// Writes the one-line goroutine listing (`go goroutines`) by calling `write(text)` with
     /// pieces of many goroutines, then a count line: the goroutines the filters match, each
-    /// with where it is in the program's own code (`module_paths`: the main module and its
-    /// dependencies), `*` marking goroutine `current`. Returns (shown, shown with an error,
-    /// all goroutines). An exception `write` raises stops the listing and propagates.
-    #[pyo3(signature = (write, module_paths, current = None, color = false, state = None, wait_reason = None, function = None, user = false))]
+    /// with where it is in the program's own code (the main module and its dependencies, from
+    /// the build information), `*` marking goroutine `current`. Returns (shown, shown with an
+    /// error, all goroutines). An exception `write` raises stops the listing and propagates.
+    #[pyo3(signature = (write, current = None, color = false, state = None, wait_reason = None, function = None, user = false))]
     #[allow(clippy::too_many_arguments)]
     fn write_listing(
         &self,
         py: Python<'_>,
         write: Py<PyAny>,
-        module_paths: Vec<String>,
         current: Option<u64>,
         color: bool,
         state: Option<String>,
@@ -555,7 +554,6 @@ impl PyTarget {
             function,
             user,
         };
-        let code = goscope_core::runtime::UserCode::new(module_paths);
         let opts = goscope_core::runtime::TextOptions {
             color,
             system: false,
@@ -565,6 +563,7 @@ impl PyTarget {
         let result = py.detach(|| {
             guard("listing goroutines", || {
                 let target = lock(inner);
+                let code = goscope_core::runtime::UserCode::of_binary(target.runtime().binary());
                 let mut out = |bytes: &[u8]| call_writer(&write, bytes, &mut raised);
                 target
                     .runtime()

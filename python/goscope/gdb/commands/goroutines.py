@@ -46,7 +46,6 @@ class GoroutinesCommand(GoCommand):
         # The core renders the lines; GDB prints them in large pieces as they come.
         proc.target.write_listing(
             gdb.write,
-            proc.user_code().module_paths,
             current=current,
             color=gdb_style().enabled,
             **filters_from(args).native_kwargs(),

@@ -90,6 +90,19 @@ impl UserCode {
         UserCode { paths }
     }
 
+    /// The program's own code by the binary's build information: its package path, main
+    /// module and dependencies (no paths, and so the module-path guess, without it).
+    pub fn of_binary(binary: &crate::binary::Binary) -> UserCode {
+        let Ok(info) = binary.build_info() else {
+            return UserCode::default();
+        };
+        UserCode::new(
+            std::iter::once(info.path.clone())
+                .chain(info.main.iter().map(|m| m.path.clone()))
+                .chain(info.deps.iter().map(|m| m.path.clone())),
+        )
+    }
+
     pub fn is_user(&self, function: &str) -> bool {
         let package = package_of(function);
         if package == "main" || package.starts_with("main.") {
@@ -115,11 +128,20 @@ impl UserCode {
     /// The frame that best says where a goroutine is: its innermost frame in the program's
     /// own code, else its innermost frame outside the runtime, else its innermost frame.
     pub fn where_frame<'a>(&self, g: &'a Goroutine) -> Option<&'a Frame> {
-        g.frames
+        g.frames.get(self.where_index(&g.frames)?)
+    }
+
+    /// [`UserCode::where_frame`] of a stack, as an index into it.
+    pub fn where_index(&self, frames: &[Frame]) -> Option<usize> {
+        frames
             .iter()
-            .find(|f| self.is_user(&f.function))
-            .or_else(|| g.frames.iter().find(|f| !is_runtime_function(&f.function)))
-            .or_else(|| g.frames.first())
+            .position(|f| self.is_user(&f.function))
+            .or_else(|| {
+                frames
+                    .iter()
+                    .position(|f| !is_runtime_function(&f.function))
+            })
+            .or_else(|| (!frames.is_empty()).then_some(0))
     }
 }
 

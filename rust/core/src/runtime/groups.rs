@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::filter::UserCode;
 use super::goroutine::{Frame, Goroutine};
 use super::text::state_text;
 use super::waits::{Blocking, WaitCollector};
@@ -33,6 +34,9 @@ pub struct Group {
     /// One goroutine of the group, and its stack.
     pub representative: u64,
     pub frames: Vec<Frame>,
+    /// The index in `frames` of the frame that best says where the goroutines are
+    /// (`UserCode::where_frame`).
+    pub where_frame: Option<usize>,
 }
 
 /// What makes two stacks the same: function, file and line of every frame, and whether it
@@ -106,6 +110,7 @@ impl Runtime {
                         crashed: false,
                         representative: g.id,
                         frames: g.frames.clone(),
+                        where_frame: None,
                     });
                     let i = groups.len() - 1;
                     if g.error.is_none() {
@@ -136,8 +141,10 @@ impl Runtime {
                 group.representative = g.id;
             }
         });
+        let user = UserCode::of_binary(&self.binary);
         for g in &mut groups {
             g.ids.sort_unstable();
+            g.where_frame = user.where_index(&g.frames);
         }
         groups.sort_by(|a, b| {
             b.crashed
