@@ -170,6 +170,9 @@ class Target:
         """{"groups": [...], "total": N}: goroutines grouped by identical stacks (count, ids,
         states, min/max wait minutes, created_by, labels, crashed, representative, frames,
         where_frame)."""
+    def triage_report_json(self, heap: bool = True) -> str:
+        """The triage report: go_version, build, process (threads, gomaxprocs, ps),
+        scheduler, crash, crash_defers, groups, total and blocking."""
     def triage_json(self, crashed: int | None = None, heap: bool = True) -> str:
         """{"groups": [...], "total": N, "blocking": {...}}: the groups and what goroutines wait
         on (channels, sync objects, their waiters and holders), deadlocks and leaks; with heap,

@@ -513,7 +513,7 @@ def _run_triage(args: argparse.Namespace, out: Output) -> int:
     if len(chosen) > 1:
         raise UsageError(f"{' and '.join(chosen)} are alternatives: give one")
     opened = open_core(args)
-    document = triage_document(opened.target, opened.executable)
+    document = triage_document(opened.target)
     if out.json:
         out.write_json(document)
     elif args.dot:

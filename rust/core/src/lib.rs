@@ -10,7 +10,8 @@
 //! - [`runtime`]: decoding the runtime's data — goroutines, the unwinder, defers, panics,
 //!   types, the scheduler, the heap;
 //! - [`analysis`]: what is made of it — heap graph algorithms (dominators, profiles);
-//! - [`session`]: what a front end opens — an executable and its memory, decoded.
+//! - [`session`]: what a front end opens — an executable and its memory, decoded;
+//! - [`report`]: the documents of the JSON contract, typed once.
 //!
 //! [`bytes`], [`error`] and [`fasthash`] are the shared ground every layer stands on.
 
@@ -21,6 +22,7 @@ pub mod bytes;
 pub mod error;
 pub mod fasthash;
 pub mod layout;
+pub mod report;
 pub mod runtime;
 pub mod session;
 pub mod target;

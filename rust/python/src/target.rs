@@ -5,16 +5,18 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use goscope_core::report::{
+    self, GoroutinesDocument, GroupsDocument, TargetDocument, ThreadDocument, TriageDocument,
+    TriageParts, TriageReport,
+};
 use goscope_core::runtime::{Limits, Runtime, DEFAULT_MAX_FRAMES};
 use goscope_core::session::Target;
-use goscope_core::target::{
-    CallbackMemory, Memory, PageCache, ProcMemory, Registers, SignalInfo, Thread,
-};
+use goscope_core::target::{CallbackMemory, Memory, PageCache, ProcMemory, Registers, Thread};
 use goscope_core::{Binary, Error as CoreError, ErrorKind};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::binary::PyBinary;
 use crate::errors::{guard, BindingError};
@@ -158,22 +160,6 @@ fn callback_memory(read_memory: Py<PyAny>) -> CallbackMemory<ReadFn> {
     CallbackMemory::new(read)
 }
 
-fn signal_json(signal: Option<&SignalInfo>) -> Value {
-    match signal {
-        None => Value::Null,
-        Some(s) => json!({
-            "signo": s.signo,
-            "name": s.signal_name(),
-            "code": s.code,
-            "errno": s.errno,
-            "fault_addr": s.fault_addr,
-            "sender_pid": s.sender_pid,
-            "sender_uid": s.sender_uid,
-            "from_kernel": s.from_kernel(),
-        }),
-    }
-}
-
 /// Runs `f` on the runtime with the target's limits, the frame limit replaced by
 /// `max_frames` when one is given (0: the built-in cap) and restored afterwards.
 fn with_frames<R>(
@@ -193,14 +179,6 @@ fn with_frames<R>(
     let result = panic::catch_unwind(AssertUnwindSafe(|| f(target.runtime())));
     target.runtime_mut().set_limits(saved);
     result.unwrap_or_else(|payload| panic::resume_unwind(payload))
-}
-
-fn go_version(target: &Target) -> Option<String> {
-    target
-        .binary()
-        .build_info()
-        .ok()
-        .map(|b| b.go_version.clone())
 }
 
 /// Where a live target's memory comes from.
@@ -329,7 +307,11 @@ impl PyTarget {
     #[getter]
     fn go_version(&self, py: Python<'_>) -> Result<Option<String>, BindingError> {
         let inner = &self.inner;
-        py.detach(|| guard("reading the Go version", || Ok(go_version(&lock(inner)))))
+        py.detach(|| {
+            guard("reading the Go version", || {
+                Ok(report::go_version(&lock(inner)).map(str::to_owned))
+            })
+        })
     }
 
     /// How far the executable was moved from its link address (PIE), 0 otherwise.
@@ -387,14 +369,12 @@ impl PyTarget {
                 });
                 let total = goroutines.len();
                 goroutines.retain(|g| filter.matches(g));
-                let mut document = json!({
-                    "go_version": go_version(&target),
-                    "goroutines": to_value!(&goroutines, "encoding goroutines as JSON")?,
-                    "total": total,
-                });
-                if let (Value::Object(fields), true) = (&mut document, not_read > 0) {
-                    fields.insert("not_read".into(), not_read.into());
-                }
+                let document = GoroutinesDocument {
+                    go_version: report::go_version(&target),
+                    goroutines: &goroutines,
+                    total,
+                    not_read: (not_read > 0).then_some(not_read),
+                };
                 encode!(&document, "encoding goroutines as JSON")
             })
         })
@@ -604,10 +584,10 @@ impl PyTarget {
             guard("grouping goroutines", || {
                 let target = lock(inner);
                 let (groups, total) = target.runtime().groups(crashed);
-                let document = json!({
-                    "groups": to_value!(&groups, "encoding goroutine groups as JSON")?,
-                    "total": total,
-                });
+                let document = GroupsDocument {
+                    groups: &groups,
+                    total,
+                };
                 encode!(&document, "encoding goroutine groups as JSON")
             })
         })
@@ -631,12 +611,28 @@ impl PyTarget {
                 let build = || target.heap_graph();
                 let graph: Option<&dyn Fn() -> _> = if heap { Some(&build) } else { None };
                 let (groups, total, blocking) = target.runtime().triage_with(crashed, graph);
-                let document = json!({
-                    "groups": to_value!(&groups, "encoding goroutine groups as JSON")?,
-                    "total": total,
-                    "blocking": to_value!(&blocking, "encoding the blocking analysis as JSON")?,
-                });
+                let document = TriageDocument {
+                    groups: &groups,
+                    total,
+                    blocking: &blocking,
+                };
                 encode!(&document, "encoding the triage as JSON")
+            })
+        })
+    }
+
+    /// The whole triage report as JSON (`goscope_core::report::TriageReport`): build,
+    /// process, scheduler, crash, the crashing goroutine's pending defers, groups and
+    /// blocking; with `heap`, goroutine leaks by reachability through the heap's object graph.
+    #[pyo3(signature = (heap = true))]
+    fn triage_report_json(&self, py: Python<'_>, heap: bool) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("analysing goroutines", || {
+                let target = lock(inner);
+                let parts = TriageParts::of(&target);
+                let report = TriageReport::of(&target, &parts, heap);
+                encode!(&report, "encoding the triage as JSON")
             })
         })
     }
@@ -765,20 +761,12 @@ impl PyTarget {
         py.detach(|| {
             guard("listing threads", || {
                 let target = lock(inner);
-                let bias = target.runtime().bias();
-                let binary = target.binary();
-                let mut threads = Vec::new();
-                for thread in target.runtime().threads() {
-                    let mut value = to_value!(&thread, "encoding threads as JSON")?;
-                    let at = binary.pc_line(thread.pc.wrapping_sub(bias));
-                    if let Value::Object(fields) = &mut value {
-                        fields.insert("function".into(), at.as_ref().map(|l| l.function).into());
-                        fields.insert("file".into(), at.as_ref().map(|l| l.file).into());
-                        fields.insert("line".into(), at.as_ref().map(|l| l.line).into());
-                    }
-                    threads.push(value);
-                }
-                encode!(&threads, "encoding threads as JSON")
+                let threads = target.runtime().threads();
+                let documents: Vec<ThreadDocument<'_>> = threads
+                    .iter()
+                    .map(|t| ThreadDocument::of(&target, t))
+                    .collect();
+                encode!(&documents, "encoding threads as JSON")
             })
         })
     }
@@ -804,20 +792,7 @@ impl PyTarget {
         py.detach(|| {
             guard("describing the target", || {
                 let target = lock(inner);
-                let runtime = target.runtime();
-                let document = json!({
-                    "kind": kind,
-                    "memory": memory,
-                    "go_version": go_version(&target),
-                    "bias": runtime.bias(),
-                    "layout": to_value!(&target.layout().source(), "encoding the layout source")?,
-                    "signal": signal_json(target.signal()),
-                    "warnings": target.warnings(),
-                    "goroutines": runtime.goroutines(false).len(),
-                    "goroutine_slots": runtime.allg_count(),
-                    "threads": runtime.raw_threads().len(),
-                    "ms": runtime.ms().len(),
-                });
+                let document = TargetDocument::of(&target, kind, memory);
                 encode!(&document, "encoding the target's description")
             })
         })

@@ -45,7 +45,7 @@ class TriageCommand(GoCommand):
     def run(self, args: argparse.Namespace) -> None:
         current = process.current()
         target = current.target
-        document = triage_document(target, current.executable)
+        document = triage_document(target)
         if args.json:
             output.write(json.dumps(document, indent=2) + "\n")
         elif args.dot:
