@@ -62,7 +62,7 @@ def _stacks(o: Opened) -> Any:
 
 
 def _listing(o: Opened) -> Any:
-    return o.target.write_listing(lambda _text: None, [])
+    return o.target.write_listing(lambda _text: None)
 
 
 def _goroutines_to_fd(o: Opened) -> Any:
@@ -85,7 +85,10 @@ CALLS: dict[str, list[Callable[[Opened], Any]]] = {
     "writing goroutine stacks": [_stacks],
     "reading the crash": [lambda o: o.target.crash_json()],
     "grouping goroutines": [lambda o: o.target.groups_json()],
-    "analysing goroutines": [lambda o: o.target.triage_json()],
+    "analysing goroutines": [
+        lambda o: o.target.triage_json(),
+        lambda o: o.target.triage_report_json(),
+    ],
     "walking the heap": [lambda o: o.target.heap_json()],
     "analysing the heap": [lambda o: o.target.heap_report_json("type", 10)],
     "finding what keeps an object alive": [lambda o: o.target.heap_why_json(HEAP_ADDRESS)],

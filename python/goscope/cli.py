@@ -101,14 +101,19 @@ def _add_info_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_info(args: argparse.Namespace, out: Output) -> int:
     from goscope.binary_info import open_info
     from goscope.implications import notes
-    from goscope.render.info import info_json_object, render_info
+    from goscope.render.info import TargetFacts, info_json_object, render_info
 
     info: BinaryInfo = open_info(executable_for(args))
-    info_notes = notes(info)
+    facts: TargetFacts | None = None
+    if is_core_file(args.target):
+        # What GDB's `go info` says with the core loaded: the core, and the load bias.
+        opened = open_core(args)
+        facts = TargetFacts("core file", os.path.abspath(args.target), opened.target.bias)
+    info_notes = notes(info, facts.load_bias if facts is not None else None)
     if out.json:
-        out.write_json(info_json_object(info, info_notes))
+        out.write_json(info_json_object(info, info_notes, facts))
     else:
-        out.write(render_info(info, info_notes, out.style))
+        out.write(render_info(info, info_notes, out.style, facts))
     build_info_error = info.raw.get("build_info_error")
     if build_info_error:
         # What could be read is printed; the status says the report is incomplete.

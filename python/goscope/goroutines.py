@@ -122,16 +122,23 @@ class Listing:
     def document(self, goroutines: Sequence[Goroutine] | None = None) -> dict[str, Any]:
         """The JSON contract's object, with `goroutines` (default: all of them), and
         ``not_read`` when the goroutine limit left some unread."""
-        document: dict[str, Any] = {
-            "go_version": self.go_version,
-            "goroutines": list(self.goroutines if goroutines is None else goroutines),
-        }
-        if self.not_read:
-            document["not_read"] = self.not_read
-        return document
+        chosen = self.goroutines if goroutines is None else goroutines
+        return goroutines_document(self.go_version, chosen, self.not_read)
 
     def find(self, goid: int) -> Goroutine | None:
         return next((g for g in self.goroutines if g.get("id") == goid), None)
+
+
+def goroutines_document(
+    go_version: str | None, goroutines: Sequence[Goroutine], not_read: int = 0
+) -> dict[str, Any]:
+    """The JSON document of goroutines (``goroutines``, ``panic``, ``defer`` on both front
+    ends): the Go version, the goroutines, and ``not_read`` when the goroutine limit left some
+    unread."""
+    document: dict[str, Any] = {"go_version": go_version, "goroutines": list(goroutines)}
+    if not_read:
+        document["not_read"] = not_read
+    return document
 
 
 def parse_goroutine_ids(words: Sequence[str]) -> list[int] | None:

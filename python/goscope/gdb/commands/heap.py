@@ -1,5 +1,5 @@
 """``go heap``: what the heap holds — totals, objects by type, size class or root — and
-``go heap why ADDR``: what keeps an object alive."""
+``go heap --why ADDR`` (or ``why ADDR``): what keeps an object alive."""
 
 from __future__ import annotations
 
@@ -25,13 +25,26 @@ class HeapCommand(GoCommand):
         "pointers, grouped --by type, sizeclass or root, with retained sizes.\n"
         "\n"
         "  go heap [--top N] [--by type|sizeclass|root] [--totals] [--json]\n"
-        "  go heap why ADDR      the shortest path from a root to the object at ADDR\n"
-        "  go heap pprof FILE    a profile for go tool pprof; stacks are retaining paths"
+        "  go heap --why ADDR    the shortest path from a root to the object at ADDR\n"
+        "  go heap --pprof FILE  a profile for go tool pprof; stacks are retaining paths\n"
+        "(the options of `goscope heap`; `go heap why ADDR` and `go heap pprof FILE` too)"
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("action", nargs="?", choices=("why", "pprof"), help="why or pprof")
+        parser.add_argument(
+            "action", nargs="?", choices=("why", "pprof"), help="the same as --why or --pprof"
+        )
         parser.add_argument("operand", nargs="?", help="ADDR for why, FILE for pprof")
+        parser.add_argument(
+            "--why",
+            metavar="ADDR",
+            help="print the shortest path from a root to the object containing ADDR",
+        )
+        parser.add_argument(
+            "--pprof",
+            metavar="FILE",
+            help="write a pprof profile whose stacks are the retaining paths to FILE",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.add_argument(
             "--top",
@@ -51,12 +64,24 @@ class HeapCommand(GoCommand):
         )
 
     def run(self, args: argparse.Namespace) -> None:
-        target = process.current().target
+        if args.action is not None and (args.why is not None or args.pprof is not None):
+            raise gdb.GdbError(f"go heap: give `{args.action}` or --why/--pprof, not both")
+        if args.why is not None and args.pprof is not None:
+            raise gdb.GdbError("go heap: --why and --pprof are alternatives: give one")
+        why_addr: str | None = args.why
+        pprof_file: str | None = args.pprof
         if args.action == "why":
             if not args.operand:
                 raise gdb.GdbError("go heap why: give the address of a heap object")
+            why_addr = args.operand
+        elif args.action == "pprof":
+            if not args.operand:
+                raise gdb.GdbError("go heap pprof: give the file to write")
+            pprof_file = args.operand
+        target = process.current().target
+        if why_addr is not None:
             try:
-                addr = int(gdb.parse_and_eval(args.operand)) & 0xFFFF_FFFF_FFFF_FFFF
+                addr = int(gdb.parse_and_eval(why_addr)) & 0xFFFF_FFFF_FFFF_FFFF
             except gdb.error as e:
                 raise gdb.GdbError(f"go heap why: {e}") from None
             why = json.loads(target.heap_why_json(addr))
@@ -65,11 +90,9 @@ class HeapCommand(GoCommand):
             else:
                 output.write(render_why(why, gdb_style()) + "\n")
             return
-        if args.action == "pprof":
-            if not args.operand:
-                raise gdb.GdbError("go heap pprof: give the file to write")
-            size = target.heap_pprof(args.operand)
-            output.write(f"wrote {args.operand} ({human_bytes(size)}); go tool pprof -top it\n")
+        if pprof_file is not None:
+            size = target.heap_pprof(pprof_file)
+            output.write(f"wrote {pprof_file} ({human_bytes(size)}); go tool pprof -top it\n")
             return
         walk = json.loads(target.heap_json())
         report = None if args.totals else json.loads(target.heap_report_json(args.by, args.top))

@@ -11,7 +11,7 @@ import gdb
 
 from goscope.gdb import output, process
 from goscope.gdb.commands.base import GoCommand, gdb_style
-from goscope.goroutines import parse_goroutine_ids
+from goscope.goroutines import goroutines_document, parse_goroutine_ids
 from goscope.limits import not_read_note
 from goscope.render.panics import render_crash, render_defers, render_panics
 
@@ -98,9 +98,7 @@ class PanicCommand(GoCommand):
         if everything:
             chosen = [g for g in chosen if g.get("panics")]
         if args.json:
-            document: dict[str, Any] = {"goroutines": chosen}
-            if not_read:
-                document["not_read"] = not_read
+            document = goroutines_document(process.current().target.go_version, chosen, not_read)
             output.write_line(json.dumps(document, indent=2))
             return
         if chosen:
@@ -128,9 +126,7 @@ class DeferCommand(GoCommand):
         chosen, everything, not_read = _chosen("go defer", args.goroutines)
         if args.json:
             shown = [g for g in chosen if g.get("defers")] if everything else chosen
-            document: dict[str, Any] = {"goroutines": shown}
-            if not_read:
-                document["not_read"] = not_read
+            document = goroutines_document(process.current().target.go_version, shown, not_read)
             output.write_line(json.dumps(document, indent=2))
             return
         output.write_line(render_defers(chosen, gdb_style(), only_pending=everything))
