@@ -167,3 +167,11 @@ def test_gdb_init_json(installed: Path, tmp_path: Path) -> None:
     proc = _run(["goscope", "gdb-init", "--json"], tmp_path, _venv_env(installed))
     assert proc.returncode == 0, describe(proc)
     assert Path(json.loads(proc.stdout)["source"]).name == "gdbinit.py"
+
+
+def test_gdb_init_takes_no_target_options(installed: Path, tmp_path: Path) -> None:
+    """`gdb-init` reads no target: --exe and --color are refused, not silently ignored."""
+    for option in (["--exe", "bin"], ["--color", "always"]):
+        proc = _run(["goscope", "gdb-init", *option], tmp_path, _venv_env(installed))
+        assert proc.returncode == 2, describe(proc)
+        assert "unrecognized arguments" in proc.stderr, describe(proc)

@@ -76,6 +76,8 @@ class Subcommand:
     trailing: str | None = None
     #: Whether the subcommand declares its own positionals instead of CORE_OR_BINARY.
     own_targets: bool = False
+    #: Whether it reads a target at all (and so takes --exe and --color).
+    reads_targets: bool = True
     #: Whether it reads goroutines and takes --max-frames, --max-goroutines and --max-list.
     limits: bool = False
 
@@ -767,6 +769,7 @@ SUBCOMMANDS: list[Subcommand] = [
         add_arguments=_add_gdb_init_arguments,
         run=_run_gdb_init,
         own_targets=True,
+        reads_targets=False,
     ),
 ]
 
@@ -799,14 +802,20 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "target", metavar="CORE_OR_BINARY", help="a Go executable or core file"
             )
-        sub.add_argument("--exe", metavar="BIN", help="the executable, when the target is a core")
+        if command.reads_targets:
+            sub.add_argument(
+                "--exe", metavar="BIN", help="the executable, when the target is a core"
+            )
         sub.add_argument("--json", action="store_true", help="print JSON on stdout")
-        sub.add_argument(
-            "--color",
-            choices=("auto", "always", "never"),
-            default="auto",
-            help="colour the text output (default: auto, on a terminal only)",
-        )
+        if command.reads_targets:
+            sub.add_argument(
+                "--color",
+                choices=("auto", "always", "never"),
+                default="auto",
+                help="colour the text output (default: auto, on a terminal only)",
+            )
+        else:
+            sub.set_defaults(color="never", exe=None)
         command.add_arguments(sub)
         if command.limits:
             add_limit_arguments(sub)
