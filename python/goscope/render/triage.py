@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from goscope.render.heap import human_bytes
 from goscope.render.panics import render_crash
 from goscope.render.style import Style
 
@@ -74,15 +75,6 @@ def channel_lines(channels: Sequence[dict[str, Any]], style: Style, limit: int =
     return lines
 
 
-def _bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{n:,} bytes" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return f"{n:,} bytes"
-
-
 def scheduler_lines(scheduler: dict[str, Any], style: Style, limit: int = 16) -> list[str]:
     """Ps by state with their run queues, the global run queue, the GC phase and settings,
     and the memory statistics runtime.ReadMemStats would report; why any is unavailable."""
@@ -116,13 +108,13 @@ def scheduler_lines(scheduler: dict[str, Any], style: Style, limit: int = 16) ->
     if isinstance(percent, int):
         text += "; GOGC off" if percent < 0 else f"; GOGC {percent}"
     if isinstance(memory_limit, int) and memory_limit < 2**63 - 1:
-        text += f"; memory limit {_bytes(memory_limit)}"
+        text += f"; memory limit {human_bytes(memory_limit)}"
     lines.append(text)
     if stats:
         lines.append(
-            f"  heap {_bytes(stats['heap_inuse'])} in use, {_bytes(stats['heap_alloc'])} "
+            f"  heap {human_bytes(stats['heap_inuse'])} in use, {human_bytes(stats['heap_alloc'])} "
             f"allocated in {stats['heap_objects']:,} objects; "
-            f"stacks {_bytes(stats['stack_inuse'])}; {_bytes(stats['sys'])} from the OS"
+            f"stacks {human_bytes(stats['stack_inuse'])}; {human_bytes(stats['sys'])} from the OS"
         )
     for what, why in (scheduler.get("unavailable") or {}).items():
         lines.append(style.error(f"  {what.replace('_', ' ')} unavailable: {why}"))
