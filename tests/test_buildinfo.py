@@ -10,6 +10,7 @@ variant), the architecture (the ``GOARCH`` setting) and the function count.
 from __future__ import annotations
 
 import json
+import subprocess
 from types import ModuleType
 from typing import Any
 
@@ -69,6 +70,26 @@ def test_buildinfo_matches_build(fixture_binary: Fixture, native: ModuleType) ->
     assert info["arch"] == settings["GOARCH"]
     assert settings["CGO_ENABLED"] == ("1" if fx.cgo else "0")
     assert info["functions"] == len(native.Binary(str(fx.bin)).functions())
+    assert info.get("dwarf_compression") == _readelf_compression(fx), info.get("dwarf")
+
+
+def _readelf_compression(fx: Fixture) -> str | None:
+    """How ``readelf -t`` says .debug_info is compressed (``ZLIB`` -> ``zlib``), if it is."""
+    out = subprocess.run(
+        ["readelf", "-W", "-t", str(fx.bin)], capture_output=True, text=True, check=True
+    ).stdout
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if line.split()[-1:] == [".debug_info"]:
+            for detail in lines[i + 1 : i + 5]:
+                word = detail.split(",")[0].strip()
+                if word in ("ZLIB", "ZSTD"):
+                    return word.lower()
+                if detail.lstrip().startswith("["):
+                    if "COMPRESSED" not in detail:
+                        return None
+            return None
+    return None
 
 
 def test_dependency_check_is_not_vacuous(fixture_matrix: list[Fixture]) -> None:

@@ -158,6 +158,12 @@ class BinaryInfo:
         return str(value) if value is not None else None
 
     @property
+    def dwarf_compression(self) -> str | None:
+        """``zlib``, ``zstd`` or ``zlib (.zdebug)`` when DWARF is compressed."""
+        value = self.raw.get("dwarf_compression")
+        return str(value) if value else None
+
+    @property
     def symbols(self) -> bool | None:
         value = self.raw.get("symbols")
         return bool(value) if value is not None else None

@@ -21,7 +21,6 @@ import pwd
 import resource
 import shlex
 import shutil
-import struct
 import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -685,47 +684,6 @@ def core_findings(
 
 # -- the binary -------------------------------------------------------------------------------
 
-_SHF_COMPRESSED = 0x800
-_COMPRESSION = {1: "zlib", 2: "zstd"}
-
-
-def dwarf_compression(path: str) -> str | None:
-    """How the binary's DWARF is compressed: ``zlib``, ``zstd``, ``zlib (.zdebug)``, or None
-    when it is not compressed or cannot be read. Only 64-bit little-endian ELF is read."""
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(64)
-            if len(header) < 64 or header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:
-                return None
-            shoff, shentsize, shnum, shstrndx = (
-                struct.unpack_from("<Q", header, 0x28)[0],
-                *struct.unpack_from("<HHH", header, 0x3A),
-            )
-            if shoff == 0 or shentsize < 64 or shnum == 0 or shnum > 4096 or shstrndx >= shnum:
-                return None
-            handle.seek(shoff)
-            table = handle.read(shentsize * shnum)
-            if len(table) < shentsize * shnum:
-                return None
-            sections = [struct.unpack_from("<IIQQQQ", table, i * shentsize) for i in range(shnum)]
-            _, _, _, _, names_offset, names_size = sections[shstrndx]
-            handle.seek(names_offset)
-            names = handle.read(min(names_size, 1 << 20))
-            for name_offset, _, flags, _, offset, size in sections:
-                end = names.find(b"\0", name_offset)
-                name = names[name_offset:end].decode(errors="replace") if end >= 0 else ""
-                if name.startswith(".zdebug_"):
-                    return "zlib (.zdebug)"
-                if name.startswith(".debug_") and flags & _SHF_COMPRESSED and size >= 4:
-                    handle.seek(offset)
-                    chunk = handle.read(4)
-                    if len(chunk) == 4:
-                        kind = struct.unpack("<I", chunk)[0]
-                        return _COMPRESSION.get(kind, f"type {kind}")
-    except (OSError, struct.error):
-        return None
-    return None
-
 
 def gdb_configuration() -> str | None:
     """``gdb --configuration`` of the GDB on PATH, or None."""
@@ -760,7 +718,7 @@ def _dwarf(info: BinaryInfo, path: str, configuration: str | None) -> list[Findi
             )
         )
     elif dwarf == "compressed":
-        kind = dwarf_compression(path) or "zlib"
+        kind = info.dwarf_compression or "zlib"
         if kind.startswith("zstd"):
             supported = configuration is not None and "--with-zstd" in configuration
             if supported:
@@ -981,7 +939,7 @@ def binary_findings(
     except GoscopeError as error:
         return [Finding("binary", ERROR, f"{path}: {error}", None, BINARY)]
     if configuration is None and info.dwarf == "compressed":
-        kind = dwarf_compression(path)
+        kind = info.dwarf_compression
         configuration = gdb_configuration() if kind and kind.startswith("zstd") else None
     findings = [Finding("binary", OK, f"{path} is a Go executable.")]
     findings.append(_go_version(info))

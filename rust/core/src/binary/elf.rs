@@ -52,6 +52,9 @@ pub struct ElfImage {
     pub sections: Vec<Section>,
     segments: Vec<Segment>,
     pub dwarf: Dwarf,
+    /// How compressed DWARF is compressed: `zlib`, `zstd` (the ELF compression header's
+    /// type), or `zlib (.zdebug)` for the older GNU sections.
+    pub dwarf_compression: Option<String>,
     pub has_symtab: bool,
     pub build_id: Option<String>,
     /// Set when sections or segments extend past the end of the file (a cut-short copy).
@@ -113,6 +116,7 @@ impl ElfImage {
 
         let mut sections = Vec::new();
         let mut dwarf = Dwarf::Absent;
+        let mut dwarf_compression = None;
         let mut relative_relocs = Vec::new();
         let section_table = header
             .sections(endian, bytes)
@@ -129,6 +133,25 @@ impl ElfImage {
                     Dwarf::Compressed
                 } else {
                     Dwarf::Present
+                };
+                dwarf_compression = if name.starts_with(".z") {
+                    Some("zlib (.zdebug)".to_string())
+                } else if compressed {
+                    // Elf64_Chdr starts with ch_type: 1 zlib, 2 zstd.
+                    let kind = section
+                        .data()
+                        .ok()
+                        .and_then(|d| d.get(..4))
+                        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                        .map(u32::from_le_bytes);
+                    Some(match kind {
+                        Some(1) => "zlib".to_string(),
+                        Some(2) => "zstd".to_string(),
+                        Some(k) => format!("type {k}"),
+                        None => "an unreadable compression header".to_string(),
+                    })
+                } else {
+                    None
                 };
             }
             let file_range = if kind == elf::SHT_NOBITS {
@@ -210,6 +233,7 @@ impl ElfImage {
             sections,
             segments,
             dwarf,
+            dwarf_compression,
             has_symtab,
             build_id,
             truncation,

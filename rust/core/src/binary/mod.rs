@@ -43,6 +43,8 @@ pub struct BinaryInfo {
     pub build_id: Option<String>,
     pub go_build_id: Option<String>,
     pub dwarf: Dwarf,
+    /// How compressed DWARF is compressed (`zlib`, `zstd`, `zlib (.zdebug)`).
+    pub dwarf_compression: Option<String>,
     pub symbols: bool,
     pub go_version: Option<String>,
     /// Whether the Go version lies in the range goscope supports (None when unknown).
@@ -235,6 +237,7 @@ impl Binary {
             build_id: self.image.build_id.clone(),
             go_build_id: self.go_build_id.clone(),
             dwarf: self.image.dwarf,
+            dwarf_compression: self.image.dwarf_compression.clone(),
             symbols: self.image.has_symtab,
             go_version: bi.map(|b| b.go_version.clone()),
             go_version_supported: supported,
