@@ -1175,3 +1175,66 @@ fn typed_reads_and_strings() {
     assert_eq!(by_ref.read_u16(0x10).unwrap(), 0x0201);
     assert_eq!(shared.read_u16(0x10).unwrap(), 0x0201);
 }
+
+/// Memory behind a debugger's callback is read only on the thread that asked: streaming
+/// goroutines over it (which decodes on worker threads over other memory) calls the reader
+/// from the calling thread alone, and lists exactly the goroutines of the runtime's own
+/// traceback.
+#[test]
+fn callback_memory_is_read_on_the_calling_thread() {
+    use std::collections::BTreeSet;
+    let fixtures: Vec<Fixture> = core_fixtures()
+        .into_iter()
+        .filter(|f| f.program == "crash" && f.variant == "default")
+        .collect();
+    assert!(!fixtures.is_empty(), "no crash-default fixtures");
+    for fx in &fixtures {
+        let binary = Arc::new(goscope_core::Binary::open(&fx.bin()).expect("binary opens"));
+        let (core, _) = fx.open();
+        let threads = core.threads().to_vec();
+        let inner = Arc::new(fx.memory());
+        let bias = inner.bias();
+        let readers = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+        let callback = {
+            let readers = readers.clone();
+            let inner = inner.clone();
+            CallbackMemory::new(move |addr, len| {
+                if let Ok(mut seen) = readers.lock() {
+                    seen.insert(format!("{:?}", std::thread::current().id()));
+                }
+                inner.read_vec(addr, len)
+            })
+        };
+        let memory: Arc<dyn Memory> = Arc::new(PageCache::new(callback));
+        assert!(!memory.concurrent(), "{}", fx.id());
+        let target = goscope_core::session::Target::from_parts(binary, memory, bias, threads)
+            .unwrap_or_else(|e| panic!("{}: {e}", fx.id()));
+        let mut out = Vec::new();
+        target
+            .runtime()
+            .write_goroutines_json(&mut out, true, &|_| true)
+            .expect("goroutines stream");
+        let this = format!("{:?}", std::thread::current().id());
+        let seen = readers.lock().expect("lock").clone();
+        assert_eq!(
+            seen,
+            BTreeSet::from([this]),
+            "{}: read from other threads",
+            fx.id()
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        let listed: BTreeSet<u64> = doc["goroutines"]
+            .as_array()
+            .expect("goroutines")
+            .iter()
+            .filter_map(|g| g["id"].as_u64())
+            .collect();
+        let traceback = std::fs::read_to_string(fx.dir.join("traceback.txt")).expect("traceback");
+        let expected: BTreeSet<u64> = traceback
+            .lines()
+            .filter_map(|l| l.strip_prefix("goroutine "))
+            .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+            .collect();
+        assert_eq!(listed, expected, "{}", fx.id());
+    }
+}

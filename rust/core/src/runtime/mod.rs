@@ -1044,6 +1044,22 @@ impl Runtime {
         // channel of its own that holds one: taking from the workers in turn restores
         // `allgs` order, and memory stays bounded by two chunks per worker. This thread
         // writes while the workers encode.
+        if !self.mem.concurrent() {
+            // Memory only this thread may read: decode here, one chunk at a time.
+            let mut state = ChunkState::new(self);
+            for c in 0..chunks {
+                let range = c * size..((c + 1) * size).min(total);
+                let chunk =
+                    self.encode_chunk(&mut state, range, with_stacks, keep, format, &limits)?;
+                if emit(chunk)? {
+                    break;
+                }
+            }
+            if let Some(next) = cut {
+                done.not_read = self.live_goroutines(next..total);
+            }
+            return Ok(done);
+        }
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(1, MAX_WORKERS) as u64;

@@ -115,6 +115,10 @@ fn overlap(p: u64, addr: u64, len: usize) -> (u64, u64) {
 }
 
 impl<M: Memory> Memory for PageCache<M> {
+    fn concurrent(&self) -> bool {
+        self.inner.concurrent()
+    }
+
     fn read_at(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
         if buf.is_empty() {
             return Ok(());

@@ -23,6 +23,11 @@ impl<F> Memory for CallbackMemory<F>
 where
     F: Fn(u64, usize) -> Result<Vec<u8>> + Send + Sync,
 {
+    /// A debugger's reader runs on the debugger's thread only.
+    fn concurrent(&self) -> bool {
+        false
+    }
+
     fn read_at(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
         if buf.is_empty() {
             return Ok(());

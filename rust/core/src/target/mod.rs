@@ -41,11 +41,22 @@ pub trait Memory: Send + Sync {
     /// A hint that data read so far will not be needed again soon: backends that keep pages
     /// (mapped cores, caches) may let them go to bound memory over long walks.
     fn trim(&self) {}
+
+    /// Whether reads may come from several threads at once. A debugger's callback (GDB's
+    /// Python API) may be entered only on the debugger's own thread: decoding over such
+    /// memory stays on the thread that asked for it.
+    fn concurrent(&self) -> bool {
+        true
+    }
 }
 
 impl<M: Memory + ?Sized> Memory for &M {
     fn read_at(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
         (**self).read_at(addr, buf)
+    }
+
+    fn concurrent(&self) -> bool {
+        (**self).concurrent()
     }
 }
 
@@ -53,11 +64,19 @@ impl<M: Memory + ?Sized> Memory for Box<M> {
     fn read_at(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
         (**self).read_at(addr, buf)
     }
+
+    fn concurrent(&self) -> bool {
+        (**self).concurrent()
+    }
 }
 
 impl<M: Memory + ?Sized> Memory for Arc<M> {
     fn read_at(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
         (**self).read_at(addr, buf)
+    }
+
+    fn concurrent(&self) -> bool {
+        (**self).concurrent()
     }
 
     fn trim(&self) {
