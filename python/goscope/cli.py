@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn, TextIO
 from goscope import Binary, GoscopeError, Target, __version__, _native
 from goscope.elf_header import is_core_file
 from goscope.goroutines import (
-    Filters,
-    Listing,
+    ListsGoroutines,
     add_filter_arguments,
+    add_stack_options,
     filters_from,
     parse_goroutine_ids,
 )
@@ -128,7 +128,7 @@ def _run_info(args: argparse.Namespace, out: Output) -> int:
 # -- goroutines, bt, threads: a core file and its executable ----------------------------------
 
 
-class OpenedCore:
+class OpenedCore(ListsGoroutines):
     """A core opened with its executable, and what the renderers need besides it."""
 
     def __init__(self, target: Target, executable: str) -> None:
@@ -139,14 +139,6 @@ class OpenedCore:
     def binary(self) -> Binary:
         # Opened only when a renderer needs it: a JSON listing never does.
         return Binary(self.executable)
-
-    def listing(
-        self,
-        with_stacks: bool = True,
-        max_frames: int | None = None,
-        filters: Filters | None = None,
-    ) -> Listing:
-        return Listing.of(self.target, with_stacks, max_frames, filters)
 
     def goroutine(self, goid: int) -> dict[str, Any] | None:
         """The goroutine with this id (looked for among all, whatever --max-goroutines)."""
@@ -248,18 +240,7 @@ def _run_goroutines(args: argparse.Namespace, out: Output) -> int:
 
 
 def _add_bt_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "goroutines",
-        nargs="*",
-        metavar="ID|all",
-        help="goroutine ids, or `all` (the default)",
-    )
-    parser.add_argument(
-        "-s",
-        "--system",
-        action="store_true",
-        help="also show the frames a running goroutine's thread has on its system stack",
-    )
+    add_stack_options(parser, "default: all")
 
 
 def _run_bt(args: argparse.Namespace, out: Output) -> int:
@@ -419,40 +400,14 @@ def _run_crash(args: argparse.Namespace, out: Output) -> int:
 
 
 def _add_heap_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--top",
-        type=int,
-        default=10,
-        metavar="N",
-        help="how many size classes and groups to list, most bytes first (default: 10)",
-    )
-    parser.add_argument(
-        "--by",
-        choices=("type", "sizeclass", "root"),
-        default="type",
-        help="group objects by their type, size class or the root that first reaches them "
-        "(default: type)",
-    )
-    parser.add_argument(
-        "--why",
-        type=lambda s: int(s, 0),
-        metavar="ADDR",
-        help="print the shortest path from a root to the object containing ADDR",
-    )
-    parser.add_argument(
-        "--pprof",
-        metavar="FILE",
-        help="write a pprof profile (inuse_objects, inuse_space) whose stacks are the "
-        "retaining paths, for go tool pprof",
-    )
-    parser.add_argument(
-        "--totals",
-        action="store_true",
-        help="only the heap walk's totals and size classes (no object graph: fast)",
-    )
+    from goscope.heap import add_object_options, add_report_options
+
+    add_report_options(parser)
+    add_object_options(parser, lambda s: int(s, 0))
 
 
 def _run_heap(args: argparse.Namespace, out: Output) -> int:
+    from goscope.heap import heap_document, walk_and_report
     from goscope.render.heap import human_bytes, render_heap, render_report, render_why
 
     opened = open_core(args)
@@ -470,16 +425,12 @@ def _run_heap(args: argparse.Namespace, out: Output) -> int:
         for warning in why.get("warnings") or [f"{args.why:#x} is not a heap object"]:
             print(f"goscope: {warning}", file=sys.stderr)
         return EXIT_ERROR
-    walk = json.loads(target.heap_json())
-    report = None if args.totals else json.loads(target.heap_report_json(args.by, args.top))
+    walk, report = walk_and_report(target, args)
     if args.pprof:
         size = target.heap_pprof(args.pprof)
         print(f"goscope: wrote {args.pprof} ({human_bytes(size)})", file=sys.stderr)
     if out.json:
-        document = {"go_version": target.go_version, **walk}
-        if report is not None:
-            document["report"] = report
-        out.write_json(document)
+        out.write_json(heap_document(target, walk, report))
     else:
         text = render_heap(walk, args.top, out.style)
         if report is not None:

@@ -129,6 +129,38 @@ class Listing:
         return next((g for g in self.goroutines if g.get("id") == goid), None)
 
 
+class ListsGoroutines:
+    """Something with a ``target`` (a ``goscope.Target``) whose goroutines it lists: the
+    command line's opened core and GDB's process alike."""
+
+    target: Any
+
+    def listing(
+        self,
+        with_stacks: bool = True,
+        max_frames: int | None = None,
+        filters: Filters | None = None,
+    ) -> Listing:
+        return Listing.of(self.target, with_stacks, max_frames, filters)
+
+
+def add_stack_options(parser: argparse.ArgumentParser, default: str) -> None:
+    """The goroutine ids and ``-s/--system`` of ``bt`` (`default`: which goroutines none
+    means)."""
+    parser.add_argument(
+        "goroutines",
+        nargs="*",
+        metavar="ID|all",
+        help=f"goroutine ids, or `all`; {default}",
+    )
+    parser.add_argument(
+        "-s",
+        "--system",
+        action="store_true",
+        help="also show the frames a running goroutine's thread has on its system stack",
+    )
+
+
 def goroutines_document(
     go_version: str | None, goroutines: Sequence[Goroutine], not_read: int = 0
 ) -> dict[str, Any]:

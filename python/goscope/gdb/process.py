@@ -25,27 +25,19 @@ from goscope import Target
 from goscope.binary_info import BinaryInfo
 from goscope.gdb import machine, params
 from goscope.gdb import target as gdb_target
-from goscope.goroutines import Filters, Listing
+from goscope.goroutines import ListsGoroutines
 
 _MASK = (1 << 64) - 1
 
 
 @dataclass
-class Process:
+class Process(ListsGoroutines):
     """The target of the selected inferior, with what the commands need besides it."""
 
     target: Target
     executable: str
     kind: str
     key: tuple[Any, ...]
-
-    def listing(
-        self,
-        with_stacks: bool = True,
-        max_frames: int | None = None,
-        filters: Filters | None = None,
-    ) -> Listing:
-        return Listing.of(self.target, with_stacks, max_frames, filters)
 
     def goroutine(self, goid: int, max_frames: int | None = None) -> dict[str, Any] | None:
         text = self.target.goroutine_json(goid, max_frames)

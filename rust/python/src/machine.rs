@@ -1,7 +1,7 @@
 //! What the GDB side needs to know about an architecture, from the core's `arch` layer: the
 //! registers it reads and writes, the signal frame's layout and the trap instruction.
 
-use goscope_core::arch::Arch;
+use goscope_core::arch::{Arch, Role};
 use pyo3::prelude::*;
 
 /// The registers, signal frame and trap instruction of one architecture, named as GDB names
@@ -39,23 +39,24 @@ pub(crate) struct PyMachine {
 #[pyfunction]
 pub(crate) fn machine(gdb_arch: &str) -> Option<PyMachine> {
     let arch = Arch::from_gdb_name(gdb_arch)?;
-    let names = arch.gdb();
+    let set = arch.registers();
     let signal = arch.signal_context();
     let trap = arch.trap();
-    let thread_registers = [names.pc, names.sp, names.fp, names.g]
-        .into_iter()
-        .chain(names.lr)
-        .chain(names.tls)
-        .collect();
+    let lr = set.role_name(Role::Lr);
+    let tls = set.role_name(Role::Tls);
+    let [pc, sp, fp, g] = [Role::Pc, Role::Sp, Role::Fp, Role::G]
+        .map(|r| set.role_name(r))
+        .map(|name| name.unwrap_or("?"));
+    let thread_registers = [pc, sp, fp, g].into_iter().chain(lr).chain(tls).collect();
     Some(PyMachine {
         go_arch: arch.go_name(),
-        gdb_arch: names.arch,
-        pc: names.pc,
-        sp: names.sp,
-        fp: names.fp,
-        g: names.g,
-        lr: names.lr,
-        tls: names.tls,
+        gdb_arch: arch.gdb_name(),
+        pc,
+        sp,
+        fp,
+        g,
+        lr,
+        tls,
         thread_registers,
         signal_pc: signal.map(|s| s.pc),
         signal_sp: signal.map(|s| s.sp),

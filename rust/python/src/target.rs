@@ -215,6 +215,23 @@ impl LiveMemory {
 }
 
 impl PyTarget {
+    /// `value(target)` as JSON, computed with the GIL released; `during` names the work
+    /// for errors and contained panics.
+    fn json_of<T: serde::Serialize>(
+        &self,
+        py: Python<'_>,
+        during: &'static str,
+        value: impl FnOnce(&Target) -> T + Send,
+    ) -> Result<String, BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard(during, || {
+                let target = lock(inner);
+                encode!(&value(&target), during)
+            })
+        })
+    }
+
     fn new_live(
         py: Python<'_>,
         binary: Arc<Binary>,
@@ -640,13 +657,8 @@ impl PyTarget {
     /// A walk of the heap as JSON: `{"totals": {...}, "size_classes": [...], "found",
     /// "idle_source", "warnings": [...]}`, counted from the spans' allocation bits.
     fn heap_json(&self, py: Python<'_>) -> Result<String, BindingError> {
-        let inner = &self.inner;
-        py.detach(|| {
-            guard("walking the heap", || {
-                let target = lock(inner);
-                let walk = target.runtime().heap_walk(target.layout());
-                encode!(&walk, "encoding the heap walk as JSON")
-            })
+        self.json_of(py, "walking the heap", |target| {
+            target.runtime().heap_walk(target.layout())
         })
     }
 
@@ -710,27 +722,18 @@ impl PyTarget {
 
     /// The runtime's Ps as JSON: id, status, the M holding it, run queue length.
     fn ps_json(&self, py: Python<'_>) -> Result<String, BindingError> {
-        let inner = &self.inner;
-        py.detach(|| {
-            guard("listing Ps", || {
-                let target = lock(inner);
-                encode!(&target.runtime().ps(), "encoding Ps as JSON")
-            })
-        })
+        self.json_of(py, "listing Ps", |target| target.runtime().ps())
     }
 
     /// The scheduler and memory statistics as JSON: Ps and their states, local and global
     /// run queue lengths, the GC phase, GOGC and the memory limit, what runtime.ReadMemStats
     /// would report, why any of them is unavailable, and how each runtime variable was found.
     fn scheduler_json(&self, py: Python<'_>) -> Result<String, BindingError> {
-        let inner = &self.inner;
-        py.detach(|| {
-            guard("reading the scheduler and memory statistics", || {
-                let target = lock(inner);
-                let scheduler = target.runtime().scheduler(target.layout());
-                encode!(&scheduler, "encoding the scheduler as JSON")
-            })
-        })
+        self.json_of(
+            py,
+            "reading the scheduler and memory statistics",
+            |target| target.runtime().scheduler(target.layout()),
+        )
     }
 
     /// One goroutine as a JSON object, or None when no live goroutine has that id; within
@@ -773,13 +776,7 @@ impl PyTarget {
 
     /// Every M as a JSON list (address, id, thread id, g0, gsignal, curg, p, lockedg).
     fn ms_json(&self, py: Python<'_>) -> Result<String, BindingError> {
-        let inner = &self.inner;
-        py.detach(|| {
-            guard("listing Ms", || {
-                let target = lock(inner);
-                encode!(&target.runtime().ms(), "encoding Ms as JSON")
-            })
-        })
+        self.json_of(py, "listing Ms", |target| target.runtime().ms().to_vec())
     }
 
     /// Facts about the target as a JSON object: kind, where memory comes from, Go version,

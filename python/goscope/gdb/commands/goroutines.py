@@ -11,7 +11,12 @@ import gdb
 
 from goscope.gdb import output, process, unwind
 from goscope.gdb.commands.base import GoCommand, gdb_style
-from goscope.goroutines import add_filter_arguments, filters_from, parse_goroutine_ids
+from goscope.goroutines import (
+    add_filter_arguments,
+    add_stack_options,
+    filters_from,
+    parse_goroutine_ids,
+)
 from goscope.limits import limit_argument
 from goscope.render.goroutines import render_threads
 
@@ -53,18 +58,7 @@ class GoroutinesCommand(GoCommand):
 
 
 def _add_stack_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "goroutines",
-        nargs="*",
-        metavar="ID|all",
-        help="goroutine ids, or `all`; default: the goroutine on GDB's selected thread",
-    )
-    parser.add_argument(
-        "-s",
-        "--system",
-        action="store_true",
-        help="also show the frames a running goroutine's thread has on its system stack",
-    )
+    add_stack_options(parser, "default: the goroutine on GDB's selected thread")
     parser.add_argument(
         "--max-frames",
         type=limit_argument,

@@ -10,6 +10,12 @@ import gdb
 
 from goscope.gdb import output, process
 from goscope.gdb.commands.base import GoCommand, gdb_style
+from goscope.heap import (
+    add_object_options,
+    add_report_options,
+    heap_document,
+    walk_and_report,
+)
 from goscope.render.heap import human_bytes, render_heap, render_report, render_why
 
 
@@ -35,33 +41,9 @@ class HeapCommand(GoCommand):
             "action", nargs="?", choices=("why", "pprof"), help="the same as --why or --pprof"
         )
         parser.add_argument("operand", nargs="?", help="ADDR for why, FILE for pprof")
-        parser.add_argument(
-            "--why",
-            metavar="ADDR",
-            help="print the shortest path from a root to the object containing ADDR",
-        )
-        parser.add_argument(
-            "--pprof",
-            metavar="FILE",
-            help="write a pprof profile whose stacks are the retaining paths to FILE",
-        )
         parser.add_argument("--json", action="store_true", help="print JSON")
-        parser.add_argument(
-            "--top",
-            type=int,
-            default=10,
-            metavar="N",
-            help="how many size classes and groups to list, most bytes first (default: 10)",
-        )
-        parser.add_argument(
-            "--by",
-            choices=("type", "sizeclass", "root"),
-            default="type",
-            help="group objects by type, size class or the root first reaching them",
-        )
-        parser.add_argument(
-            "--totals", action="store_true", help="only the walk's totals (no object graph)"
-        )
+        add_report_options(parser)
+        add_object_options(parser)
 
     def run(self, args: argparse.Namespace) -> None:
         if args.action is not None and (args.why is not None or args.pprof is not None):
@@ -94,13 +76,9 @@ class HeapCommand(GoCommand):
             size = target.heap_pprof(pprof_file)
             output.write(f"wrote {pprof_file} ({human_bytes(size)}); go tool pprof -top it\n")
             return
-        walk = json.loads(target.heap_json())
-        report = None if args.totals else json.loads(target.heap_report_json(args.by, args.top))
+        walk, report = walk_and_report(target, args)
         if args.json:
-            document = {"go_version": target.go_version, **walk}
-            if report is not None:
-                document["report"] = report
-            output.write(json.dumps(document, indent=2) + "\n")
+            output.write(json.dumps(heap_document(target, walk, report), indent=2) + "\n")
             return
         text = render_heap(walk, args.top, gdb_style())
         if report is not None:

@@ -1,6 +1,6 @@
 //! linux/amd64.
 
-use super::{GcPhaseStore, GdbNames, RegisterSet, SignalContext, Trap};
+use super::{GcPhaseStore, RegisterSet, Role, SignalContext, Trap};
 
 /// `user_regs_struct`.
 pub const REGISTERS: RegisterSet = RegisterSet {
@@ -9,12 +9,13 @@ pub const REGISTERS: RegisterSet = RegisterSet {
         "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds",
         "es", "fs", "gs",
     ],
-    pc: 16,
-    sp: 19,
-    fp: 4,
-    g: 1,
-    lr: None,
-    tls: Some(21),
+    roles: &[
+        (Role::Pc, 16),
+        (Role::Sp, 19),
+        (Role::Fp, 4),
+        (Role::G, 1),
+        (Role::Tls, 21),
+    ],
     tls_name: "fs_base",
 };
 
@@ -26,15 +27,7 @@ pub const SIGNAL_CONTEXT: SignalContext = SignalContext {
     sp: 40 + 120,
 };
 
-pub const GDB: GdbNames = GdbNames {
-    arch: "i386:x86-64",
-    pc: "rip",
-    sp: "rsp",
-    fp: "rbp",
-    g: "r14",
-    lr: None,
-    tls: Some("fs_base"),
-};
+pub const GDB_ARCH: &str = "i386:x86-64";
 
 /// INT3; the thread stops with the pc after it.
 pub const TRAP: Trap = Trap {

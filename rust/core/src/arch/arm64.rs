@@ -1,6 +1,6 @@
 //! linux/arm64.
 
-use super::{GdbNames, RegisterSet, Trap};
+use super::{RegisterSet, Role, Trap};
 
 /// `user_pt_regs`: x0–x30, sp, pc, pstate.
 pub const REGISTERS: RegisterSet = RegisterSet {
@@ -9,24 +9,17 @@ pub const REGISTERS: RegisterSet = RegisterSet {
         "x14", "x15", "x16", "x17", "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26",
         "x27", "x28", "x29", "x30", "sp", "pc", "pstate",
     ],
-    pc: 32,
-    sp: 31,
-    fp: 29,
-    g: 28,
-    lr: Some(30),
-    tls: None,
+    roles: &[
+        (Role::Pc, 32),
+        (Role::Sp, 31),
+        (Role::Fp, 29),
+        (Role::G, 28),
+        (Role::Lr, 30),
+    ],
     tls_name: "tpidr_el0",
 };
 
-pub const GDB: GdbNames = GdbNames {
-    arch: "aarch64",
-    pc: "pc",
-    sp: "sp",
-    fp: "x29",
-    g: "x28",
-    lr: Some("x30"),
-    tls: None,
-};
+pub const GDB_ARCH: &str = "aarch64";
 
 /// `BRK #0`; the pc stays at it.
 pub const TRAP: Trap = Trap {

@@ -17,23 +17,30 @@ pub enum Arch {
     Arm64,
 }
 
-/// A thread's general-purpose registers as the kernel dumps them (NT_PRSTATUS `pr_reg`),
-/// and the index of each register Go's runtime gives a meaning.
-#[derive(Debug)]
-pub struct RegisterSet {
-    /// Names in the kernel's order.
-    pub names: &'static [&'static str],
-    pub pc: usize,
-    pub sp: usize,
-    pub fp: usize,
+/// A register Go's runtime gives a meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Pc,
+    Sp,
+    Fp,
     /// Where ABIInternal keeps the current goroutine's `g`.
-    pub g: usize,
+    G,
     /// The link register, on architectures whose calls leave the return address in one.
-    pub lr: Option<usize>,
+    Lr,
     /// The thread pointer, when it is part of the register block (amd64 `fs_base`; arm64
     /// keeps `tpidr_el0` in a note of its own).
-    pub tls: Option<usize>,
-    /// The thread pointer's name.
+    Tls,
+}
+
+/// A thread's general-purpose registers as the kernel dumps them (NT_PRSTATUS `pr_reg`),
+/// and which of them have a role.
+#[derive(Debug)]
+pub struct RegisterSet {
+    /// Names in the kernel's order (GDB's names too).
+    pub names: &'static [&'static str],
+    /// The index in `names` of each register with a role.
+    pub roles: &'static [(Role, usize)],
+    /// The thread pointer's name, in the register block or not.
     pub tls_name: &'static str,
 }
 
@@ -45,19 +52,6 @@ pub struct SignalContext {
     pub ucontext_size: u64,
     pub pc: u64,
     pub sp: u64,
-}
-
-/// GDB's names for the architecture and for the registers the unwinder reads and writes.
-#[derive(Debug, Serialize)]
-pub struct GdbNames {
-    /// What `gdb.Architecture.name()` says.
-    pub arch: &'static str,
-    pub pc: &'static str,
-    pub sp: &'static str,
-    pub fp: &'static str,
-    pub g: &'static str,
-    pub lr: Option<&'static str>,
-    pub tls: Option<&'static str>,
 }
 
 /// The breakpoint instruction `runtime.Breakpoint()` executes.
@@ -75,6 +69,26 @@ pub struct Trap {
 pub struct GcPhaseStore {
     pub target: u64,
     pub write_barrier: Option<u64>,
+}
+
+impl RegisterSet {
+    /// The name of register `i` of the kernel's order.
+    pub fn name(&self, i: usize) -> Option<&'static str> {
+        self.names.get(i).copied()
+    }
+
+    /// The index of the register with `role`, when the architecture has one.
+    pub fn index(&self, role: Role) -> Option<usize> {
+        self.roles
+            .iter()
+            .find(|&&(r, _)| r == role)
+            .map(|&(_, i)| i)
+    }
+
+    /// The name of the register with `role`.
+    pub fn role_name(&self, role: Role) -> Option<&'static str> {
+        self.index(role).and_then(|i| self.name(i))
+    }
 }
 
 impl Arch {
@@ -103,16 +117,18 @@ impl Arch {
         }
     }
 
-    pub fn gdb(self) -> &'static GdbNames {
+    /// What GDB calls the architecture (`gdb.Architecture.name()`); GDB names registers as
+    /// the kernel does.
+    pub fn gdb_name(self) -> &'static str {
         match self {
-            Arch::Amd64 => &amd64::GDB,
-            Arch::Arm64 => &arm64::GDB,
+            Arch::Amd64 => amd64::GDB_ARCH,
+            Arch::Arm64 => arm64::GDB_ARCH,
         }
     }
 
     /// The architecture GDB calls `name`.
     pub fn from_gdb_name(name: &str) -> Option<Arch> {
-        Arch::ALL.into_iter().find(|a| a.gdb().arch == name)
+        Arch::ALL.into_iter().find(|a| a.gdb_name() == name)
     }
 
     pub fn trap(self) -> &'static Trap {
@@ -125,7 +141,7 @@ impl Arch {
     /// Whether a call pushes the return address on the stack (amd64) rather than leaving it
     /// in the link register (arm64).
     pub fn return_address_on_stack(self) -> bool {
-        self.registers().lr.is_none()
+        self.registers().index(Role::Lr).is_none()
     }
 
     /// The inlined `setGCPhase` stores in `code` (at file address `base`), how a stripped

@@ -41,30 +41,22 @@ pub struct TriageDocument<'a> {
     pub blocking: &'a Blocking,
 }
 
-/// The signal that stopped a core, as its NT_SIGINFO note records it.
+/// The signal that stopped a core, as its NT_SIGINFO note records it, with its name and
+/// whether the kernel raised it.
 #[derive(Debug, Serialize)]
-pub struct SignalDocument {
-    pub signo: i32,
+pub struct SignalDocument<'a> {
+    #[serde(flatten)]
+    pub info: &'a SignalInfo,
     pub name: String,
-    pub code: i32,
-    pub errno: i32,
-    pub fault_addr: Option<u64>,
-    pub sender_pid: Option<i32>,
-    pub sender_uid: Option<u32>,
     pub from_kernel: bool,
 }
 
-impl From<&SignalInfo> for SignalDocument {
-    fn from(s: &SignalInfo) -> SignalDocument {
+impl<'a> From<&'a SignalInfo> for SignalDocument<'a> {
+    fn from(info: &'a SignalInfo) -> SignalDocument<'a> {
         SignalDocument {
-            signo: s.signo,
-            name: s.signal_name(),
-            code: s.code,
-            errno: s.errno,
-            fault_addr: s.fault_addr,
-            sender_pid: s.sender_pid,
-            sender_uid: s.sender_uid,
-            from_kernel: s.from_kernel(),
+            info,
+            name: info.signal_name(),
+            from_kernel: info.from_kernel(),
         }
     }
 }
@@ -78,7 +70,7 @@ pub struct TargetDocument<'a> {
     pub go_version: Option<&'a str>,
     pub bias: u64,
     pub layout: LayoutSource,
-    pub signal: Option<SignalDocument>,
+    pub signal: Option<SignalDocument<'a>>,
     pub warnings: &'a [String],
     pub goroutines: usize,
     pub goroutine_slots: u64,

@@ -1,7 +1,7 @@
 //! A thread's general-purpose registers, with the few that Go's runtime gives a meaning
 //! (pc, sp, frame pointer, link register, the current g) under arch-neutral names.
 
-use crate::arch::Arch;
+use crate::arch::{Arch, Role};
 
 const MAX_REGS: usize = 34;
 
@@ -47,16 +47,16 @@ impl Registers {
     /// Whether `name` is the thread pointer kept outside the register block.
     fn is_tls_note(&self, name: &str) -> bool {
         let set = self.arch.registers();
-        set.tls.is_none() && name == set.tls_name
+        set.index(Role::Tls).is_none() && name == set.tls_name
     }
 
     fn index(&self, name: &str) -> Option<usize> {
         let set = self.arch.registers();
         match name {
-            "pc" => Some(set.pc),
-            "sp" => Some(set.sp),
-            "fp" => Some(set.fp),
-            "lr" => set.lr,
+            "pc" => set.index(Role::Pc),
+            "sp" => set.index(Role::Sp),
+            "fp" => set.index(Role::Fp),
+            "lr" => set.index(Role::Lr),
             _ => set.names.iter().position(|&n| n == name),
         }
     }
@@ -89,37 +89,38 @@ impl Registers {
         self.values.get(i).copied().unwrap_or(0)
     }
 
+    fn role(&self, role: Role) -> Option<u64> {
+        self.arch.registers().index(role).map(|i| self.at(i))
+    }
+
     pub fn pc(&self) -> u64 {
-        self.at(self.arch.registers().pc)
+        self.role(Role::Pc).unwrap_or(0)
     }
 
     pub fn sp(&self) -> u64 {
-        self.at(self.arch.registers().sp)
+        self.role(Role::Sp).unwrap_or(0)
     }
 
     pub fn fp(&self) -> u64 {
-        self.at(self.arch.registers().fp)
+        self.role(Role::Fp).unwrap_or(0)
     }
 
     /// The link register, on architectures that have one (the return address of a call).
     pub fn lr(&self) -> Option<u64> {
-        self.arch.registers().lr.map(|i| self.at(i))
+        self.role(Role::Lr)
     }
 
     /// The register where Go's ABIInternal keeps the current goroutine's `g`. It holds `g`
     /// only while the thread runs Go code compiled for ABIInternal; in C code, signal
     /// handlers or assembly it may hold anything.
     pub fn g_register(&self) -> u64 {
-        self.at(self.arch.registers().g)
+        self.role(Role::G).unwrap_or(0)
     }
 
     /// The thread pointer: from the register block where it is part of it, else from the
     /// core's own note for it (arm64 NT_ARM_TLS), when there is one.
     pub fn tls_base(&self) -> Option<u64> {
-        match self.arch.registers().tls {
-            Some(i) => Some(self.at(i)),
-            None => self.tpidr_el0,
-        }
+        self.role(Role::Tls).or(self.tpidr_el0)
     }
 
     pub(crate) fn set_tpidr_el0(&mut self, value: u64) {
