@@ -341,6 +341,7 @@ GDB_COMMANDS = (
     "go threads",
     "go crash",
     "go panic all",
+    "go panic",
     "go defer all",
     "go triage",
     "go heap --by type",
@@ -366,6 +367,9 @@ def gdb_problems(item: HostileInput, run: GdbRun) -> list[str]:
     for command, lines in errors_by_command(run, GDB_COMMANDS).items():
         if len(lines) > 1:
             found.append(f"{command}: {len(lines)} error lines: {lines}")
+        if command == "go panic":
+            # No id was given: one the selected thread's damaged g yields is not the user's.
+            found += [f"go panic: {line!r}" for line in lines if "go panic: no goroutine" in line]
     # Plain `bt` stops where the runtime's traceback would: a garbage return address ends it,
     # it is not walked a word at a time.
     index = GDB_COMMANDS.index("bt")

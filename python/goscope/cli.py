@@ -311,9 +311,9 @@ def _by_id(opened: OpenedCore, ids: list[int]) -> tuple[list[dict[str, Any]], li
 
 def _chosen(
     args: argparse.Namespace, opened: OpenedCore, default_all: bool
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[int]]:
-    """The JSON document to fill, the goroutines the ids name (or all of them), and the ids
-    that name none."""
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    """The JSON document to fill, the goroutines the ids name (or all of them), and why any
+    is missing (one line each)."""
     try:
         ids = parse_goroutine_ids(args.goroutines)
     except ValueError as error:
@@ -322,22 +322,30 @@ def _chosen(
         crashed = opened.crashed_goroutine()
         if crashed is None:
             raise UsageError(f"{args.target}: no goroutine crashed; give goroutine ids or `all`")
-        ids = [crashed]
+        chosen, missing = _by_id(opened, [crashed])
+        # The id came from the crashing thread's g, not from the user: say so.
+        problems = [
+            f"{args.target}: the crashing thread's g holds goroutine id {goid}, which no live "
+            "goroutine has (the g may be damaged); give goroutine ids or `all`"
+            for goid in missing
+        ]
+        return {"go_version": opened.target.go_version}, chosen, problems
     if ids is None:
         listing = opened.listing()
         return listing.document(), listing.goroutines, []
     chosen, missing = _by_id(opened, ids)
-    return {"go_version": opened.target.go_version}, chosen, missing
+    problems = [f"no goroutine {goid} in {args.target}" for goid in missing]
+    return {"go_version": opened.target.go_version}, chosen, problems
 
 
 def _document(document: dict[str, Any], goroutines: list[dict[str, Any]]) -> dict[str, Any]:
     return {**document, "goroutines": goroutines}
 
 
-def _report_missing(args: argparse.Namespace, missing: list[int]) -> int:
-    for goid in missing:
-        print(f"goscope: no goroutine {goid} in {args.target}", file=sys.stderr)
-    return EXIT_ERROR if missing else EXIT_OK
+def _report_missing(problems: list[str]) -> int:
+    for problem in problems:
+        print(f"goscope: {problem}", file=sys.stderr)
+    return EXIT_ERROR if problems else EXIT_OK
 
 
 def _run_panic(args: argparse.Namespace, out: Output) -> int:
@@ -357,7 +365,7 @@ def _run_panic(args: argparse.Namespace, out: Output) -> int:
         out.write(out.style.dim(not_read_note(document["not_read"])))
     out.stream.flush()
     _warn(out, opened.target)
-    return max(_report_missing(args, missing), _incomplete(chosen))
+    return max(_report_missing(missing), _incomplete(chosen))
 
 
 def _run_defer(args: argparse.Namespace, out: Output) -> int:
@@ -376,7 +384,7 @@ def _run_defer(args: argparse.Namespace, out: Output) -> int:
             out.write(out.style.dim(not_read_note(not_read)))
     out.stream.flush()
     _warn(out, opened.target)
-    return max(_report_missing(args, missing), _incomplete(chosen))
+    return max(_report_missing(missing), _incomplete(chosen))
 
 
 def _run_crash(args: argparse.Namespace, out: Output) -> int:

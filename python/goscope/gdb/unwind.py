@@ -410,7 +410,9 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         _save(info, m.sp, csp)
         _save(info, m.fp, bp)
         _save(info, m.g, curg)
-        _exact.add((csp, pc))
+        # The saved pc is where the goroutine resumes, a return address into
+        # systemstack_switch or the function morestack interrupted: looked up at pc - 1, as
+        # the runtime's traceback and the core's unwinder do.
         if csp <= own_id:
             _lift[(csp, pc)] = own_id - csp + 8
         return info

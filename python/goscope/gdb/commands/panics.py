@@ -42,7 +42,14 @@ def _chosen(command: str, words: list[str]) -> tuple[list[dict[str, Any]], bool,
                 f"{command}: the selected thread (LWP {lwp}) runs no goroutine; "
                 "give a goroutine id or `all`"
             )
-        ids = [goid]
+        g = proc.goroutine(goid)
+        if g is None:
+            # The id came from the thread's g, not from the user: say so.
+            raise gdb.GdbError(
+                f"{command}: the selected thread's g holds goroutine id {goid}, which no live "
+                "goroutine has (the g may be damaged); give a goroutine id or `all`"
+            )
+        return [g], False, 0
     chosen = []
     for goid in ids:
         g = proc.goroutine(goid)
