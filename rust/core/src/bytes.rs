@@ -111,3 +111,10 @@ pub fn read_uvarint(data: &[u8], pos: &mut usize) -> Option<u64> {
         shift += 7;
     }
 }
+
+/// The little-endian 64-bit words of `bytes`, a trailing partial word left out.
+pub fn words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+}

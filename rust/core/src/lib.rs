@@ -7,11 +7,13 @@
 //! - [`binary`]: the executable — ELF, pclntab, build info, moduledata, DWARF, debug files;
 //! - [`target`]: memory backends (core file, `/proc`, a debugger's callback), notes, threads;
 //! - [`layout`]: runtime struct offsets by Go version (DWARF or generated tables);
-//! - [`runtime`]: decoding the runtime's data — goroutines, the unwinder, defers, panics,
-//!   types, the scheduler, the heap;
-//! - [`analysis`]: what is made of it — heap graph algorithms (dominators, profiles);
+//! - [`runtime`]: decoding the runtime's data, nothing concluded — goroutines, the unwinder,
+//!   stack maps, defers, panics, types, channels and sync queues, the scheduler, heap spans;
+//! - [`analysis`]: what is concluded from it through `runtime`'s public API — stack groups,
+//!   the crash, blocking (deadlocks, leaks), the heap graph, dominators, profiles;
 //! - [`session`]: what a front end opens — an executable and its memory, decoded;
-//! - [`report`]: the documents of the JSON contract, typed once.
+//! - [`report`]: the documents of the JSON contract, typed once; the fast encoder, the
+//!   traceback text and the streaming of large listings.
 //!
 //! [`bytes`], [`error`] and [`fasthash`] are the shared ground every layer stands on.
 

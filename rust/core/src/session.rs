@@ -19,7 +19,7 @@ pub struct Target {
     warnings: Vec<String>,
     /// The heap's object graph, built on first use (a live process must drop it when it
     /// runs on).
-    graph: std::sync::Mutex<Option<Arc<crate::runtime::objgraph::HeapGraph>>>,
+    graph: std::sync::Mutex<Option<Arc<crate::analysis::heapgraph::HeapGraph>>>,
 }
 
 impl Target {
@@ -95,7 +95,7 @@ impl Target {
     }
 
     /// The heap's object graph, typed by DWARF when the binary has it; built once.
-    pub fn heap_graph(&self) -> Arc<crate::runtime::objgraph::HeapGraph> {
+    pub fn heap_graph(&self) -> Arc<crate::analysis::heapgraph::HeapGraph> {
         // A poisoned lock holds either nothing or a finished graph.
         let mut cached = self.graph.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(g) = cached.as_ref() {
@@ -105,7 +105,8 @@ impl Target {
             Ok(d) => (d, None),
             Err(e) => (None, Some(format!("DWARF variables unreadable: {e}"))),
         };
-        let mut g = self.runtime.heap_graph(&self.layout, dwarf.as_ref());
+        let mut g =
+            crate::analysis::heapgraph::heap_graph(&self.runtime, &self.layout, dwarf.as_ref());
         g.warnings.extend(note);
         let g = Arc::new(g);
         *cached = Some(Arc::clone(&g));

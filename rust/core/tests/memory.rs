@@ -1210,9 +1210,7 @@ fn callback_memory_is_read_on_the_calling_thread() {
         let target = goscope_core::session::Target::from_parts(binary, memory, bias, threads)
             .unwrap_or_else(|e| panic!("{}: {e}", fx.id()));
         let mut out = Vec::new();
-        target
-            .runtime()
-            .write_goroutines_json(&mut out, true, &|_| true)
+        goscope_core::report::write_goroutines_json(target.runtime(), &mut out, true, &|_| true)
             .expect("goroutines stream");
         let this = format!("{:?}", std::thread::current().id());
         let seen = readers.lock().expect("lock").clone();

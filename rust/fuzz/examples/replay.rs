@@ -100,7 +100,7 @@ fn walks(path: &str, data: &[u8]) {
     let goroutines = rt.goroutines(true);
     eprintln!("  {} goroutines in {:?}", goroutines.len(), t.elapsed());
     let t = Instant::now();
-    let (groups, total, _) = rt.triage(None);
+    let (groups, total, _) = goscope_core::analysis::groups::triage(&rt, None);
     eprintln!(
         "  triage: {} groups of {total} in {:?}",
         groups.len(),
@@ -115,7 +115,8 @@ fn walks(path: &str, data: &[u8]) {
         walk.warnings.iter().take(3).collect::<Vec<_>>()
     );
     let t = Instant::now();
-    let graph = rt.heap_graph(target.layout(), exe.dwarf.as_ref());
+    let graph =
+        goscope_core::analysis::heapgraph::heap_graph(&rt, target.layout(), exe.dwarf.as_ref());
     eprintln!(
         "  heap graph: {} objects in {:?}; {:?}",
         graph.objects.len(),

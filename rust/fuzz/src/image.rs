@@ -18,8 +18,8 @@
 
 use std::sync::Arc;
 
-use goscope_core::bytes::Blob;
 use goscope_core::binary::elf::Arch;
+use goscope_core::bytes::Blob;
 use goscope_core::target::{Memory, Registers, SignalInfo, Thread};
 use goscope_core::{Error, ErrorKind, Result};
 

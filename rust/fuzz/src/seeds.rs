@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use goscope_core::target::{CoreFile, CoreMemory, Memory};
 use goscope_core::session::Target;
+use goscope_core::target::{CoreFile, CoreMemory, Memory};
 
 use crate::elfbytes::{self, NewSection, PT_LOAD, PT_NOTE};
 use crate::fixtures::{self, Loaded, Set};
@@ -302,8 +302,8 @@ fn record(index: usize, exe: &Loaded, heap: bool) -> Option<Vec<u8>> {
     } else {
         let rt = target.runtime();
         let _ = rt.goroutines(true);
-        let _ = rt.crash();
-        let _ = rt.triage(None);
+        let _ = goscope_core::analysis::crash::crash(&rt);
+        let _ = goscope_core::analysis::groups::triage(&rt, None);
     }
     drop(target);
     let pages = std::mem::take(&mut *recorder.pages.lock().unwrap_or_else(|e| e.into_inner()));

@@ -4,13 +4,14 @@
 
 use std::sync::{Arc, OnceLock};
 
+use goscope_core::analysis::heapreport::GroupBy;
 use goscope_core::binary::buildinfo::{parse_modinfo, BuildInfo, GoVersion};
-use goscope_core::bytes::Blob;
 use goscope_core::binary::elf::ElfImage;
-use goscope_core::target::{CoreFile, CoreMemory, Memory, MemoryExt};
-use goscope_core::runtime::heapreport::GroupBy;
-use goscope_core::runtime::{render_stack, TextOptions, UserCode};
+use goscope_core::bytes::Blob;
+use goscope_core::report::{self, render_stack, TextOptions};
+use goscope_core::runtime::UserCode;
 use goscope_core::session::Target;
+use goscope_core::target::{CoreFile, CoreMemory, Memory, MemoryExt};
 use goscope_core::Binary;
 
 use crate::elfbytes::{self, NewSection};
@@ -107,7 +108,7 @@ pub fn core(data: &[u8]) {
         let rt = target.runtime();
         let _ = rt.goroutines(false).len();
         let _ = rt.threads();
-        let _ = rt.crash();
+        let _ = goscope_core::analysis::crash::crash(&rt);
     }
 }
 
@@ -311,8 +312,9 @@ pub fn exercise(target: &Target, exe: &Loaded) {
         render_stack(&mut text, g, opts);
         let _ = (g.defers.len(), g.panics.len());
     }
-    let _ = rt.write_goroutines_json(&mut std::io::sink(), true, &|_| true);
-    let _ = rt.write_listing_text(
+    let _ = report::write_goroutines_json(rt, &mut std::io::sink(), true, &|_| true);
+    let _ = report::write_listing_text(
+        rt,
         &mut |_| Ok(()),
         TextOptions::default(),
         &UserCode::new(vec!["main".to_string()]),
@@ -322,10 +324,21 @@ pub fn exercise(target: &Target, exe: &Loaded) {
     // What `target.heap_graph()` builds, with the DWARF variables loaded once per fuzzing
     // process instead of on every input; triage builds it only when it needs it.
     let graph = OnceLock::new();
-    let build =
-        || Arc::clone(graph.get_or_init(|| Arc::new(rt.heap_graph(layout, exe.dwarf.as_ref()))));
-    let _ = serde_json::to_string(&rt.crash());
-    let _ = serde_json::to_string(&rt.triage_with(None, Some(&build)));
+    let build = || {
+        Arc::clone(graph.get_or_init(|| {
+            Arc::new(goscope_core::analysis::heapgraph::heap_graph(
+                rt,
+                layout,
+                exe.dwarf.as_ref(),
+            ))
+        }))
+    };
+    let _ = serde_json::to_string(&goscope_core::analysis::crash::crash(&rt));
+    let _ = serde_json::to_string(&goscope_core::analysis::groups::triage_with(
+        rt,
+        None,
+        Some(&build),
+    ));
     let _ = serde_json::to_string(&rt.scheduler(layout));
     let _ = serde_json::to_string(&rt.threads());
     let _ = serde_json::to_string(&rt.ps());

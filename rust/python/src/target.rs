@@ -5,6 +5,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use goscope_core::analysis;
 use goscope_core::report::{
     self, GoroutinesDocument, GroupsDocument, TargetDocument, ThreadDocument, TriageDocument,
     TriageParts, TriageReport,
@@ -439,7 +440,7 @@ impl PyTarget {
                 let mut out =
                     std::io::BufWriter::with_capacity(1 << 20, std::fs::File::from(owned));
                 let n = with_frames(&mut target, max_frames, |rt| {
-                    rt.write_goroutines_json(&mut out, with_stacks, &|g| filter.matches(g))
+                    report::write_goroutines_json(rt, &mut out, with_stacks, &|g| filter.matches(g))
                 })
                 .and_then(|n| out.flush().map(|()| n))
                 .map_err(|e| CoreError::new(ErrorKind::Io, format!("writing goroutines: {e}")))?;
@@ -481,7 +482,7 @@ impl PyTarget {
             function,
             user,
         };
-        let opts = goscope_core::runtime::TextOptions { color, system };
+        let opts = report::TextOptions { color, system };
         let inner = &self.inner;
         // The callback's exception, kept while the listing unwinds as an I/O error.
         let mut raised: Option<PyErr> = None;
@@ -490,9 +491,10 @@ impl PyTarget {
                 let mut target = lock(inner);
                 let mut out = |bytes: &[u8]| call_writer(&write, bytes, &mut raised);
                 let written = with_frames(&mut target, max_frames, |runtime| match &ids {
-                    None => runtime
-                        .write_stacks_text(&mut out, opts, &|g| filter.matches(g))
-                        .map(|(n, errors)| (n, errors, Vec::new())),
+                    None => {
+                        report::write_stacks_text(runtime, &mut out, opts, &|g| filter.matches(g))
+                            .map(|(n, errors)| (n, errors, Vec::new()))
+                    }
                     Some(ids) => {
                         let mut text = Vec::new();
                         let (mut n, mut errors, mut missing) = (0, 0, Vec::new());
@@ -504,7 +506,7 @@ impl PyTarget {
                             if n > 0 {
                                 text.extend_from_slice(b"\n\n");
                             }
-                            goscope_core::runtime::render_stack(&mut text, &g, opts);
+                            report::render_stack(&mut text, &g, opts);
                             n += 1;
                             errors += usize::from(g.error.is_some());
                         }
@@ -551,7 +553,7 @@ impl PyTarget {
             function,
             user,
         };
-        let opts = goscope_core::runtime::TextOptions {
+        let opts = report::TextOptions {
             color,
             system: false,
         };
@@ -562,12 +564,12 @@ impl PyTarget {
                 let target = lock(inner);
                 let code = goscope_core::runtime::UserCode::of_binary(target.runtime().binary());
                 let mut out = |bytes: &[u8]| call_writer(&write, bytes, &mut raised);
-                target
-                    .runtime()
-                    .write_listing_text(&mut out, opts, &code, current, &|g| filter.matches(g))
-                    .map_err(|e| {
-                        CoreError::new(ErrorKind::Io, format!("listing goroutines: {e}")).into()
-                    })
+                report::write_listing_text(target.runtime(), &mut out, opts, &code, current, &|g| {
+                    filter.matches(g)
+                })
+                .map_err(|e| {
+                    CoreError::new(ErrorKind::Io, format!("listing goroutines: {e}")).into()
+                })
             })
         });
         if let Some(err) = raised {
@@ -584,7 +586,7 @@ impl PyTarget {
         py.detach(|| {
             guard("reading the crash", || {
                 let target = lock(inner);
-                match target.runtime().crash() {
+                match analysis::crash::crash(target.runtime()) {
                     Some(c) => Ok(Some(encode!(&c, "encoding the crash as JSON")?)),
                     None => Ok(None),
                 }
@@ -600,7 +602,7 @@ impl PyTarget {
         py.detach(|| {
             guard("grouping goroutines", || {
                 let target = lock(inner);
-                let (groups, total) = target.runtime().groups(crashed);
+                let (groups, total) = analysis::groups::groups(target.runtime(), crashed);
                 let document = GroupsDocument {
                     groups: &groups,
                     total,
@@ -627,7 +629,8 @@ impl PyTarget {
                 let target = lock(inner);
                 let build = || target.heap_graph();
                 let graph: Option<&dyn Fn() -> _> = if heap { Some(&build) } else { None };
-                let (groups, total, blocking) = target.runtime().triage_with(crashed, graph);
+                let (groups, total, blocking) =
+                    analysis::groups::triage_with(target.runtime(), crashed, graph);
                 let document = TriageDocument {
                     groups: &groups,
                     total,
@@ -671,7 +674,7 @@ impl PyTarget {
         top: usize,
     ) -> Result<String, BindingError> {
         let inner = &self.inner;
-        let Some(by) = goscope_core::runtime::heapreport::GroupBy::parse(by) else {
+        let Some(by) = goscope_core::analysis::heapreport::GroupBy::parse(by) else {
             return Err(BindingError::Core(goscope_core::Error::new(
                 goscope_core::ErrorKind::Unsupported,
                 format!("cannot group the heap by {by:?}: use type, sizeclass or root"),

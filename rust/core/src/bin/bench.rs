@@ -38,9 +38,12 @@ fn main() {
                         } else {
                             let stdout = std::io::stdout();
                             let mut w = std::io::BufWriter::new(stdout.lock());
-                            if let Err(e) =
-                                t.runtime().write_goroutines_json(&mut w, true, &|_| true)
-                            {
+                            if let Err(e) = goscope_core::report::write_goroutines_json(
+                                t.runtime(),
+                                &mut w,
+                                true,
+                                &|_| true,
+                            ) {
                                 eprintln!("goscope-bench: {e}");
                             }
                         }

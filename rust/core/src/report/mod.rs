@@ -1,16 +1,27 @@
 //! The documents of the JSON contract (DESIGN.md), typed once: what a front end prints for
 //! `--json` is one of these serialized, so the command line and GDB cannot assemble a
-//! document differently. Fields are added, never renamed.
+//! document differently. Fields are added, never renamed. Beside them: the fast encoder of
+//! goroutines ([`encode`]), the traceback text ([`text`]) and the streaming of listings of
+//! 100,000 goroutines ([`stream`]).
+
+pub mod encode;
+pub mod stream;
+pub mod text;
+
+pub use self::stream::{write_goroutines_json, write_listing_text, write_stacks_text};
+pub use self::text::{render_stack, TextOptions};
 
 use serde::Serialize;
 
+use crate::analysis::blocking::Blocking;
+use crate::analysis::crash::{self, Crash};
+use crate::analysis::groups::{self, Group};
 use crate::binary::buildinfo::Module;
 use crate::binary::elf::Dwarf;
 use crate::binary::BinaryInfo;
 use crate::layout::LayoutSource;
 use crate::runtime::sched::Scheduler;
-use crate::runtime::waits::Blocking;
-use crate::runtime::{Crash, Defer, Goroutine, Group, PInfo, ThreadInfo};
+use crate::runtime::{Defer, Goroutine, PInfo, ThreadInfo};
 use crate::session::Target;
 use crate::target::SignalInfo;
 
@@ -187,11 +198,11 @@ impl<'a> TriageReport<'a> {
     /// heap's object graph too.
     pub fn of(target: &'a Target, parts: &'a TriageParts, heap: bool) -> TriageReport<'a> {
         let runtime = target.runtime();
-        let crash = runtime.crash();
+        let crash = crash::crash(runtime);
         let crashed = crash.as_ref().and_then(|c| c.goroutine);
         let build_graph = || target.heap_graph();
         let graph: Option<&dyn Fn() -> _> = if heap { Some(&build_graph) } else { None };
-        let (groups, total, blocking) = runtime.triage_with(crashed, graph);
+        let (groups, total, blocking) = groups::triage_with(runtime, crashed, graph);
         let ps = runtime.ps();
         let info = &parts.info;
         TriageReport {

@@ -1,8 +1,8 @@
 //! Which goroutines a listing shows: the filters of `go goroutines` and `goscope goroutines`,
 //! applied while goroutines stream out so that a filtered listing of a huge core stays cheap.
 
+use super::goroutine::state_text;
 use super::goroutine::Frame;
-use super::text::state_text;
 use super::Goroutine;
 
 /// Empty filters keep every goroutine; set ones must all match.

@@ -109,7 +109,7 @@ fn is_zero(n: &usize) -> bool {
 }
 
 impl Goroutine {
-    pub(super) fn unreadable(gp: u64, error: String) -> Goroutine {
+    pub fn unreadable(gp: u64, error: String) -> Goroutine {
         Goroutine {
             id: 0,
             gp,
@@ -513,4 +513,22 @@ fn read_labels(
         }
     }
     Ok(out)
+}
+
+/// What the runtime prints between the brackets of a goroutine's header: its wait reason
+/// (or status), the minutes it has waited when one or more, and whether it is locked to its
+/// thread.
+pub fn state_text(g: &Goroutine) -> String {
+    let mut s = match g.wait_reason.as_deref() {
+        Some(r) if !r.is_empty() => r.to_string(),
+        _ if !g.status.is_empty() => g.status.clone(),
+        _ => "???".to_string(),
+    };
+    if let Some(m) = g.wait_minutes.filter(|&m| m >= 1) {
+        s.push_str(&format!(", {m} minutes"));
+    }
+    if g.locked_to_thread {
+        s.push_str(", locked to thread");
+    }
+    s
 }

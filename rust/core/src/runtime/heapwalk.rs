@@ -122,10 +122,10 @@ impl HeapWalk {
 }
 
 /// What the walk calls with each in-use span.
-type SpanVisitor<'a> = &'a mut dyn for<'s> FnMut(&SpanView<'s>);
+pub type SpanVisitor<'a> = &'a mut dyn for<'s> FnMut(&SpanView<'s>);
 
 /// An in-use span of heap objects, as the walk read it.
-pub(super) struct SpanView<'a> {
+pub struct SpanView<'a> {
     pub start: u64,
     pub bytes: u64,
     /// Size class times two, plus one when its objects hold no pointers.
@@ -227,7 +227,7 @@ impl Runtime {
     }
 
     /// The walk, calling `visit` with every in-use span of heap objects.
-    pub(super) fn heap_walk_visit(
+    pub fn heap_walk_visit(
         &self,
         layout: &RuntimeLayout,
         symbols: bool,

@@ -1,4 +1,4 @@
-//! What parked goroutines wait on. Channels: a goroutine parked in a channel operation or a
+//! Channels, as parked goroutines see them: a goroutine parked in a channel operation or a
 //! select keeps its `sudog`s on `g.waiting` (linked by `waitlink`), each naming the channel
 //! (`sudog.c`); the channel's own `recvq` and `sendq` list every goroutine waiting on it.
 
@@ -32,7 +32,7 @@ pub struct Channel {
 
 impl Runtime {
     /// A channel: element type, buffer, closed, and the goroutines on its wait queues.
-    pub(super) fn channel(&self, c: u64) -> Channel {
+    pub fn channel(&self, c: u64) -> Channel {
         let o = self.off.chan;
         let mem = &self.mem;
         let elemtype = mem.read_ptr(c + o.elemtype).unwrap_or(0);

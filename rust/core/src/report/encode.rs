@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use super::goroutine::{CreatedBy, Frame, Goroutine, SourceRef};
 use crate::fasthash::FastMap;
+use crate::runtime::{CreatedBy, Frame, Goroutine, SourceRef};
 
 /// A frame's function and file (by address), line and pc.
 type HeadKey = (usize, usize, i32, Option<u64>);

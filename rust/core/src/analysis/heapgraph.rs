@@ -16,12 +16,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::heapwalk::{HeapWalk, SpanView};
-use super::stackmap::{live_slots, FrameSpan};
-use super::types::{Kind, TypeReader};
-use super::Runtime;
 use crate::binary::dwarfvars::{DwarfVars, PieceLoc};
 use crate::layout::RuntimeLayout;
+use crate::runtime::heapwalk::{HeapWalk, SpanView};
+use crate::runtime::types::{Kind, TypeReader};
+use crate::runtime::{live_slots, FrameSpan, Runtime};
 use crate::target::{Memory, MemoryExt};
 
 const PTR: u64 = 8;
@@ -262,141 +261,139 @@ struct Builder<'a> {
     inline_marks: bool,
 }
 
-impl Runtime {
-    /// The heap's object graph, with types, roots and first paths; `dwarf` types the roots
-    /// when the binary has DWARF.
-    pub fn heap_graph(&self, layout: &RuntimeLayout, dwarf: Option<&DwarfVars>) -> HeapGraph {
-        let large_type = layout.offset("runtime.mspan", "largeType").ok();
-        let headers = self
-            .binary
+/// The heap's object graph, with types, roots and first paths; `dwarf` types the roots
+/// when the binary has DWARF.
+pub fn heap_graph(rt: &Runtime, layout: &RuntimeLayout, dwarf: Option<&DwarfVars>) -> HeapGraph {
+    let large_type = layout.offset("runtime.mspan", "largeType").ok();
+    let headers = rt
+        .binary()
+        .go_version()
+        .is_none_or(|v| v.major > 1 || v.minor >= 22);
+    let types = rt.types();
+    let mut b = Builder {
+        rt,
+        types,
+        plans: Default::default(),
+        type_sizes: Default::default(),
+        class_labels: HashMap::new(),
+        labels: Vec::new(),
+        label_index: HashMap::new(),
+        objects: Vec::new(),
+        page_first: Vec::new(),
+        offs: Vec::new(),
+        heap_lo: 0,
+        heap_hi: 0,
+        swiss: types.is_some_and(|t| t.swiss_maps()),
+        hchan_buf: layout.offset("runtime.hchan", "buf").ok(),
+        hchan_elemtype: layout.offset("runtime.hchan", "elemtype").ok(),
+        warnings: Vec::new(),
+        span_bits: Vec::new(),
+        specials: Vec::new(),
+        touched: 0,
+        frame_vars: HashMap::new(),
+        arena_bits: HashMap::new(),
+        arena_l2: rt.mheap_address(true).and_then(|(m, _)| {
+            rt.memory()
+                .read_ptr(m.checked_add(rt.offsets().heap.mheap_arenas)?)
+                .ok()
+        }),
+        arena_bitmap: if headers {
+            None
+        } else {
+            layout.offset("runtime.heapArena", "bitmap").ok()
+        },
+        inline_marks: rt
+            .binary()
             .go_version()
-            .is_none_or(|v| v.major > 1 || v.minor >= 22);
-        let types = self.types.as_ref();
-        let mut b = Builder {
-            rt: self,
-            types,
-            plans: Default::default(),
-            type_sizes: Default::default(),
-            class_labels: HashMap::new(),
-            labels: Vec::new(),
-            label_index: HashMap::new(),
-            objects: Vec::new(),
-            page_first: Vec::new(),
-            offs: Vec::new(),
-            heap_lo: 0,
-            heap_hi: 0,
-            swiss: types.is_some_and(|t| t.swiss_maps()),
-            hchan_buf: layout.offset("runtime.hchan", "buf").ok(),
-            hchan_elemtype: layout.offset("runtime.hchan", "elemtype").ok(),
-            warnings: Vec::new(),
-            span_bits: Vec::new(),
-            specials: Vec::new(),
-            touched: 0,
-            frame_vars: HashMap::new(),
-            arena_bits: HashMap::new(),
-            arena_l2: self.mheap_address(true).and_then(|(m, _)| {
-                self.mem
-                    .read_ptr(m.checked_add(self.off.heap.mheap_arenas)?)
-                    .ok()
+            .is_some_and(|v| v.major == 1 && v.minor >= 26)
+            && !rt.binary().build_info().is_ok_and(|b| {
+                b.settings
+                    .iter()
+                    .any(|(k, v)| k == "GOEXPERIMENT" && v.contains("nogreenteagc"))
             }),
-            arena_bitmap: if headers {
-                None
-            } else {
-                layout.offset("runtime.heapArena", "bitmap").ok()
-            },
-            inline_marks: self
-                .binary
-                .go_version()
-                .is_some_and(|v| v.major == 1 && v.minor >= 26)
-                && !self.binary.build_info().is_ok_and(|b| {
-                    b.settings
-                        .iter()
-                        .any(|(k, v)| k == "GOEXPERIMENT" && v.contains("nogreenteagc"))
-                }),
-        };
-        let specials_at = layout.offset("runtime.mspan", "specials").ok();
-        let walk = self.heap_walk_visit(layout, true, &mut |s: &SpanView<'_>| {
-            if let Some(first) = specials_at.and_then(|o| s.field(o, 8)).filter(|&p| p != 0) {
-                b.specials.push((s.start, first));
+    };
+    let specials_at = layout.offset("runtime.mspan", "specials").ok();
+    let walk = rt.heap_walk_visit(layout, true, &mut |s: &SpanView<'_>| {
+        if let Some(first) = specials_at.and_then(|o| s.field(o, 8)).filter(|&p| p != 0) {
+            b.specials.push((s.start, first));
+        }
+        b.add_span(s, headers, large_type);
+    });
+    b.finish_objects();
+    rt.memory().trim();
+    let mut roots: Vec<Root> = Vec::new();
+    let mut root_slots: Vec<RootSlot> = Vec::new();
+    // (root, slot index, value, hint) for every root pointer.
+    let mut root_ptrs: Vec<(u32, u32, u64, Hint)> = Vec::new();
+    let mut g_addrs: Vec<u64> = Vec::new();
+    b.stack_roots(
+        dwarf,
+        (&mut roots, &mut root_slots, &mut root_ptrs),
+        &mut g_addrs,
+    );
+    b.global_roots(dwarf, (&mut roots, &mut root_slots, &mut root_ptrs));
+    b.propagate(&root_ptrs);
+    b.name_unknown();
+    b.special_roots(layout, (&mut roots, &mut root_slots, &mut root_ptrs));
+    let nroots = roots.len();
+    let n = 1 + nroots + b.objects.len();
+    let mut offsets: Vec<u64> = Vec::with_capacity(n + 1);
+    let mut targets: Vec<u32> = Vec::new();
+    let mut edge_at: Vec<u32> = Vec::new();
+    offsets.push(0);
+    for r in 0..nroots {
+        targets.push(1 + r as u32);
+        edge_at.push(NONE);
+    }
+    offsets.push(targets.len() as u64);
+    let base = 1 + nroots as u32;
+    let mut k = 0;
+    for r in 0..nroots as u32 {
+        while let Some(&(root, slot, value, _)) = root_ptrs.get(k) {
+            if root != r {
+                break;
             }
-            b.add_span(s, headers, large_type);
-        });
-        b.finish_objects();
-        self.mem.trim();
-        let mut roots: Vec<Root> = Vec::new();
-        let mut root_slots: Vec<RootSlot> = Vec::new();
-        // (root, slot index, value, hint) for every root pointer.
-        let mut root_ptrs: Vec<(u32, u32, u64, Hint)> = Vec::new();
-        let mut g_addrs: Vec<u64> = Vec::new();
-        b.stack_roots(
-            dwarf,
-            (&mut roots, &mut root_slots, &mut root_ptrs),
-            &mut g_addrs,
-        );
-        b.global_roots(dwarf, (&mut roots, &mut root_slots, &mut root_ptrs));
-        b.propagate(&root_ptrs);
-        b.name_unknown();
-        b.special_roots(layout, (&mut roots, &mut root_slots, &mut root_ptrs));
-        let nroots = roots.len();
-        let n = 1 + nroots + b.objects.len();
-        let mut offsets: Vec<u64> = Vec::with_capacity(n + 1);
-        let mut targets: Vec<u32> = Vec::new();
-        let mut edge_at: Vec<u32> = Vec::new();
-        offsets.push(0);
-        for r in 0..nroots {
-            targets.push(1 + r as u32);
-            edge_at.push(NONE);
+            if let Some(t) = b.find(value) {
+                targets.push(base + t);
+                edge_at.push(slot);
+            }
+            k += 1;
         }
         offsets.push(targets.len() as u64);
-        let base = 1 + nroots as u32;
-        let mut k = 0;
-        for r in 0..nroots as u32 {
-            while let Some(&(root, slot, value, _)) = root_ptrs.get(k) {
-                if root != r {
-                    break;
-                }
-                if let Some(t) = b.find(value) {
-                    targets.push(base + t);
-                    edge_at.push(slot);
-                }
-                k += 1;
-            }
-            offsets.push(targets.len() as u64);
-        }
-        let mut out = Vec::new();
-        for i in 0..b.objects.len() {
-            out.clear();
-            b.scan(i as u32, &mut out);
-            for &(off, t, _, _) in &out {
-                targets.push(base + t);
-                edge_at.push(off);
-            }
-            offsets.push(targets.len() as u64);
-        }
-        let g_nodes = g_addrs
-            .iter()
-            .filter_map(|&g| b.find(g))
-            .map(|i| base + i)
-            .collect();
-        let mut graph = HeapGraph {
-            objects: b.objects,
-            labels: b.labels,
-            roots,
-            root_slots,
-            offsets,
-            targets,
-            edge_at,
-            parent: Vec::new(),
-            parent_edge: Vec::new(),
-            first_root: Vec::new(),
-            walk,
-            warnings: b.warnings,
-            dwarf: dwarf.is_some(),
-            g_nodes,
-        };
-        graph.breadth_first();
-        graph
     }
+    let mut out = Vec::new();
+    for i in 0..b.objects.len() {
+        out.clear();
+        b.scan(i as u32, &mut out);
+        for &(off, t, _, _) in &out {
+            targets.push(base + t);
+            edge_at.push(off);
+        }
+        offsets.push(targets.len() as u64);
+    }
+    let g_nodes = g_addrs
+        .iter()
+        .filter_map(|&g| b.find(g))
+        .map(|i| base + i)
+        .collect();
+    let mut graph = HeapGraph {
+        objects: b.objects,
+        labels: b.labels,
+        roots,
+        root_slots,
+        offsets,
+        targets,
+        edge_at,
+        parent: Vec::new(),
+        parent_edge: Vec::new(),
+        first_root: Vec::new(),
+        walk,
+        warnings: b.warnings,
+        dwarf: dwarf.is_some(),
+        g_nodes,
+    };
+    graph.breadth_first();
+    graph
 }
 
 /// Bits `[first, first + n)` of `bits`, as a bitmap of their own.
@@ -458,7 +455,7 @@ impl Builder<'_> {
             if self.inline_marks && s.elemsize >= 16 {
                 at -= INLINE_MARK_BITS;
             }
-            if let Ok(bits) = self.rt.mem.read_vec(at, size as usize) {
+            if let Ok(bits) = self.rt.memory().read_vec(at, size as usize) {
                 self.span_bits.push((s.start, s.start + s.bytes, bits));
             }
         }
@@ -474,7 +471,7 @@ impl Builder<'_> {
             };
             let mut typed_by = TypedBy::None;
             if header {
-                let t = self.rt.mem.read_ptr(addr).unwrap_or(0);
+                let t = self.rt.memory().read_ptr(addr).unwrap_or(0);
                 if self.is_type(t) {
                     let size = self.type_size(t);
                     shape = if size > 0 && s.elemsize - PTR >= 2 * size {
@@ -684,7 +681,7 @@ impl Builder<'_> {
                         0
                     } else {
                         let at = self.types.map_or(0, |ty| ty.itab_type_offset());
-                        self.rt.mem.read_ptr(v.wrapping_add(at)).unwrap_or(0)
+                        self.rt.memory().read_ptr(v.wrapping_add(at)).unwrap_or(0)
                     };
                     let hint = self.iface_hint(dynamic);
                     out.push((off + PTR, data, hint));
@@ -803,7 +800,7 @@ impl Builder<'_> {
         self.touched += o.size;
         if self.touched > TRIM_BYTES {
             self.touched = 0;
-            self.rt.mem.trim();
+            self.rt.memory().trim();
         }
         let mut raw: Vec<(u64, u64, Hint)> = Vec::new();
         match o.shape {
@@ -836,7 +833,7 @@ impl Builder<'_> {
                 while i < count {
                     let n = per_chunk.min(count - i);
                     let at = data + i * plan.size;
-                    let Ok(buf) = self.rt.mem.read_vec(at, (n * plan.size) as usize) else {
+                    let Ok(buf) = self.rt.memory().read_vec(at, (n * plan.size) as usize) else {
                         break;
                     };
                     for e in 0..n {
@@ -851,7 +848,7 @@ impl Builder<'_> {
                 }
             }
             Shape::MapHeader(t) => {
-                let Ok(buf) = self.rt.mem.read_vec(o.addr, o.size.min(64) as usize) else {
+                let Ok(buf) = self.rt.memory().read_vec(o.addr, o.size.min(64) as usize) else {
                     return;
                 };
                 let group = self.types.and_then(|ty| ty.map_group(t).ok().flatten());
@@ -930,8 +927,8 @@ impl Builder<'_> {
             let rt = self.rt;
             let l2 = self.arena_l2;
             let bitmap = self.arena_bits.entry(base).or_insert_with(|| {
-                let arena = rt.mem.read_ptr(l2?.wrapping_add(8 * ri)).ok()?;
-                rt.mem
+                let arena = rt.memory().read_ptr(l2?.wrapping_add(8 * ri)).ok()?;
+                rt.memory()
                     .read_vec(arena.wrapping_add(off), (ARENA_BYTES / PTR / 8) as usize)
                     .ok()
             });
@@ -954,7 +951,7 @@ impl Builder<'_> {
         let mut at = skip * PTR;
         while at < size {
             let n = CHUNK.min(size - at);
-            let Ok(buf) = self.rt.mem.read_vec(addr + at, n as usize) else {
+            let Ok(buf) = self.rt.memory().read_vec(addr + at, n as usize) else {
                 return;
             };
             for (k, c) in buf.chunks_exact(8).enumerate() {
@@ -1000,8 +997,8 @@ impl Builder<'_> {
     /// Names the objects still of unknown type that are closures: their first word is the
     /// entry of a function.
     fn name_unknown(&mut self) {
-        let tab = self.rt.binary.pclntab();
-        let bias = self.rt.bias;
+        let tab = self.rt.binary().pclntab();
+        let bias = self.rt.bias();
         for k in 0..self.objects.len() {
             let Some(o) = self.objects.get(k).copied() else {
                 continue;
@@ -1009,7 +1006,7 @@ impl Builder<'_> {
             if !matches!(o.shape, Shape::Unknown | Shape::Closure) || o.size > 4096 {
                 continue;
             }
-            let Ok(fnpc) = self.rt.mem.read_ptr(o.addr) else {
+            let Ok(fnpc) = self.rt.memory().read_ptr(o.addr) else {
                 continue;
             };
             let Some(f) = tab.find(fnpc.wrapping_sub(bias)) else {
@@ -1031,7 +1028,7 @@ impl Builder<'_> {
     /// the object points to (not the object itself, which the finalizer does not keep
     /// alive); a cleanup's function and argument.
     fn special_roots(&mut self, layout: &RuntimeLayout, (roots, slots, ptrs): RootParts<'_>) {
-        let Some(v) = self.rt.binary.go_version() else {
+        let Some(v) = self.rt.binary().go_version() else {
             return;
         };
         let (finalizer, cleanup) = match v.minor {
@@ -1045,7 +1042,7 @@ impl Builder<'_> {
         let (Some(off_at), Some(kind_at), Some(size)) = (off_at, kind_at, size) else {
             return;
         };
-        let mem = &self.rt.mem;
+        let mem = &self.rt.memory();
         for (start, first) in std::mem::take(&mut self.specials) {
             let mut sp = first;
             let mut n = 0;
@@ -1114,7 +1111,7 @@ impl Builder<'_> {
         g_addrs: &mut Vec<u64>,
     ) {
         let rt = self.rt;
-        let tab = rt.binary.pclntab();
+        let tab = rt.binary().pclntab();
         rt.for_each_goroutine(true, |g| {
             g_addrs.push(g.gp);
             if g.status.starts_with("dead") || g.status == "idle" {
@@ -1133,7 +1130,7 @@ impl Builder<'_> {
                 .unwrap_or(g.stack_hi);
             let hi = g.stack_hi;
             let len = hi.saturating_sub(sp).min(MAX_STACK_BYTES);
-            let Ok(stack) = rt.mem.read_vec(sp, len as usize) else {
+            let Ok(stack) = rt.memory().read_vec(sp, len as usize) else {
                 return;
             };
             let at = |a: u64| -> u64 { a.checked_sub(sp).map_or(0, |o| word(&stack, o)) };
@@ -1180,7 +1177,7 @@ impl Builder<'_> {
                 let known = !interrupted(i)
                     && live_slots(
                         tab,
-                        rt.bias,
+                        rt.bias(),
                         FrameSpan { pc, sp: fsp, fp },
                         |a| found.push((a, Hint::None, None)),
                         |lo, hi| ranges.push((lo, hi.min(g.stack_hi))),
@@ -1196,7 +1193,14 @@ impl Builder<'_> {
                 }
                 if let Some(dw) = dwarf {
                     let lookup = if i == 0 { pc } else { pc.wrapping_sub(1) };
-                    self.type_frame(dw, lookup.wrapping_sub(rt.bias), fp, &stack, sp, &mut found);
+                    self.type_frame(
+                        dw,
+                        lookup.wrapping_sub(rt.bias()),
+                        fp,
+                        &stack,
+                        sp,
+                        &mut found,
+                    );
                 }
                 per_frame.push((found, ranges));
             }
@@ -1309,7 +1313,7 @@ impl Builder<'_> {
         let vars = match self.frame_vars.get(&pc) {
             Some(v) => Arc::clone(v),
             None => {
-                let bias = self.rt.bias;
+                let bias = self.rt.bias();
                 let mut list: FrameVarList = Vec::new();
                 for v in dw.frame_vars(pc) {
                     let Some(t) = v
@@ -1370,7 +1374,7 @@ impl Builder<'_> {
     /// the runtime's pointer bitmaps, grouped by the symbol containing each word.
     fn global_roots(&mut self, dwarf: Option<&DwarfVars>, (roots, slots, ptrs): RootParts<'_>) {
         let rt = self.rt;
-        let bias = rt.bias;
+        let bias = rt.bias();
         let mut covered: Vec<(u64, u64)> = Vec::new();
         if let Some(dw) = dwarf {
             for v in dw.globals() {
@@ -1386,7 +1390,7 @@ impl Builder<'_> {
                 if size == 0 || size > 1 << 30 {
                     continue;
                 }
-                let Ok(buf) = rt.mem.read_vec(addr, size as usize) else {
+                let Ok(buf) = rt.memory().read_vec(addr, size as usize) else {
                     continue;
                 };
                 covered.push((addr, addr + size));
@@ -1419,7 +1423,7 @@ impl Builder<'_> {
             let i = covered.partition_point(|&(lo, _)| lo <= a);
             i > 0 && covered.get(i - 1).is_some_and(|&(_, hi)| a < hi)
         };
-        let symbols = rt.binary.image().data_symbols();
+        let symbols = rt.binary().image().data_symbols();
         let Some(words) = rt.global_pointers() else {
             self.warnings
                 .push("the runtime's pointer bitmaps of data and bss are unreadable".into());

@@ -18,9 +18,8 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use super::filter::UserCode;
-use super::goroutine::{Frame, Goroutine};
 use crate::fasthash::FastMap;
+use crate::runtime::{state_text, Frame, Goroutine, UserCode};
 
 /// How stacks are printed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -101,24 +100,6 @@ impl std::fmt::Display for Position<'_> {
         let file = if self.0.is_empty() { "?" } else { self.0 };
         write!(f, "{file}:{}", self.1)
     }
-}
-
-/// What the runtime prints between the brackets of a goroutine's header: its wait reason
-/// (or status), the minutes it has waited when one or more, and whether it is locked to its
-/// thread.
-pub fn state_text(g: &Goroutine) -> String {
-    let mut s = match g.wait_reason.as_deref() {
-        Some(r) if !r.is_empty() => r.to_string(),
-        _ if !g.status.is_empty() => g.status.clone(),
-        _ => "???".to_string(),
-    };
-    if let Some(m) = g.wait_minutes.filter(|&m| m >= 1) {
-        s.push_str(&format!(", {m} minutes"));
-    }
-    if g.locked_to_thread {
-        s.push_str(", locked to thread");
-    }
-    s
 }
 
 /// Appends one goroutine's stack, ending without a newline.

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::heapwalk::HeapTotals;
-use super::objgraph::{HeapGraph, Step, TypedBy};
-use super::types::TypeReader;
+use super::heapgraph::{HeapGraph, Step, TypedBy};
 use crate::analysis::dominators::{immediate_dominators, retained_sizes, Csr};
 use crate::analysis::pprof::ProfileBuilder;
+use crate::runtime::heapwalk::HeapTotals;
+use crate::runtime::types::TypeReader;
 use crate::target::Memory;
 
 /// Frames of a retaining path kept in a profile sample (the root and the objects nearest it,
