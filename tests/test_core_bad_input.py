@@ -382,3 +382,96 @@ def test_not_a_regular_file(command: str, fixture_matrix: list[Fixture], tmp_pat
             assert lines[0].startswith(f"goscope: cannot open {path}") or lines[0].startswith(
                 f"goscope: {path} is "
             ), (name, describe(proc))
+
+
+# -- damage that must be named for what it is -----------------------------------------------
+
+
+def _damaged(fx: Fixture, tmp_path: Path, name: str) -> Path:
+    """A copy of `fx`'s core with one kind of damage, each with a known cause."""
+    assert fx.core is not None
+    data = bytearray(fx.core.read_bytes())
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
+    (phnum,) = struct.unpack_from("<H", data, 0x38)
+    headers = [struct.unpack_from("<IIQQQQ", data, phoff + 56 * i) for i in range(phnum)]
+    if name == "zeroed-exe-header":
+        # The core's copy of the executable's first page: the PT_LOAD whose file data starts
+        # with the executable's own ELF header.
+        exe_header = fx.bin.read_bytes()[:64]
+        starts = [h[2] for h in headers if h[0] == 1 and h[5] >= 4096]
+        at = next(o for o in starts if bytes(data[o : o + 64]) == exe_header)
+        data[at : at + 4096] = bytes(4096)
+    elif name == "truncated-1pct":
+        data = data[: len(data) // 100]
+    elif name == "phnum-xnum":
+        struct.pack_into("<H", data, 0x38, 0xFFFF)
+    elif name == "note-name-huge":
+        note = next(h for h in headers if h[0] == 4)
+        struct.pack_into("<I", data, note[2], 0x7FFFFFFF)
+    core = tmp_path / f"{name}.core"
+    core.write_bytes(bytes(data))
+    return core
+
+
+def test_zeroed_executable_header_is_damage(
+    toolchain: Toolchain, fixture_matrix: list[Fixture], tmp_path: Path
+) -> None:
+    # A page of zeros is no other binary's header: the core is read, with a warning, and
+    # every goroutine is still the runtime's.
+    fx = crash_default(fixture_matrix, toolchain)
+    core = _damaged(fx, tmp_path, "zeroed-exe-header")
+    proc = cli("goroutines", str(core), "--exe", str(fx.bin), "--json")
+    assert proc.returncode == 0, describe(proc)
+    assert "different binary" not in proc.stderr, describe(proc)
+    assert "is all zeros (a damaged core)" in proc.stderr, describe(proc)
+    result = compare(fx.id, fx.traceback_text(), json.loads(proc.stdout))
+    assert not result.problems, result.report()
+
+
+def test_truncated_at_one_percent_says_the_data_is_missing(
+    toolchain: Toolchain, fixture_matrix: list[Fixture], tmp_path: Path
+) -> None:
+    # The goroutine list's slice is intact; its data is past the end of the file. Every
+    # command says so in the same words, exits 1, and prints no goroutine it did not read.
+    fx = crash_default(fixture_matrix, toolchain)
+    core = _damaged(fx, tmp_path, "truncated-1pct")
+    for command in ("goroutines", "bt", "triage", "crash"):
+        proc = cli(command, str(core), "--exe", str(fx.bin))
+        assert proc.returncode == 1, (command, describe(proc))
+        lines = error_lines(proc.stderr)
+        assert len(lines) == 1, (command, describe(proc))
+        assert "is not in the core" in lines[0] and "truncated" in lines[0], describe(proc)
+        assert "implausible" not in lines[0], (command, describe(proc))
+        assert "goroutine ?" not in proc.stdout, (command, describe(proc))
+    triage = cli("triage", str(core), "--exe", str(fx.bin), "--json")
+    document = json.loads(triage.stdout)
+    assert document["total"] == 0 and document["groups"] == [], describe(triage)
+    assert "is not in the core" in document["goroutines_error"], describe(triage)
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("phnum-xnum", "e_phnum is 0xffff"),
+        ("note-name-huge", "claims a name of 2147483647 bytes"),
+    ],
+)
+def test_bad_header_fields_are_named(
+    damage: str, said: str, fixture_matrix: list[Fixture], tmp_path: Path
+) -> None:
+    for toolchain_fixtures in _by_toolchain(fixture_matrix):
+        fx = crash_default(toolchain_fixtures, toolchain_fixtures[0].toolchain)
+        core = _damaged(fx, tmp_path, damage)
+        for command in ("goroutines", "bt", "threads"):
+            proc = cli(command, str(core), "--exe", str(fx.bin))
+            assert proc.returncode == 1, describe(proc)
+            lines = error_lines(proc.stderr)
+            assert len(lines) == 1 and said in lines[0], describe(proc)
+            assert "no NT_PRSTATUS" not in lines[0], describe(proc)
+
+
+def _by_toolchain(fixtures: list[Fixture]) -> list[list[Fixture]]:
+    groups: dict[str, list[Fixture]] = {}
+    for fx in fixtures:
+        groups.setdefault(fx.toolchain.name, []).append(fx)
+    return [groups[name] for name in sorted(groups)]

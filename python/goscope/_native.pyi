@@ -103,6 +103,9 @@ class Target:
     def go_version(self) -> str | None:
         """The Go version of the executable's build information, e.g. "go1.22.10"."""
     @property
+    def goroutine_list_error(self) -> str | None:
+        """Why the goroutine list (runtime.allgs) cannot be read; None when it can."""
+    @property
     def bias(self) -> int:
         """How far a PIE executable was moved from its link address."""
     @property

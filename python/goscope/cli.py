@@ -182,13 +182,25 @@ def _warn(out: Output, target: Target) -> None:
         print(f"goscope: warning: {warning}", file=sys.stderr)
 
 
-def _incomplete(goroutines: list[dict[str, Any]]) -> int:
+def _incomplete(goroutines: list[dict[str, Any]], target: Target) -> int:
     """EXIT_ERROR, with one line on stderr, when some goroutine could not be read entirely:
     what could be read has been printed, each unreadable part marked with its error."""
-    return _incomplete_count(sum(1 for g in goroutines if g.get("error")))
+    return _incomplete_count(sum(1 for g in goroutines if g.get("error")), target)
 
 
-def _incomplete_count(count: int) -> int:
+def _unreadable_list(target: Target) -> bool:
+    """Says on stderr why the goroutine list cannot be read, when it cannot: the one line
+    every command that reports goroutines ends with then, before exiting 1."""
+    error = target.goroutine_list_error
+    if error:
+        print(f"goscope: {error}", file=sys.stderr)
+    return bool(error)
+
+
+def _incomplete_count(count: int, target: Target) -> int:
+    if _unreadable_list(target):
+        # The list's own record is the one "goroutine" in error.
+        return EXIT_ERROR
     if not count:
         return EXIT_OK
     print(
@@ -220,13 +232,13 @@ def _run_goroutines(args: argparse.Namespace, out: Output) -> int:
         out.stream.flush()
         _, broken = opened.target.write_goroutines_json(fd, **filters_from(args).native_kwargs())
         _warn(out, opened.target)
-        return _incomplete_count(broken)
+        return _incomplete_count(broken, opened.target)
     filters = filters_from(args).native_kwargs()
     if out.json:
         listing = opened.listing(filters=filters_from(args))
         out.write_json(listing.document(listing.goroutines))
         _warn(out, opened.target)
-        return _incomplete(listing.goroutines)
+        return _incomplete(listing.goroutines, opened.target)
     # The core renders the lines and hands them over in large pieces.
     _, broken, _ = opened.target.write_listing(
         out.stream.write,
@@ -236,7 +248,7 @@ def _run_goroutines(args: argparse.Namespace, out: Output) -> int:
     )
     out.stream.flush()
     _warn(out, opened.target)
-    return _incomplete_count(broken)
+    return _incomplete_count(broken, opened.target)
 
 
 def _add_bt_arguments(parser: argparse.ArgumentParser) -> None:
@@ -268,7 +280,7 @@ def _run_bt(args: argparse.Namespace, out: Output) -> int:
     for goid in missing:
         print(f"goscope: no goroutine {goid} in {args.target}", file=sys.stderr)
     _warn(out, opened.target)
-    return max(EXIT_ERROR if missing else EXIT_OK, _incomplete_count(broken))
+    return max(EXIT_ERROR if missing else EXIT_OK, _incomplete_count(broken, opened.target))
 
 
 def _add_threads_arguments(parser: argparse.ArgumentParser) -> None:
@@ -365,7 +377,7 @@ def _run_panic(args: argparse.Namespace, out: Output) -> int:
         out.write(out.style.dim(not_read_note(document["not_read"])))
     out.stream.flush()
     _warn(out, opened.target)
-    return max(_report_missing(missing), _incomplete(chosen))
+    return max(_report_missing(missing), _incomplete(chosen, opened.target))
 
 
 def _run_defer(args: argparse.Namespace, out: Output) -> int:
@@ -384,7 +396,7 @@ def _run_defer(args: argparse.Namespace, out: Output) -> int:
             out.write(out.style.dim(not_read_note(not_read)))
     out.stream.flush()
     _warn(out, opened.target)
-    return max(_report_missing(missing), _incomplete(chosen))
+    return max(_report_missing(missing), _incomplete(chosen, opened.target))
 
 
 def _run_crash(args: argparse.Namespace, out: Output) -> int:
@@ -404,7 +416,7 @@ def _run_crash(args: argparse.Namespace, out: Output) -> int:
             opened.target.write_stacks(out.stream.write, [goid], color=out.style.enabled)
     out.stream.flush()
     _warn(out, opened.target)
-    return EXIT_OK
+    return EXIT_ERROR if _unreadable_list(opened.target) else EXIT_OK
 
 
 def _add_heap_arguments(parser: argparse.ArgumentParser) -> None:
@@ -501,7 +513,7 @@ def _run_triage(args: argparse.Namespace, out: Output) -> int:
         out.write(triage_text(opened.target, document, out.style))
     out.stream.flush()
     _warn(out, opened.target)
-    return EXIT_OK
+    return EXIT_ERROR if _unreadable_list(opened.target) else EXIT_OK
 
 
 # -- doctor: this machine, a process, a binary or a core --------------------------------------

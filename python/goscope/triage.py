@@ -30,4 +30,5 @@ def triage_text(target: Target, document: dict[str, Any], style: Style) -> str:
         style,
         scheduler=document.get("scheduler"),
         crash_defers=document.get("crash_defers") or (),
+        goroutines_error=document.get("goroutines_error"),
     )

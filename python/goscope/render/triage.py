@@ -211,6 +211,7 @@ def render_triage(
     style: Style,
     scheduler: dict[str, Any] | None = None,
     crash_defers: Sequence[dict[str, Any]] = (),
+    goroutines_error: str | None = None,
 ) -> str:
     channels: Sequence[dict[str, Any]] = blocking.get("channels") or []
     states: dict[str, int] = {}
@@ -222,9 +223,11 @@ def render_triage(
         f"  {info.get('go_version') or 'Go ?'}, {_plural(len(threads), 'thread')}, "
         f"GOMAXPROCS {len(ps)}, {_plural(total, 'goroutine')}",
         *build_lines(info),
-        f"  {_counts(states)}",
-        "",
+        *([f"  {_counts(states)}"] if states else []),
     ]
+    if goroutines_error:
+        lines.append(style.error(f"  error: {goroutines_error}"))
+    lines.append("")
     if scheduler is not None:
         lines += [style.heading("Scheduler and memory"), *scheduler_lines(scheduler, style), ""]
     lines.append(style.heading("Crash"))

@@ -27,11 +27,11 @@ impl Target {
     pub fn open_core(core: &Path, exe: &Path) -> Result<Target> {
         let binary = Arc::new(Binary::open(exe)?);
         let core_file = CoreFile::open(core)?;
-        let mut warnings: Vec<String> = core_file.warnings().to_vec();
         let signal = core_file.signal().cloned();
         let threads = core_file.threads().to_vec();
         let memory = CoreMemory::new(core_file, binary.image())
             .map_err(|e| e.context(&core.display().to_string()))?;
+        let mut warnings: Vec<String> = memory.core().warnings().to_vec();
         let bias = memory.bias();
         warnings.extend(binary.info().warnings);
         let mut t = Self::from_parts(binary, Arc::new(memory), bias, threads)?;

@@ -100,7 +100,8 @@ fn walks(path: &str, data: &[u8]) {
     let goroutines = rt.goroutines(true);
     eprintln!("  {} goroutines in {:?}", goroutines.len(), t.elapsed());
     let t = Instant::now();
-    let (groups, total, _) = goscope_core::analysis::groups::triage(&rt, None);
+    let (grouped, _) = goscope_core::analysis::groups::triage(&rt, None);
+    let (groups, total) = (grouped.groups, grouped.total);
     eprintln!(
         "  triage: {} groups of {total} in {:?}",
         groups.len(),

@@ -333,6 +333,12 @@ impl PyTarget {
     }
 
     /// How far the executable was moved from its link address (PIE), 0 otherwise.
+    /// Why the goroutine list (`runtime.allgs`) cannot be read, or None when it can.
+    #[getter]
+    fn goroutine_list_error(&self) -> Option<String> {
+        lock(&self.inner).runtime().allgs_error().map(str::to_owned)
+    }
+
     #[getter]
     fn bias(&self) -> u64 {
         lock(&self.inner).runtime().bias()
@@ -602,10 +608,11 @@ impl PyTarget {
         py.detach(|| {
             guard("grouping goroutines", || {
                 let target = lock(inner);
-                let (groups, total) = analysis::groups::groups(target.runtime(), crashed);
+                let grouped = analysis::groups::groups(target.runtime(), crashed);
                 let document = GroupsDocument {
-                    groups: &groups,
-                    total,
+                    groups: &grouped.groups,
+                    total: grouped.total,
+                    goroutines_error: grouped.list_error.as_deref(),
                 };
                 encode!(&document, "encoding goroutine groups as JSON")
             })
@@ -629,12 +636,13 @@ impl PyTarget {
                 let target = lock(inner);
                 let build = || target.heap_graph();
                 let graph: Option<&dyn Fn() -> _> = if heap { Some(&build) } else { None };
-                let (groups, total, blocking) =
+                let (grouped, blocking) =
                     analysis::groups::triage_with(target.runtime(), crashed, graph);
                 let document = TriageDocument {
-                    groups: &groups,
-                    total,
+                    groups: &grouped.groups,
+                    total: grouped.total,
                     blocking: &blocking,
+                    goroutines_error: grouped.list_error.as_deref(),
                 };
                 encode!(&document, "encoding the triage as JSON")
             })

@@ -41,15 +41,24 @@ pub struct Group {
 /// was inlined.
 type StackKey = Vec<(Arc<str>, Arc<str>, i32, bool)>;
 
+/// Goroutines in groups, how many there are, and what kept the goroutine list itself from
+/// being read (no goroutine stands for it in the groups).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Grouped {
+    pub groups: Vec<Group>,
+    pub total: usize,
+    pub list_error: Option<String>,
+}
+
 /// Every goroutine in groups of identical stacks: the crashed goroutine's group first,
 /// then the largest, ties by smallest id. Goroutines that could not be read entirely
 /// form groups of their own (their stacks are not comparable).
-pub fn groups(rt: &Runtime, crashed: Option<u64>) -> (Vec<Group>, usize) {
+pub fn groups(rt: &Runtime, crashed: Option<u64>) -> Grouped {
     groups_and(rt, crashed, |_| {})
 }
 
-/// The groups, the goroutine count and what goroutines wait on, from one decoding pass.
-pub fn triage(rt: &Runtime, crashed: Option<u64>) -> (Vec<Group>, usize, Blocking) {
+/// The groups and what goroutines wait on, from one decoding pass.
+pub fn triage(rt: &Runtime, crashed: Option<u64>) -> (Grouped, Blocking) {
     triage_with(rt, crashed, None)
 }
 
@@ -58,22 +67,26 @@ pub fn triage_with(
     rt: &Runtime,
     crashed: Option<u64>,
     graph: Option<&dyn Fn() -> std::sync::Arc<HeapGraph>>,
-) -> (Vec<Group>, usize, Blocking) {
+) -> (Grouped, Blocking) {
     let mut waits = WaitCollector::default();
-    let (groups, total) = groups_and(rt, crashed, |g| waits.add(rt, g));
-    (groups, total, blocking_with(rt, waits, graph))
+    let grouped = groups_and(rt, crashed, |g| waits.add(rt, g));
+    (grouped, blocking_with(rt, waits, graph))
 }
 
 /// `groups`, showing each goroutine to `also` as it is decoded.
-fn groups_and(
-    rt: &Runtime,
-    crashed: Option<u64>,
-    mut also: impl FnMut(&Goroutine),
-) -> (Vec<Group>, usize) {
+fn groups_and(rt: &Runtime, crashed: Option<u64>, mut also: impl FnMut(&Goroutine)) -> Grouped {
     let mut index: HashMap<StackKey, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
     let mut total = 0;
+    let mut list_error: Option<String> = None;
     rt.for_each_goroutine(true, |g: Goroutine| {
+        // A record of the list itself (gp 0, id 0): no goroutine to count or group.
+        if g.gp == 0 && g.id == 0 {
+            if let Some(e) = g.error {
+                list_error.get_or_insert(e);
+                return;
+            }
+        }
         total += 1;
         also(&g);
         let key: StackKey = g
@@ -149,5 +162,9 @@ fn groups_and(
             .then(b.count.cmp(&a.count))
             .then(a.ids.first().cmp(&b.ids.first()))
     });
-    (groups, total)
+    Grouped {
+        groups,
+        total,
+        list_error,
+    }
 }

@@ -42,6 +42,9 @@ pub struct GoroutinesDocument<'a> {
 pub struct GroupsDocument<'a> {
     pub groups: &'a [Group],
     pub total: usize,
+    /// Why the goroutine list (or the rest of it) could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goroutines_error: Option<&'a str>,
 }
 
 /// The goroutine part of a triage: the groups and what the goroutines wait on.
@@ -50,6 +53,9 @@ pub struct TriageDocument<'a> {
     pub groups: &'a [Group],
     pub total: usize,
     pub blocking: &'a Blocking,
+    /// Why the goroutine list (or the rest of it) could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goroutines_error: Option<&'a str>,
 }
 
 /// The signal that stopped a core, as its NT_SIGINFO note records it, with its name and
@@ -176,6 +182,9 @@ pub struct TriageReport<'a> {
     pub groups: Vec<Group>,
     pub total: usize,
     pub blocking: Blocking,
+    /// Why the goroutine list (or the rest of it) could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goroutines_error: Option<String>,
 }
 
 /// The parts of a triage report that borrow nothing from the target.
@@ -202,7 +211,7 @@ impl<'a> TriageReport<'a> {
         let crashed = crash.as_ref().and_then(|c| c.goroutine);
         let build_graph = || target.heap_graph();
         let graph: Option<&dyn Fn() -> _> = if heap { Some(&build_graph) } else { None };
-        let (groups, total, blocking) = groups::triage_with(runtime, crashed, graph);
+        let (grouped, blocking) = groups::triage_with(runtime, crashed, graph);
         let ps = runtime.ps();
         let info = &parts.info;
         TriageReport {
@@ -231,9 +240,10 @@ impl<'a> TriageReport<'a> {
                 .map(|g| g.defers)
                 .unwrap_or_default(),
             crash,
-            groups,
-            total,
+            groups: grouped.groups,
+            total: grouped.total,
             blocking,
+            goroutines_error: grouped.list_error,
         }
     }
 }

@@ -107,11 +107,24 @@ pub fn render_stack(out: &mut Vec<u8>, g: &Goroutine, opts: TextOptions) {
     render(&mut Renderer::default(), out, g, opts);
 }
 
+/// A record of the goroutine list itself (no goroutine: gp 0, id 0) that could not be read:
+/// printed as its error alone, since there is no goroutine to head.
+fn list_error(g: &Goroutine) -> Option<&str> {
+    (g.gp == 0 && g.id == 0)
+        .then_some(())
+        .and(g.error.as_deref())
+        .filter(|e| !e.is_empty())
+}
+
 fn render(r: &mut Renderer, out: &mut Vec<u8>, g: &Goroutine, opts: TextOptions) {
     let mut p = Painter {
         out,
         color: opts.color,
     };
+    if let Some(e) = list_error(g) {
+        p.paint(Role::Error, format_args!("error: {e}"));
+        return;
+    }
     // A record that could not be read is reported with id 0, which no goroutine has.
     let id = if g.id == 0 && g.error.as_deref().is_some_and(|e| !e.is_empty()) {
         "?".to_string()
@@ -308,6 +321,10 @@ fn hex(out: &mut Vec<u8>, v: u64) {
 /// is (function and file:line) and who created it; an error last.
 pub fn list_line(out: &mut Vec<u8>, g: &Goroutine, user: &UserCode, color: bool, current: bool) {
     let mut p = Painter { out, color };
+    if let Some(e) = list_error(g) {
+        p.paint(Role::Error, format_args!("error: {e}"));
+        return;
+    }
     let id = if g.id == 0 && g.error.as_deref().is_some_and(|e| !e.is_empty()) {
         "?".to_string()
     } else {

@@ -384,20 +384,39 @@ impl Runtime {
     /// `runtime.allgs`: (pointer, length).
     fn find_allgs(&self) -> Result<(u64, u64)> {
         let mut symbol_problem = None;
+        let mut kind = ErrorKind::Corrupt;
         if let Some(sym) = self.symbol("runtime.allgs") {
             let ptr = self.mem.read_ptr(sym)?;
             let len = self.mem.read_u64(sym + 8)?;
-            let first_ok = self.mem.read_ptr(ptr).is_ok_and(|g| self.plausible_g(g));
+            let first = self.mem.read_ptr(ptr);
+            let first_ok = first.as_ref().is_ok_and(|&g| self.plausible_g(g));
             if len <= MAX_GOROUTINES && (len == 0 || first_ok) {
                 return Ok((ptr, len));
             }
-            symbol_problem = Some(format!(
-                "runtime.allgs at {sym:#x} holds an implausible slice (data {ptr:#x}, length {len})"
-            ));
+            // Missing data is not implausible data: say which it is.
+            let missing = match first {
+                Err(e) => Some(format!("its data at {ptr:#x} is not in the core ({e})")),
+                Ok(g) if g != 0 && self.mem.read_u64(g + self.off.g.goid).is_err() => {
+                    Some(format!("its first goroutine at {g:#x} is not in the core"))
+                }
+                Ok(_) => None,
+            };
+            let missing = missing.filter(|_| len <= MAX_GOROUTINES);
+            if missing.is_some() {
+                kind = ErrorKind::Unreadable;
+            }
+            symbol_problem = Some(match missing {
+                Some(why) => format!(
+                    "runtime.allgs at {sym:#x} holds {len} goroutines, but {why}"
+                ),
+                None => format!(
+                    "runtime.allgs at {sym:#x} holds an implausible slice (data {ptr:#x}, length {len})"
+                ),
+            });
         }
         self.scan_allgs().ok_or_else(|| {
             Error::new(
-                ErrorKind::Corrupt,
+                kind,
                 match symbol_problem {
                     Some(p) => format!("cannot read the goroutine list: {p}, and no other slice in .bss holds goroutine 1"),
                     None => "cannot find the goroutine list (runtime.allgs): no symbol, and no slice in .bss holds goroutine 1".to_string(),

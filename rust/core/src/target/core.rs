@@ -67,6 +67,12 @@ fn parse_elf_header(bytes: &[u8]) -> Result<ElfHeader> {
     let mut count = u64::from(phnum);
     if phnum == PN_XNUM {
         // More than 65534 segments: the count is in the first section header's sh_info.
+        if shoff == 0 {
+            return Err(Error::corrupt(
+                "the ELF header's e_phnum is 0xffff (the segment count is in section header 0) \
+                 but the core has no section headers (e_shoff is 0)",
+            ));
+        }
         let real = usize::try_from(shoff)
             .ok()
             .and_then(|sh| sh.checked_add(0x2c))
@@ -78,7 +84,6 @@ fn parse_elf_header(bytes: &[u8]) -> Result<ElfHeader> {
             })?;
         count = u64::from(real);
     }
-    let _ = phnum;
     if count > 0 && phentsize < 56 {
         return Err(Error::corrupt(format!(
             "program headers of {phentsize} bytes are too small (56 expected)"
@@ -533,17 +538,33 @@ impl CoreFile {
             }
         }
 
-        // No build ID to compare: the first page (ELF and program headers) tells as well.
+        // No build ID to compare: the first page (ELF and program headers) tells as well,
+        // unless the core lost it (all zeros is damage, not another binary's headers).
         if let Some(first) = layout.first_page.as_ref() {
             let addr = first.0.wrapping_add(bias);
             let mut in_core = vec![0u8; first.1.len()];
-            if self.read_at(addr, &mut in_core).is_ok() && in_core != first.1 {
+            if self.read_at(addr, &mut in_core).is_ok()
+                && in_core != first.1
+                && in_core.iter().any(|&b| b != 0)
+            {
                 return Err(mismatch(format!(
                     "the ELF headers at {addr:#x} in the core differ from those of {exe_name}"
                 )));
             }
         }
         Ok(())
+    }
+
+    /// Where the core's copy of the executable's ELF header reads as zeros: damage that
+    /// leaves the core's match with the executable unchecked.
+    fn zeroed_exe_header(&self, exe: &ElfImage) -> Option<u64> {
+        let layout = ExeLayout::parse(exe).ok()?;
+        let bias = self.load_bias(exe).ok()?;
+        let first = layout.first_page.as_ref()?;
+        let addr = first.0.wrapping_add(bias);
+        let mut in_core = vec![0u8; first.1.len()];
+        self.read_at(addr, &mut in_core).ok()?;
+        in_core.iter().all(|&b| b == 0).then_some(addr)
     }
 
     /// Build IDs in the core's copy of the dumped executable's first page, which holds its ELF
@@ -756,8 +777,13 @@ impl std::fmt::Debug for CoreMemory {
 
 impl CoreMemory {
     /// Splices `exe` under `core` after [`CoreFile::check_executable`] accepted it.
-    pub fn new(core: CoreFile, exe: &ElfImage) -> Result<CoreMemory> {
+    pub fn new(mut core: CoreFile, exe: &ElfImage) -> Result<CoreMemory> {
         core.check_executable(exe)?;
+        if let Some(addr) = core.zeroed_exe_header(exe) {
+            core.notes.warnings.push(format!(
+                "the core's copy of the executable's ELF header at {addr:#x} is all zeros (a damaged core): whether it was dumped by this executable could not be checked"
+            ));
+        }
         Self::new_unchecked(core, exe)
     }
 

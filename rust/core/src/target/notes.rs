@@ -159,6 +159,7 @@ pub(crate) fn note_type_name(owner: &[u8], kind: u32) -> String {
         (b"LINUX", NT_ARM_TLS) => "NT_ARM_TLS",
         (b"GNU", NT_GNU_BUILD_ID) => "NT_GNU_BUILD_ID",
         (b"Go", NT_GO_BUILD_ID) => "Go build ID",
+        _ if owner.is_empty() => return format!("of type {kind:#x}"),
         _ => return format!("{} type {kind:#x}", String::from_utf8_lossy(owner)),
     };
     name.to_string()
@@ -210,6 +211,11 @@ pub(crate) fn walk_notes<'a>(
             if avail < end {
                 return Err(Error::truncated(format!(
                     "the file is truncated inside note {what} at offset {pos:#x}"
+                )));
+            }
+            if desc_start.is_none() {
+                return Err(Error::corrupt(format!(
+                    "note {what} at offset {pos:#x} claims a name of {namesz} bytes, more than its segment holds"
                 )));
             }
             return Err(Error::corrupt(format!(
