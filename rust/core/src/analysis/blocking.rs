@@ -230,12 +230,15 @@ impl WaitCollector {
             let mut n = 0;
             while sg != 0 && n < MAX_QUEUE {
                 n += 1;
-                if let Ok(c) = rt.memory().read_ptr(sg + o.sudog_c) {
+                if let Ok(c) = rt.memory().read_ptr(sg.wrapping_add(o.sudog_c)) {
                     if c != 0 && !chans.iter().any(|&(_, x)| x == c) {
                         chans.push((sg, c));
                     }
                 }
-                sg = rt.memory().read_ptr(sg + o.sudog_waitlink).unwrap_or(0);
+                sg = rt
+                    .memory()
+                    .read_ptr(sg.wrapping_add(o.sudog_waitlink))
+                    .unwrap_or(0);
             }
         }
         self.parked.push(Parked {
@@ -479,7 +482,7 @@ pub fn blocking_with(
     let skip = std::sync::Arc::new(runtime_records);
     let semtable_range = semtable.map(|t| {
         let o = rt.offsets().sema;
-        (t, t + o.table_size * o.root_stride)
+        (t, t.wrapping_add(o.table_size) * o.root_stride)
     });
     mark_globals(
         rt,
@@ -709,7 +712,7 @@ fn mark_globals(
                 all.extend(
                     words(&bytes)
                         .enumerate()
-                        .map(|(k, w)| (start + 8 * k as u64, w)),
+                        .map(|(k, w)| (start.wrapping_add(8 * k as u64), w)),
                 );
             }
         }

@@ -155,7 +155,11 @@ pub fn crash(rt: &Runtime) -> Option<Crash> {
     let m = rt.ms().iter().find(|m| m.procid == u64::from(thread.lwp));
     let curg = m.map_or(0, |m| m.curg);
     let goroutine = (curg != 0)
-        .then(|| rt.memory().read_u64(curg + rt.offsets().g.goid).ok())
+        .then(|| {
+            rt.memory()
+                .read_u64(curg.wrapping_add(rt.offsets().g.goid))
+                .ok()
+        })
         .flatten();
     let goroutine_signal = (curg != 0).then(|| goroutine_signal(rt, curg)).flatten();
     let (fatal_error, mut handled_signal) = thread_evidence(rt, index);
@@ -195,10 +199,14 @@ pub fn crash(rt: &Runtime) -> Option<Crash> {
 /// `g.sig` and its code, address and pc, as `dopanic_m` prints them.
 fn goroutine_signal(rt: &Runtime, gp: u64) -> Option<SignalView> {
     let o = &rt.offsets().sig;
-    let sig = rt.memory().read_u32(gp + o.sig).ok().filter(|&s| s != 0)?;
-    let code = rt.memory().read_u64(gp + o.sigcode0).ok()?;
-    let addr = rt.memory().read_u64(gp + o.sigcode1).ok()?;
-    let pc = rt.memory().read_u64(gp + o.sigpc).ok()?;
+    let sig = rt
+        .memory()
+        .read_u32(gp.wrapping_add(o.sig))
+        .ok()
+        .filter(|&s| s != 0)?;
+    let code = rt.memory().read_u64(gp.wrapping_add(o.sigcode0)).ok()?;
+    let addr = rt.memory().read_u64(gp.wrapping_add(o.sigcode1)).ok()?;
+    let pc = rt.memory().read_u64(gp.wrapping_add(o.sigpc)).ok()?;
     Some(SignalView {
         number: sig,
         name: signal_name(sig as i32),
@@ -291,8 +299,8 @@ fn siginfo_at(rt: &Runtime, uc: u64) -> Option<SignalView> {
     let layout = rt.binary().image().arch.signal_context()?;
     let info = uc.checked_add(layout.ucontext_size)?;
     let number = rt.memory().read_u32(info).ok()?;
-    let code = rt.memory().read_i32(info + 8).ok()?;
-    let addr = rt.memory().read_u64(info + 16).ok()?;
+    let code = rt.memory().read_i32(info.wrapping_add(8)).ok()?;
+    let addr = rt.memory().read_u64(info.wrapping_add(16)).ok()?;
     let pc = rt.memory().read_u64(uc.wrapping_add(layout.pc)).ok()?;
     Some(SignalView {
         number,
@@ -311,7 +319,7 @@ fn siginfo_at(rt: &Runtime, uc: u64) -> Option<SignalView> {
 /// bounded, valid UTF-8 without control characters other than newlines and tabs.
 fn message_at(rt: &Runtime, at: u64) -> Option<String> {
     let ptr = rt.memory().read_u64(at).ok()?;
-    let len = rt.memory().read_u64(at + PTR).ok()?;
+    let len = rt.memory().read_u64(at.wrapping_add(PTR)).ok()?;
     if ptr == 0 || len == 0 || len > MAX_THROW_MESSAGE {
         return None;
     }

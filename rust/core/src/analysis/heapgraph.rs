@@ -674,7 +674,7 @@ impl Builder<'_> {
                 Slot::Func => out.push((off, v, Hint::Func)),
                 Slot::Unsafe => out.push((off, v, Hint::None)),
                 Slot::Iface | Slot::Eface => {
-                    let data = word(buf, off + PTR);
+                    let data = word(buf, off.wrapping_add(PTR));
                     let dynamic = if matches!(slot, Slot::Eface) {
                         v
                     } else if v == 0 {
@@ -684,7 +684,7 @@ impl Builder<'_> {
                         self.rt.memory().read_ptr(v.wrapping_add(at)).unwrap_or(0)
                     };
                     let hint = self.iface_hint(dynamic);
-                    out.push((off + PTR, data, hint));
+                    out.push((off.wrapping_add(PTR), data, hint));
                 }
                 Slot::Words(n) => {
                     let mut o = off;
@@ -957,7 +957,7 @@ impl Builder<'_> {
             for (k, c) in buf.chunks_exact(8).enumerate() {
                 let v = word(c, 0);
                 if v >= self.heap_lo && v < self.heap_hi {
-                    out.push((at + 8 * k as u64, v, Hint::None));
+                    out.push((at.wrapping_add(8 * k as u64), v, Hint::None));
                 }
             }
             at += n;
@@ -1070,7 +1070,10 @@ impl Builder<'_> {
                     if v.minor <= 25 {
                         targets.push((mem.read_ptr(sp + size).unwrap_or(0), Hint::Func));
                     } else {
-                        targets.push((mem.read_ptr(sp + size + PTR).unwrap_or(0), Hint::Func));
+                        targets.push((
+                            mem.read_ptr(sp + size.wrapping_add(PTR)).unwrap_or(0),
+                            Hint::Func,
+                        ));
                         targets.push((mem.read_ptr(sp + size + 2 * PTR).unwrap_or(0), Hint::None));
                     }
                     format!("cleanup of {obj:#x}")
@@ -1151,7 +1154,7 @@ impl Builder<'_> {
                     if v >= self.heap_lo && v < self.heap_hi {
                         let s = slots.len() as u32;
                         slots.push(RootSlot {
-                            at: sp + 8 * k as u64,
+                            at: sp.wrapping_add(8 * k as u64),
                             what: None,
                         });
                         ptrs.push((r, s, v, Hint::None));

@@ -35,7 +35,7 @@ impl Runtime {
     pub fn channel(&self, c: u64) -> Channel {
         let o = self.off.chan;
         let mem = &self.mem;
-        let elemtype = mem.read_ptr(c + o.elemtype).unwrap_or(0);
+        let elemtype = mem.read_ptr(c.wrapping_add(o.elemtype)).unwrap_or(0);
         let elem_type = self
             .types
             .as_ref()
@@ -44,15 +44,15 @@ impl Runtime {
         let mut ch = Channel {
             addr: c,
             elem_type,
-            len: mem.read_u64(c + o.qcount).unwrap_or(0),
-            cap: mem.read_u64(c + o.dataqsiz).unwrap_or(0),
-            closed: mem.read_u32(c + o.closed).is_ok_and(|v| v != 0),
+            len: mem.read_u64(c.wrapping_add(o.qcount)).unwrap_or(0),
+            cap: mem.read_u64(c.wrapping_add(o.dataqsiz)).unwrap_or(0),
+            closed: mem.read_u32(c.wrapping_add(o.closed)).is_ok_and(|v| v != 0),
             receivers: Vec::new(),
             senders: Vec::new(),
             error: None,
         };
-        let (receivers, e1) = self.queue(c + o.recvq_first);
-        let (senders, e2) = self.queue(c + o.sendq_first);
+        let (receivers, e1) = self.queue(c.wrapping_add(o.recvq_first));
+        let (senders, e2) = self.queue(c.wrapping_add(o.sendq_first));
         ch.receivers = receivers;
         ch.senders = senders;
         ch.error = e1.or(e2);
@@ -75,13 +75,13 @@ impl Runtime {
             if ids.len() % 4096 == 4095 {
                 self.mem.trim();
             }
-            let g = self.mem.read_ptr(sg + o.sudog_g).unwrap_or(0);
-            if let Ok(id) = self.mem.read_u64(g + self.off.g.goid) {
+            let g = self.mem.read_ptr(sg.wrapping_add(o.sudog_g)).unwrap_or(0);
+            if let Ok(id) = self.mem.read_u64(g.wrapping_add(self.off.g.goid)) {
                 if g != 0 {
                     ids.push(id);
                 }
             }
-            sg = match self.mem.read_ptr(sg + o.sudog_next) {
+            sg = match self.mem.read_ptr(sg.wrapping_add(o.sudog_next)) {
                 Ok(n) => n,
                 Err(e) => return (ids, Some(format!("sudog at {sg:#x}: {e}"))),
             };

@@ -464,10 +464,13 @@ fn read_labels(
     let slice_form = rt.binary().go_version().is_none_or(|v| v.at_least(1, 24));
     if slice_form {
         let list = mem.read_ptr(ptr)?;
-        let len = mem.read_u64(ptr + 8)?.min(MAX_LABELS);
+        let len = mem.read_u64(ptr.wrapping_add(8))?.min(MAX_LABELS);
         for i in 0..len {
             let at = list + 32 * i;
-            out.insert(mem.read_go_string(at)?, mem.read_go_string(at + 16)?);
+            out.insert(
+                mem.read_go_string(at)?,
+                mem.read_go_string(at.wrapping_add(16))?,
+            );
         }
         return Ok(out);
     }
@@ -478,8 +481,8 @@ fn read_labels(
     }
     // hmap: count int, flags u8, B u8, noverflow u16, hash0 u32, buckets, oldbuckets, ...
     let b = mem.read_u8(ptr + 9)?;
-    let buckets = mem.read_ptr(ptr + 16)?;
-    let oldbuckets = mem.read_ptr(ptr + 24)?;
+    let buckets = mem.read_ptr(ptr.wrapping_add(16))?;
+    let oldbuckets = mem.read_ptr(ptr.wrapping_add(24))?;
     if b > 16 {
         return Err(crate::error::Error::corrupt(format!(
             "label map with 2^{b} buckets"
@@ -503,8 +506,8 @@ fn read_labels(
                 let tophash = mem.read_vec(bucket, 8)?;
                 for (slot, &h) in tophash.iter().enumerate() {
                     if h >= MIN_TOP_HASH {
-                        let k = bucket + 8 + 16 * slot as u64;
-                        let v = bucket + 8 + 128 + 16 * slot as u64;
+                        let k = bucket.wrapping_add(8) + 16 * slot as u64;
+                        let v = bucket.wrapping_add(8) + 128 + 16 * slot as u64;
                         out.insert(mem.read_go_string(k)?, mem.read_go_string(v)?);
                     }
                 }

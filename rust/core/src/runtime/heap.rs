@@ -59,7 +59,7 @@ impl Runtime {
             };
             for (k, c) in (0u64..).zip(bytes.chunks_exact(8)) {
                 let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-                let at = lo + 8 * k;
+                let at = lo.wrapping_add(8 * k);
                 if w == 0 || !w.is_multiple_of(8) || at < lo + arenas {
                     continue;
                 }
@@ -75,7 +75,7 @@ impl Runtime {
     fn known_heap_object(&self) -> Option<u64> {
         let (ptr, len) = self.allgs;
         (0..len.min(16))
-            .filter_map(|i| self.mem.read_ptr(ptr + 8 * i).ok())
+            .filter_map(|i| self.mem.read_ptr(ptr.wrapping_add(8 * i)).ok())
             .find(|&g| g != 0)
     }
 
@@ -88,14 +88,17 @@ impl Runtime {
             return None;
         }
         let page = (p / PAGE_SIZE) % PAGES_PER_ARENA;
-        let span = self.mem.read_ptr(arena + o.arena_spans + 8 * page).ok()?;
+        let span = self
+            .mem
+            .read_ptr(arena.wrapping_add(o.arena_spans) + 8 * page)
+            .ok()?;
         if span == 0 {
             return None;
         }
-        let start = self.mem.read_u64(span + o.span_start).ok()?;
-        let npages = self.mem.read_u64(span + o.span_npages).ok()?;
-        let size = self.mem.read_u64(span + o.span_elemsize).ok()?;
-        let state = self.mem.read_u8(span + o.span_state).ok()?;
+        let start = self.mem.read_u64(span.wrapping_add(o.span_start)).ok()?;
+        let npages = self.mem.read_u64(span.wrapping_add(o.span_npages)).ok()?;
+        let size = self.mem.read_u64(span.wrapping_add(o.span_elemsize)).ok()?;
+        let state = self.mem.read_u8(span.wrapping_add(o.span_state)).ok()?;
         let end = start.checked_add(npages.checked_mul(PAGE_SIZE)?)?;
         if state != SPAN_IN_USE || size == 0 || p < start || p >= end {
             return None;
@@ -120,7 +123,7 @@ impl Runtime {
         ] {
             let (start, end) = (start + self.bias, end + self.bias);
             let n = u64::from(self.mem.read_u32(at + mask).ok()?);
-            let bits = self.mem.read_ptr(at + mask + 8).ok()?;
+            let bits = self.mem.read_ptr(at + mask.wrapping_add(8)).ok()?;
             let words = end.checked_sub(start)? / 8;
             if n == 0 || bits == 0 || n > words + 64 {
                 return None;

@@ -253,7 +253,10 @@ impl Runtime {
             return walk;
         };
         walk.found = Some(how.into());
-        let l2 = match self.mem.read_ptr(mheap + self.off.heap.mheap_arenas) {
+        let l2 = match self
+            .mem
+            .read_ptr(mheap.wrapping_add(self.off.heap.mheap_arenas))
+        {
             Ok(p) => p,
             Err(e) => {
                 walk.warn(format!("mheap_.arenas is unreadable: {e}"));
@@ -470,8 +473,14 @@ impl Runtime {
     /// every non-empty entry of the L2 array between the page allocator's bounds.
     fn heap_arenas(&self, mheap: u64, l2: u64, lay: &WalkLayout, walk: &mut HeapWalk) -> Vec<u64> {
         let listed = (|| {
-            let ptr = self.mem.read_ptr(mheap + lay.heap_arenas).ok()?;
-            let len = self.mem.read_u64(mheap + lay.heap_arenas + 8).ok()?;
+            let ptr = self
+                .mem
+                .read_ptr(mheap.wrapping_add(lay.heap_arenas))
+                .ok()?;
+            let len = self
+                .mem
+                .read_u64(mheap.wrapping_add(lay.heap_arenas) + 8)
+                .ok()?;
             if len == 0 || len > MAX_ARENAS {
                 return None;
             }
@@ -490,8 +499,11 @@ impl Runtime {
         }
         walk.warn("mheap_.heapArenas is unreadable; the arena map was scanned".into());
         let bounds = (|| {
-            let start = self.mem.read_u64(mheap + lay.pages_start).ok()?;
-            let end = self.mem.read_u64(mheap + lay.pages_end).ok()?;
+            let start = self
+                .mem
+                .read_u64(mheap.wrapping_add(lay.pages_start))
+                .ok()?;
+            let end = self.mem.read_u64(mheap.wrapping_add(lay.pages_end)).ok()?;
             let per = ARENA_BYTES / CHUNK_BYTES;
             (start < end).then(|| (start / per, (end - 1) / per + 1))
         })();
@@ -519,8 +531,14 @@ impl Runtime {
     fn page_allocator(&self, mheap: u64, lay: &WalkLayout, walk: &mut HeapWalk) {
         let result = (|| -> Result<(u64, u64), String> {
             let err = |e: crate::error::Error| e.to_string();
-            let ptr = self.mem.read_ptr(mheap + lay.in_use).map_err(err)?;
-            let len = self.mem.read_u64(mheap + lay.in_use + 8).map_err(err)?;
+            let ptr = self
+                .mem
+                .read_ptr(mheap.wrapping_add(lay.in_use))
+                .map_err(err)?;
+            let len = self
+                .mem
+                .read_u64(mheap.wrapping_add(lay.in_use) + 8)
+                .map_err(err)?;
             if len > 1 << 16 {
                 return Err(format!("it lists {len} address ranges"));
             }

@@ -327,7 +327,7 @@ impl Runtime {
     }
 
     fn m_alllink(&self, m: u64) -> Option<u64> {
-        self.mem.read_ptr(m + self.off.m.alllink).ok()
+        self.mem.read_ptr(m.wrapping_add(self.off.m.alllink)).ok()
     }
 
     /// Whether `g` is a g its M knows (its g0, gsignal or curg).
@@ -335,7 +335,7 @@ impl Runtime {
         if g == 0 || !g.is_multiple_of(8) {
             return None;
         }
-        let m = self.mem.read_ptr(g + self.off.g.m).ok()?;
+        let m = self.mem.read_ptr(g.wrapping_add(self.off.g.m)).ok()?;
         if m == 0 {
             return None;
         }
@@ -387,7 +387,7 @@ impl Runtime {
         let mut kind = ErrorKind::Corrupt;
         if let Some(sym) = self.symbol("runtime.allgs") {
             let ptr = self.mem.read_ptr(sym)?;
-            let len = self.mem.read_u64(sym + 8)?;
+            let len = self.mem.read_u64(sym.wrapping_add(8))?;
             let first = self.mem.read_ptr(ptr);
             let first_ok = first.as_ref().is_ok_and(|&g| self.plausible_g(g));
             if len <= MAX_GOROUTINES && (len == 0 || first_ok) {
@@ -396,7 +396,7 @@ impl Runtime {
             // Missing data is not implausible data: say which it is.
             let missing = match first {
                 Err(e) => Some(format!("its data at {ptr:#x} is not in the core ({e})")),
-                Ok(g) if g != 0 && self.mem.read_u64(g + self.off.g.goid).is_err() => {
+                Ok(g) if g != 0 && self.mem.read_u64(g.wrapping_add(self.off.g.goid)).is_err() => {
                     Some(format!("its first goroutine at {g:#x} is not in the core"))
                 }
                 Ok(_) => None,
@@ -432,7 +432,7 @@ impl Runtime {
         let bss = self.bss()?;
         let mut mostly = None;
         let mut i = 0usize;
-        while i + 24 <= bss.len() {
+        while i.wrapping_add(24) <= bss.len() {
             let (ptr, n, cap) = (
                 word(&bss, i as u64)?,
                 word(&bss, i as u64 + 8)?,
@@ -446,8 +446,8 @@ impl Runtime {
             // make an extra M's goroutine before it.
             let has_main = (0..n.min(4)).any(|k| {
                 self.mem
-                    .read_ptr(ptr + 8 * k)
-                    .and_then(|g| self.mem.read_u64(g + self.off.g.goid))
+                    .read_ptr(ptr.wrapping_add(8 * k))
+                    .and_then(|g| self.mem.read_u64(g.wrapping_add(self.off.g.goid)))
                     .ok()
                     == Some(1)
             });
@@ -457,7 +457,7 @@ impl Runtime {
             let plausible = (0..n.min(8))
                 .filter(|k| {
                     self.mem
-                        .read_ptr(ptr + 8 * k)
+                        .read_ptr(ptr.wrapping_add(8 * k))
                         .ok()
                         .is_some_and(|g| self.plausible_g(g))
                 })
@@ -478,10 +478,10 @@ impl Runtime {
         }
         let o = &self.off.g;
         let (Ok(status), Ok(goid), Ok(lo), Ok(hi)) = (
-            self.mem.read_u32(g + o.atomicstatus),
-            self.mem.read_u64(g + o.goid),
-            self.mem.read_u64(g + o.stack_lo),
-            self.mem.read_u64(g + o.stack_hi),
+            self.mem.read_u32(g.wrapping_add(o.atomicstatus)),
+            self.mem.read_u64(g.wrapping_add(o.goid)),
+            self.mem.read_u64(g.wrapping_add(o.stack_lo)),
+            self.mem.read_u64(g.wrapping_add(o.stack_hi)),
         ) else {
             return false;
         };
@@ -494,14 +494,14 @@ impl Runtime {
     fn find_allp(&self) -> Vec<u64> {
         let from_symbol = self.symbol("runtime.allp").and_then(|sym| {
             let ptr = self.mem.read_ptr(sym).ok()?;
-            let n = self.mem.read_u64(sym + 8).ok()?;
+            let n = self.mem.read_u64(sym.wrapping_add(8)).ok()?;
             self.valid_allp(ptr, n).then_some((ptr, n))
         });
         let Some((ptr, n)) = from_symbol.or_else(|| self.scan_allp()) else {
             return Vec::new();
         };
         (0..n)
-            .filter_map(|i| self.mem.read_ptr(ptr + 8 * i).ok())
+            .filter_map(|i| self.mem.read_ptr(ptr.wrapping_add(8 * i)).ok())
             .collect()
     }
 
@@ -509,14 +509,14 @@ impl Runtime {
         n > 0
             && n <= 1 << 16
             && (0..n).all(|i| {
-                let Ok(p) = self.mem.read_ptr(ptr + 8 * i) else {
+                let Ok(p) = self.mem.read_ptr(ptr.wrapping_add(8 * i)) else {
                     return false;
                 };
                 p != 0
-                    && self.mem.read_u32(p + self.off.p.id).ok() == Some(i as u32)
+                    && self.mem.read_u32(p.wrapping_add(self.off.p.id)).ok() == Some(i as u32)
                     && self
                         .mem
-                        .read_u32(p + self.off.p.status)
+                        .read_u32(p.wrapping_add(self.off.p.status))
                         .is_ok_and(|s| (s as usize) < P_STATUS_NAMES.len())
             })
     }
@@ -524,12 +524,14 @@ impl Runtime {
     fn scan_allp(&self) -> Option<(u64, u64)> {
         let bss = self.bss()?;
         let mut i = 0usize;
-        while i + 24 <= bss.len() {
+        while i.wrapping_add(24) <= bss.len() {
             let at = i as u64;
             i += 8;
-            let (Some(ptr), Some(n), Some(cap)) =
-                (word(&bss, at), word(&bss, at + 8), word(&bss, at + 16))
-            else {
+            let (Some(ptr), Some(n), Some(cap)) = (
+                word(&bss, at),
+                word(&bss, at.wrapping_add(8)),
+                word(&bss, at.wrapping_add(16)),
+            ) else {
                 continue;
             };
             if ptr == 0 || n == 0 || n > cap || cap > 1 << 16 {
@@ -580,8 +582,8 @@ impl Runtime {
         // goidgen hands out ids to Ps in batches of 16, so it lies just above every goid.
         let (gptr, glen) = self.allgs;
         let max_goid = (0..glen.min(MAX_GOROUTINES))
-            .filter_map(|i| self.mem.read_ptr(gptr + 8 * i).ok())
-            .filter_map(|g| self.mem.read_u64(g + self.off.g.goid).ok())
+            .filter_map(|i| self.mem.read_ptr(gptr.wrapping_add(8 * i)).ok())
+            .filter_map(|g| self.mem.read_u64(g.wrapping_add(self.off.g.goid)).ok())
             .max()
             .unwrap_or(0);
         let goid_slack = 16 * (nps as u64 + 2);
@@ -652,12 +654,12 @@ impl Runtime {
         self.allp
             .iter()
             .filter_map(|&p| {
-                let id = self.mem.read_u32(p + o.id).ok()? as i32;
-                let status = self.mem.read_u32(p + o.status).ok()?;
-                let m = self.mem.read_ptr(p + o.m).ok()?;
-                let head = self.mem.read_u32(p + o.runqhead).ok()?;
-                let tail = self.mem.read_u32(p + o.runqtail).ok()?;
-                let runnext = self.mem.read_ptr(p + o.runnext).ok()? != 0;
+                let id = self.mem.read_u32(p.wrapping_add(o.id)).ok()? as i32;
+                let status = self.mem.read_u32(p.wrapping_add(o.status)).ok()?;
+                let m = self.mem.read_ptr(p.wrapping_add(o.m)).ok()?;
+                let head = self.mem.read_u32(p.wrapping_add(o.runqhead)).ok()?;
+                let tail = self.mem.read_u32(p.wrapping_add(o.runqtail)).ok()?;
+                let runnext = self.mem.read_ptr(p.wrapping_add(o.runnext)).ok()? != 0;
                 Some(PInfo {
                     addr: p,
                     id,
@@ -757,7 +759,7 @@ impl Runtime {
             if read >= wanted {
                 return self.live_goroutines(i..end);
             }
-            let gp = match self.mem.read_ptr(ptr + 8 * i) {
+            let gp = match self.mem.read_ptr(ptr.wrapping_add(8 * i)) {
                 Ok(g) => g,
                 Err(e) => {
                     // The rest of the array is as unreadable as this slot: say so once.
@@ -788,7 +790,7 @@ impl Runtime {
         let (ptr, _) = self.allgs;
         let mut live = 0;
         for i in range {
-            let Ok(gp) = self.mem.read_ptr(ptr + 8 * i) else {
+            let Ok(gp) = self.mem.read_ptr(ptr.wrapping_add(8 * i)) else {
                 break;
             };
             if gp == 0 {
@@ -796,7 +798,7 @@ impl Runtime {
             }
             let dead = self
                 .mem
-                .read_u32(gp + self.off.g.atomicstatus)
+                .read_u32(gp.wrapping_add(self.off.g.atomicstatus))
                 .is_ok_and(|s| self.is_dead(s & !G_SCAN));
             live += u64::from(!dead);
             if i % TRIM_EVERY == TRIM_EVERY - 1 {
@@ -834,8 +836,8 @@ impl Runtime {
         let mut cache = FrameCache::default();
         let (ptr, len) = self.allgs;
         for i in 0..len.min(MAX_GOROUTINES) {
-            let gp = self.mem.read_ptr(ptr + 8 * i).ok()?;
-            if gp != 0 && self.mem.read_u64(gp + self.off.g.goid).ok() == Some(goid) {
+            let gp = self.mem.read_ptr(ptr.wrapping_add(8 * i)).ok()?;
+            if gp != 0 && self.mem.read_u64(gp.wrapping_add(self.off.g.goid)).ok() == Some(goid) {
                 return self.goroutine_at(&code, gp, true, &mut cache, limits);
             }
         }
@@ -942,9 +944,9 @@ impl Runtime {
 impl Stacks for Runtime {
     fn stack_of(&self, g: u64) -> Option<GStack> {
         let o = &self.off.g;
-        let lo = self.mem.read_u64(g + o.stack_lo).ok()?;
-        let hi = self.mem.read_u64(g + o.stack_hi).ok()?;
-        let m = self.mem.read_ptr(g + o.m).ok().unwrap_or(0);
+        let lo = self.mem.read_u64(g.wrapping_add(o.stack_lo)).ok()?;
+        let hi = self.mem.read_u64(g.wrapping_add(o.stack_hi)).ok()?;
+        let m = self.mem.read_ptr(g.wrapping_add(o.m)).ok().unwrap_or(0);
         let kind = match self.m_at(m) {
             Some(mi) if mi.g0 == g => StackKind::G0,
             Some(mi) if mi.gsignal == g => StackKind::Gsignal,
@@ -954,23 +956,27 @@ impl Stacks for Runtime {
     }
 
     fn curg_switch(&self, g0: u64) -> Option<(u64, u64, u64, u64)> {
-        let m = self.mem.read_ptr(g0 + self.off.g.m).ok()?;
+        let m = self.mem.read_ptr(g0.wrapping_add(self.off.g.m)).ok()?;
         let mi = self.m_at(m)?;
         let curg = mi.curg;
-        if curg == 0 || self.mem.read_ptr(curg + self.off.g.m).ok()? != m {
+        if curg == 0 || self.mem.read_ptr(curg.wrapping_add(self.off.g.m)).ok()? != m {
             return None;
         }
         let o = &self.off.g;
         Some((
             curg,
-            self.mem.read_u64(curg + o.sched_pc).ok()?,
-            self.mem.read_u64(curg + o.sched_sp).ok()?,
-            self.mem.read_u64(curg + o.sched_lr).ok()?,
+            self.mem.read_u64(curg.wrapping_add(o.sched_pc)).ok()?,
+            self.mem.read_u64(curg.wrapping_add(o.sched_sp)).ok()?,
+            self.mem.read_u64(curg.wrapping_add(o.sched_lr)).ok()?,
         ))
     }
 
     fn owner_of_sp(&self, g: u64, sp: u64) -> Option<GStack> {
-        let m = self.mem.read_ptr(g + self.off.g.m).ok().unwrap_or(0);
+        let m = self
+            .mem
+            .read_ptr(g.wrapping_add(self.off.g.m))
+            .ok()
+            .unwrap_or(0);
         let mut candidates = vec![g];
         if let Some(mi) = self.m_at(m) {
             candidates.extend([mi.curg, mi.g0, mi.gsignal]);

@@ -193,11 +193,11 @@ fn read_records(
             |off: Option<u64>| off.map_or(Ok(false), |off| mem.read_u8(d + off).map(|b| b != 0));
         let read = || -> crate::error::Result<_> {
             Ok((
-                mem.read_u8(d + o.heap)? != 0,
-                mem.read_u64(d + o.sp)?,
-                mem.read_u64(d + o.pc)?,
-                mem.read_ptr(d + o.func)?,
-                mem.read_ptr(d + o.link)?,
+                mem.read_u8(d.wrapping_add(o.heap))? != 0,
+                mem.read_u64(d.wrapping_add(o.sp))?,
+                mem.read_u64(d.wrapping_add(o.pc))?,
+                mem.read_ptr(d.wrapping_add(o.func))?,
+                mem.read_ptr(d.wrapping_add(o.link))?,
                 flag(o.started)?,
                 flag(o.open_defer)?,
                 flag(o.rangefunc)?,
@@ -321,7 +321,7 @@ pub(super) fn panics(
         }
         if out.len() >= keep {
             // Past the limit the list is only counted.
-            match mem.read_ptr(p + o.link) {
+            match mem.read_ptr(p.wrapping_add(o.link)) {
                 Ok(link) => {
                     more += 1;
                     p = link;
@@ -335,9 +335,9 @@ pub(super) fn panics(
         };
         let read = || -> crate::error::Result<_> {
             Ok((
-                mem.read_ptr(p + o.arg_type)?,
-                mem.read_ptr(p + o.arg_data)?,
-                mem.read_ptr(p + o.link)?,
+                mem.read_ptr(p.wrapping_add(o.arg_type))?,
+                mem.read_ptr(p.wrapping_add(o.arg_data))?,
+                mem.read_ptr(p.wrapping_add(o.link))?,
                 flag(Some(o.recovered))?,
                 flag(Some(o.goexit))?,
                 flag(o.aborted)?,

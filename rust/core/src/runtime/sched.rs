@@ -723,7 +723,8 @@ impl Runtime {
         let mut stats = Vec::new();
         for buf in &sections {
             let mut i = 0u64;
-            while i + l.mstats.size <= buf.len() as u64 && stats.len() < MAX_CANDIDATES {
+            while i.wrapping_add(l.mstats.size) <= buf.len() as u64 && stats.len() < MAX_CANDIDATES
+            {
                 if let Some(m) = l.mstats.decode(buf, i, l.page, true) {
                     stats.push(m);
                 }
@@ -740,7 +741,9 @@ impl Runtime {
         let mut pairs: Vec<(Mstats, Controller)> = Vec::new();
         for buf in &sections {
             let mut i = 0u64;
-            while i + l.controller.size <= buf.len() as u64 && pairs.len() < MAX_CANDIDATES {
+            while i.wrapping_add(l.controller.size) <= buf.len() as u64
+                && pairs.len() < MAX_CANDIDATES
+            {
                 if let Some(c) = l.controller.decode(buf, i) {
                     for m in stats.iter().filter(|m| c.agrees_with(m, l.page)) {
                         if !pairs.iter().any(|(pm, pc)| pm == m && *pc == c) {

@@ -35,9 +35,9 @@ impl Runtime {
                     continue;
                 }
                 let (Ok(addr), Ok(prev), Ok(next)) = (
-                    self.mem.read_ptr(s + o.sudog_elem),
-                    self.mem.read_ptr(s + o.sudog_prev),
-                    self.mem.read_ptr(s + o.sudog_next),
+                    self.mem.read_ptr(s.wrapping_add(o.sudog_elem)),
+                    self.mem.read_ptr(s.wrapping_add(o.sudog_prev)),
+                    self.mem.read_ptr(s.wrapping_add(o.sudog_next)),
                 ) else {
                     continue;
                 };
@@ -51,10 +51,13 @@ impl Runtime {
                         self.mem.trim();
                     }
                     sudogs.insert(w);
-                    if let Ok(g) = self.mem.read_ptr(w + o.sudog_g) {
+                    if let Ok(g) = self.mem.read_ptr(w.wrapping_add(o.sudog_g)) {
                         out.push((g, addr));
                     }
-                    w = self.mem.read_ptr(w + o.sudog_waitlink).unwrap_or(0);
+                    w = self
+                        .mem
+                        .read_ptr(w.wrapping_add(o.sudog_waitlink))
+                        .unwrap_or(0);
                     if w == s {
                         break;
                     }
@@ -80,19 +83,21 @@ impl Runtime {
             if w == 0 || !w.is_multiple_of(8) {
                 continue;
             }
-            let at = lo + 8 * k as u64;
-            let Ok(g) = self.mem.read_ptr(w + o.sudog_g) else {
+            let at = lo.wrapping_add(8 * k as u64);
+            let Ok(g) = self.mem.read_ptr(w.wrapping_add(o.sudog_g)) else {
                 continue;
             };
-            if !gps.contains_key(&g) || self.mem.read_ptr(w + o.sudog_parent).ok() != Some(0) {
+            if !gps.contains_key(&g)
+                || self.mem.read_ptr(w.wrapping_add(o.sudog_parent)).ok() != Some(0)
+            {
                 continue;
             }
-            let Ok(addr) = self.mem.read_ptr(w + o.sudog_elem) else {
+            let Ok(addr) = self.mem.read_ptr(w.wrapping_add(o.sudog_elem)) else {
                 continue;
             };
             let slot = ((addr >> 3) % o.table_size) * o.root_stride + o.root_treap;
             if let Some(base) = at.checked_sub(slot) {
-                if base >= lo && base + o.table_size * o.root_stride <= hi {
+                if base >= lo && base.wrapping_add(o.table_size) * o.root_stride <= hi {
                     *votes.entry(base).or_default() += 1;
                 }
             }
@@ -152,7 +157,10 @@ impl Runtime {
             if c == 0 || !c.is_multiple_of(8) {
                 continue;
             }
-            let Ok(mut s) = self.mem.read_ptr(c + o.cond_notify + o.notify_head) else {
+            let Ok(mut s) = self
+                .mem
+                .read_ptr(c.wrapping_add(o.cond_notify) + o.notify_head)
+            else {
                 continue;
             };
             let mut n = 0;
@@ -160,14 +168,14 @@ impl Runtime {
             let mut mine = false;
             while s != 0 && n < MAX_QUEUE {
                 n += 1;
-                match self.mem.read_ptr(s + o.sudog_g) {
+                match self.mem.read_ptr(s.wrapping_add(o.sudog_g)) {
                     Ok(g) => {
                         mine |= g == gp;
                         list.push((s, g));
                     }
                     Err(_) => break,
                 }
-                s = self.mem.read_ptr(s + o.sudog_next).unwrap_or(0);
+                s = self.mem.read_ptr(s.wrapping_add(o.sudog_next)).unwrap_or(0);
             }
             if mine {
                 for (s, g) in list {

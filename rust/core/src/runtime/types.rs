@@ -737,7 +737,7 @@ impl<M: Memory> TypeReader<M> {
         self.walk_descriptors(end)
     }
 
-    /// Descriptors laid out back to back from `types + 8` to `end`, as go1.27's linker
+    /// Descriptors laid out back to back from `types.wrapping_add(8)` to `end`, as go1.27's linker
     /// writes them (each one's extent is its `DescriptorSize`).
     fn walk_descriptors(&self, end: u64) -> Result<Vec<u64>> {
         let mut out = Vec::new();
@@ -794,7 +794,7 @@ impl<M: Memory> TypeReader<M> {
         if h.tflag & TFLAG_UNCOMMON != 0 {
             let mcount = self
                 .mem
-                .read_u16(typ.wrapping_add(base + o.uncommon_mcount))?;
+                .read_u16(typ.wrapping_add(base.wrapping_add(o.uncommon_mcount)))?;
             size += o.uncommon_size + u64::from(mcount) * METHOD_SIZE;
         }
         Ok(size)
