@@ -318,6 +318,10 @@ def test_saved_sp_outside_the_stack(
     broken = [g for g in document["goroutines"] if g.get("error")]
     assert [g["id"] for g in broken] == [victim.id], describe(proc)
     assert "0x1000" in broken[0]["error"], broken[0]
+    # The error is typed: a corrupt record, and the address we wrote.
+    assert broken[0]["error_kind"] == "corrupt", broken[0]
+    assert broken[0]["error_addr"] == 0x1000, broken[0]
+    assert all(g["error_kind"] is None for g in document["goroutines"] if not g.get("error"))
     result = compare(fx.id, fx.traceback_text(), document)
     others = [p for p in result.problems if not p.startswith(f"goroutine {victim.id}")]
     assert not others, result.report()
@@ -443,6 +447,12 @@ def test_truncated_at_one_percent_says_the_data_is_missing(
         assert "is not in the core" in lines[0] and "truncated" in lines[0], describe(proc)
         assert "implausible" not in lines[0], (command, describe(proc))
         assert "goroutine ?" not in proc.stdout, (command, describe(proc))
+    listing = json.loads(cli("goroutines", str(core), "--exe", str(fx.bin), "--json").stdout)
+    (record,) = listing["goroutines"]
+    addr, _ = symbol(fx, "runtime.allgs")
+    data = struct.unpack("<Q", fx.core.read_bytes()[file_offset(fx.core, addr) :][:8])[0]
+    assert record["error_kind"] == "unreadable", record
+    assert record["error_addr"] == data, (record, hex(data))
     triage = cli("triage", str(core), "--exe", str(fx.bin), "--json")
     document = json.loads(triage.stdout)
     assert document["total"] == 0 and document["groups"] == [], describe(triage)

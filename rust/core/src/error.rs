@@ -29,6 +29,8 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    /// The target address whose read failed, when one did.
+    addr: Option<u64>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -38,6 +40,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            addr: None,
         }
     }
 
@@ -54,6 +57,7 @@ impl Error {
         Error {
             kind: self.kind,
             message: format!("{what}: {}", self.message),
+            addr: self.addr,
         }
     }
 
@@ -66,10 +70,38 @@ impl Error {
             ErrorKind::Unreadable,
             format!("cannot read {len} bytes of target memory at {addr:#x}"),
         )
+        .at(addr)
+    }
+
+    /// The same error, naming `addr` as the address that failed.
+    pub fn at(mut self, addr: u64) -> Self {
+        self.addr = Some(addr);
+        self
+    }
+
+    /// The target address whose read failed, when one did.
+    pub fn addr(&self) -> Option<u64> {
+        self.addr
     }
 
     pub(crate) fn truncated(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Truncated, message)
+    }
+}
+
+impl ErrorKind {
+    /// The kind as JSON names it (`error_kind`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Io => "io",
+            ErrorKind::NotElf => "not_elf",
+            ErrorKind::UnsupportedArch => "unsupported_arch",
+            ErrorKind::NotGo => "not_go",
+            ErrorKind::Truncated => "truncated",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Unreadable => "unreadable",
+        }
     }
 }
 

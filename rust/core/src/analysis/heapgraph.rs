@@ -396,6 +396,17 @@ pub fn heap_graph(rt: &Runtime, layout: &RuntimeLayout, dwarf: Option<&DwarfVars
     graph
 }
 
+/// Adds a root of goroutine `goid` (its stack, its pending deferred calls); returns its index.
+fn push_goroutine_root(roots: &mut Vec<Root>, kind: &'static str, name: String, goid: u64) -> u32 {
+    roots.push(Root {
+        kind,
+        name,
+        goroutine: Some(goid),
+        addr: 0,
+    });
+    roots.len() as u32 - 1
+}
+
 /// Bits `[first, first + n)` of `bits`, as a bitmap of their own.
 fn bit_range(bits: &[u8], first: u64, n: u64) -> Vec<u8> {
     let mut out = vec![0u8; n.div_ceil(8) as usize];
@@ -1142,13 +1153,8 @@ impl Builder<'_> {
             // one interrupted by a signal or an asynchronous preemption, asyncPreempt's own
             // saved registers — whose words are all taken, as the collector does.
             if frames.is_empty() || g.error.is_some() {
-                let r = roots.len() as u32;
-                roots.push(Root {
-                    kind: "stack",
-                    name: format!("goroutine {} stack", g.id),
-                    goroutine: Some(g.id),
-                    addr: 0,
-                });
+                let r =
+                    push_goroutine_root(roots, "stack", format!("goroutine {} stack", g.id), g.id);
                 for (k, c) in stack.chunks_exact(8).enumerate() {
                     let v = word(c, 0);
                     if v >= self.heap_lo && v < self.heap_hi {
@@ -1285,13 +1291,8 @@ impl Builder<'_> {
                 .filter(|&c| c != 0)
                 .collect();
             if !closures.is_empty() {
-                let r = roots.len() as u32;
-                roots.push(Root {
-                    kind: "defer",
-                    name: format!("goroutine {}: deferred calls", g.id),
-                    goroutine: Some(g.id),
-                    addr: 0,
-                });
+                let name = format!("goroutine {}: deferred calls", g.id);
+                let r = push_goroutine_root(roots, "defer", name, g.id);
                 for c in closures {
                     let s = slots.len() as u32;
                     slots.push(RootSlot { at: 0, what: None });

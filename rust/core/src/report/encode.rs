@@ -93,6 +93,10 @@ impl Encoder {
         }
         out.extend_from_slice(b",\"error\":");
         opt_string(out, g.error.as_deref());
+        out.extend_from_slice(b",\"error_kind\":");
+        opt_string(out, g.error_kind);
+        out.extend_from_slice(b",\"error_addr\":");
+        opt_int(out, g.error_addr);
         out.push(b'}');
         Ok(())
     }
@@ -318,6 +322,8 @@ mod tests {
             panics: Vec::new(),
             more_panics: 3,
             error: Some("bad \"g\"".into()),
+            error_kind: Some("corrupt"),
+            error_addr: Some(0xdead),
         };
         let mut enc = Encoder::default();
         let mut ours = Vec::new();

@@ -253,13 +253,9 @@ fn stream(
         done.read += chunk.decoded;
         Ok(chunk.stop)
     };
-    if let Some(e) = rt.allgs_error() {
+    if let Some(g) = rt.allgs_failure() {
         let mut chunk = EncodedChunk::default();
-        chunk.push(
-            &mut Writers::default(),
-            &Goroutine::unreadable(0, e.to_string()),
-            format,
-        )?;
+        chunk.push(&mut Writers::default(), &g, format)?;
         emit(chunk)?;
         return Ok(done);
     }
@@ -366,9 +362,9 @@ fn encode_chunk(
             Ok(g) => g,
             Err(e) => {
                 // The rest of the array is as unreadable as this slot: say so once.
-                let g = Goroutine::unreadable(
+                let g = Goroutine::failed(
                     0,
-                    format!("goroutine list entries {i}..{len} are unreadable: {e}"),
+                    &e.context(&format!("goroutine list entries {i}..{len} are unreadable")),
                 );
                 chunk.push(enc, &g, format)?;
                 chunk.stop = true;

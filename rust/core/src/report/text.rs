@@ -116,20 +116,29 @@ fn list_error(g: &Goroutine) -> Option<&str> {
         .filter(|e| !e.is_empty())
 }
 
+/// The id a goroutine's text starts with: `?` for a record that could not be read (id 0,
+/// which no goroutine has); None, with the error painted, for a record of the list itself.
+fn shown_id(p: &mut Painter<'_>, g: &Goroutine) -> Option<String> {
+    if let Some(e) = list_error(g) {
+        p.paint(Role::Error, format_args!("error: {e}"));
+        return None;
+    }
+    Some(
+        if g.id == 0 && g.error.as_deref().is_some_and(|e| !e.is_empty()) {
+            "?".to_string()
+        } else {
+            g.id.to_string()
+        },
+    )
+}
+
 fn render(r: &mut Renderer, out: &mut Vec<u8>, g: &Goroutine, opts: TextOptions) {
     let mut p = Painter {
         out,
         color: opts.color,
     };
-    if let Some(e) = list_error(g) {
-        p.paint(Role::Error, format_args!("error: {e}"));
+    let Some(id) = shown_id(&mut p, g) else {
         return;
-    }
-    // A record that could not be read is reported with id 0, which no goroutine has.
-    let id = if g.id == 0 && g.error.as_deref().is_some_and(|e| !e.is_empty()) {
-        "?".to_string()
-    } else {
-        g.id.to_string()
     };
     let state = state_text(g);
     match g.m {
@@ -321,14 +330,8 @@ fn hex(out: &mut Vec<u8>, v: u64) {
 /// is (function and file:line) and who created it; an error last.
 pub fn list_line(out: &mut Vec<u8>, g: &Goroutine, user: &UserCode, color: bool, current: bool) {
     let mut p = Painter { out, color };
-    if let Some(e) = list_error(g) {
-        p.paint(Role::Error, format_args!("error: {e}"));
+    let Some(id) = shown_id(&mut p, g) else {
         return;
-    }
-    let id = if g.id == 0 && g.error.as_deref().is_some_and(|e| !e.is_empty()) {
-        "?".to_string()
-    } else {
-        g.id.to_string()
     };
     p.raw(format_args!("{}{id:>6} ", if current { "*" } else { " " }));
     p.paint(Role::Label, format_args!("[{}]", state_text(g)));

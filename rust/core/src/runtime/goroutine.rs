@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::panics::{self, Defer, OpenCoded, Panic};
 use super::unwind::{self, Code, PhysFrame, Special, Stacks, Start};
 use super::{word, word32, Limits, Runtime, G_RUNNING, G_SCAN, G_SYSCALL, MAX_FRAMES_CAP};
+use crate::error::{Error, ErrorKind};
 use crate::fasthash::FastMap;
 use crate::target::MemoryExt;
 
@@ -102,6 +103,10 @@ pub struct Goroutine {
     #[serde(skip_serializing_if = "is_zero")]
     pub more_panics: usize,
     pub error: Option<String>,
+    /// What kind of problem `error` is (`unreadable`, `corrupt`, …), and the target
+    /// address that failed when there is one.
+    pub error_kind: Option<&'static str>,
+    pub error_addr: Option<u64>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -109,6 +114,23 @@ fn is_zero(n: &usize) -> bool {
 }
 
 impl Goroutine {
+    /// A record of what could not be read at `gp` (0: the goroutine list itself).
+    pub fn failed(gp: u64, error: &Error) -> Goroutine {
+        let mut g = Goroutine::unreadable(gp, error.to_string());
+        g.error_kind = Some(error.kind().name());
+        g.error_addr = error.addr();
+        g
+    }
+
+    /// Records that `error` cut this goroutine's reading short, unless an earlier error did.
+    pub fn fail(&mut self, error: &Error) {
+        if self.error.is_none() {
+            self.error = Some(error.to_string());
+            self.error_kind = Some(error.kind().name());
+            self.error_addr = error.addr();
+        }
+    }
+
     pub fn unreadable(gp: u64, error: String) -> Goroutine {
         Goroutine {
             id: 0,
@@ -133,6 +155,8 @@ impl Goroutine {
             panics: Vec::new(),
             more_panics: 0,
             error: Some(error),
+            error_kind: None,
+            error_addr: None,
         }
     }
 }
@@ -153,7 +177,7 @@ pub(super) fn decode(
         .max(o.parent_goid.unwrap_or(0) + 8);
     let buf = match rt.mem.read_vec(gp, size as usize) {
         Ok(b) => b,
-        Err(e) => return Some(Goroutine::unreadable(gp, format!("g {gp:#x}: {e}"))),
+        Err(e) => return Some(Goroutine::failed(gp, &e.context(&format!("g {gp:#x}")))),
     };
     let w = |off: u64| word(&buf, off).unwrap_or(0);
     let raw_status = word32(&buf, o.atomicstatus).unwrap_or(u32::MAX);
@@ -200,19 +224,12 @@ pub(super) fn decode(
         m: m_id,
         mp: (mp != 0).then_some(mp),
         locked_to_thread: w(o.lockedm) != 0,
-        created_by: None,
-        start: None,
         stack_lo: w(o.stack_lo),
         stack_hi: w(o.stack_hi),
-        labels: Default::default(),
-        frames: Vec::new(),
-        system_frames: Vec::new(),
-        more_frames: 0,
-        defers: Vec::new(),
-        more_defers: 0,
-        panics: Vec::new(),
-        more_panics: 0,
+        // Every list empty until read below.
         error: None,
+        error_kind: None,
+        ..Goroutine::unreadable(gp, String::new())
     };
     let gopc = w(o.gopc);
     let creator = cache.creators.entry(gopc).or_insert_with(|| {
@@ -238,7 +255,13 @@ pub(super) fn decode(
         });
     }
     if mp != 0 && m_id.is_none() {
-        g.error = Some(format!("its M at {mp:#x} is unreadable"));
+        g.fail(
+            &Error::new(
+                ErrorKind::Unreadable,
+                format!("its M at {mp:#x} is unreadable"),
+            )
+            .at(mp),
+        );
     }
     if id == 1 {
         // The runtime prints no creator for the main goroutine (rt0_go made it).
@@ -248,7 +271,7 @@ pub(super) fn decode(
     if labels != 0 {
         match read_labels(rt, labels) {
             Ok(l) => g.labels = l,
-            Err(e) => g.error = Some(format!("pprof labels: {e}")),
+            Err(e) => g.fail(&e.context("pprof labels")),
         }
     }
     let startpc = w(o.startpc);
@@ -295,6 +318,8 @@ pub(super) fn decode(
     };
     if walk.error.is_some() {
         g.error = walk.error.clone();
+        g.error_kind = walk.error_kind.map(ErrorKind::name);
+        g.error_addr = walk.error_addr;
     }
     let own = || walk.frames.iter().filter(|f| f.g == gp);
     // A fatal panic or throw is printed from the caller of fatalpanic/fatalthrow.
@@ -363,19 +388,22 @@ pub(super) fn decode(
 /// stacks included) and keep what lies on the goroutine's stack.
 fn running_walk(rt: &Runtime, code: &Code<'_>, g: &mut Goroutine) -> unwind::Walk {
     let Some(m) = g.mp.and_then(|mp| rt.m_at(mp)) else {
-        return unwind::Walk {
-            frames: Vec::new(),
-            error: Some("running, but its M is unknown".into()),
-        };
+        let mp = g.mp.unwrap_or(0);
+        return unwind::Walk::failed(
+            Error::new(ErrorKind::Unreadable, "running, but its M is unknown").at(mp),
+        );
     };
     let Some(thread) = rt.thread_of_m(m) else {
-        return unwind::Walk {
-            frames: Vec::new(),
-            error: Some(format!(
-                "running on M {} (thread {}), which has no registers in this target",
-                m.id, m.procid
-            )),
-        };
+        return unwind::Walk::failed(
+            Error::new(
+                ErrorKind::Unreadable,
+                format!(
+                    "running on M {} (thread {}), which has no registers in this target",
+                    m.id, m.procid
+                ),
+            )
+            .at(m.addr),
+        );
     };
     let regs = &thread.registers;
     let sp = regs.sp();

@@ -222,7 +222,7 @@ pub struct Runtime {
     ms: Vec<MInfo>,
     allgs: (u64, u64),
     allp: Vec<u64>,
-    allgs_error: Option<String>,
+    allgs_error: Option<Error>,
     sched: Option<u64>,
     now: std::sync::OnceLock<Option<i64>>,
     /// Type descriptors, for panic values; None when they cannot be located.
@@ -262,7 +262,7 @@ impl Runtime {
         // Without the goroutine list, threads, Ms and Ps are still worth showing.
         match rt.find_allgs() {
             Ok(allgs) => rt.allgs = allgs,
-            Err(e) => rt.allgs_error = Some(e.to_string()),
+            Err(e) => rt.allgs_error = Some(e),
         }
         rt.allp = rt.find_allp();
         rt.sched = rt.find_sched();
@@ -385,6 +385,7 @@ impl Runtime {
     fn find_allgs(&self) -> Result<(u64, u64)> {
         let mut symbol_problem = None;
         let mut kind = ErrorKind::Corrupt;
+        let mut missing_at = None;
         if let Some(sym) = self.symbol("runtime.allgs") {
             let ptr = self.mem.read_ptr(sym)?;
             let len = self.mem.read_u64(sym.wrapping_add(8))?;
@@ -395,17 +396,24 @@ impl Runtime {
             }
             // Missing data is not implausible data: say which it is.
             let missing = match first {
-                Err(e) => Some(format!("its data at {ptr:#x} is not in the core ({e})")),
+                Err(e) => Some((
+                    ptr,
+                    format!("its data at {ptr:#x} is not in the core ({e})"),
+                )),
                 Ok(g) if g != 0 && self.mem.read_u64(g.wrapping_add(self.off.g.goid)).is_err() => {
-                    Some(format!("its first goroutine at {g:#x} is not in the core"))
+                    Some((
+                        g,
+                        format!("its first goroutine at {g:#x} is not in the core"),
+                    ))
                 }
                 Ok(_) => None,
             };
             let missing = missing.filter(|_| len <= MAX_GOROUTINES);
-            if missing.is_some() {
+            if let Some((at, _)) = missing {
                 kind = ErrorKind::Unreadable;
+                missing_at = Some(at);
             }
-            symbol_problem = Some(match missing {
+            symbol_problem = Some(match missing.map(|(_, why)| why) {
                 Some(why) => format!(
                     "runtime.allgs at {sym:#x} holds {len} goroutines, but {why}"
                 ),
@@ -415,13 +423,17 @@ impl Runtime {
             });
         }
         self.scan_allgs().ok_or_else(|| {
-            Error::new(
+            let e = Error::new(
                 kind,
                 match symbol_problem {
                     Some(p) => format!("cannot read the goroutine list: {p}, and no other slice in .bss holds goroutine 1"),
                     None => "cannot find the goroutine list (runtime.allgs): no symbol, and no slice in .bss holds goroutine 1".to_string(),
                 },
-            )
+            );
+            match missing_at {
+                Some(at) => e.at(at),
+                None => e,
+            }
         })
     }
 
@@ -700,7 +712,12 @@ impl Runtime {
 
     /// Why the goroutine list could not be read, when it could not.
     pub fn allgs_error(&self) -> Option<&str> {
-        self.allgs_error.as_deref()
+        self.allgs_error.as_ref().map(Error::message)
+    }
+
+    /// The record that stands for the goroutine list when it cannot be read.
+    pub fn allgs_failure(&self) -> Option<Goroutine> {
+        self.allgs_error.as_ref().map(|e| Goroutine::failed(0, e))
     }
 
     /// The number of goroutine slots (live or dead) in `allgs`.
@@ -745,8 +762,8 @@ impl Runtime {
         limits: &Limits,
         mut each: impl FnMut(Goroutine),
     ) -> u64 {
-        if let Some(e) = &self.allgs_error {
-            each(Goroutine::unreadable(0, e.clone()));
+        if let Some(g) = self.allgs_failure() {
+            each(g);
             return 0;
         }
         let code = Code::new(self.binary.pclntab(), self.bias, self.binary.image().arch);
@@ -763,9 +780,9 @@ impl Runtime {
                 Ok(g) => g,
                 Err(e) => {
                     // The rest of the array is as unreadable as this slot: say so once.
-                    each(Goroutine::unreadable(
+                    each(Goroutine::failed(
                         0,
-                        format!("goroutine list entries {i}..{len} are unreadable: {e}"),
+                        &e.context(&format!("goroutine list entries {i}..{len} are unreadable")),
                     ));
                     break;
                 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::arch::{Arch, SignalContext};
 use crate::binary::pclntab::{Func, Pclntab};
+use crate::error::{Error, ErrorKind};
 use crate::fasthash::FastMap;
 use crate::target::{Memory, MemoryExt};
 
@@ -287,6 +288,28 @@ pub struct Start {
 pub struct Walk {
     pub frames: Vec<PhysFrame>,
     pub error: Option<String>,
+    /// The kind of `error`, and the target address that failed, when it says one.
+    pub error_kind: Option<ErrorKind>,
+    pub error_addr: Option<u64>,
+}
+
+impl Walk {
+    /// A walk that ended with `error` before its first frame.
+    pub fn failed(error: Error) -> Walk {
+        let mut walk = Walk::default();
+        walk.fail(error);
+        walk
+    }
+
+    fn fail(&mut self, error: Error) {
+        self.error_kind = Some(error.kind());
+        self.error_addr = error.addr();
+        self.error = Some(error.to_string());
+    }
+}
+
+fn unreadable_g(g: u64) -> Error {
+    Error::new(ErrorKind::Unreadable, format!("g {g:#x} is unreadable")).at(g)
 }
 
 struct State<'f> {
@@ -310,10 +333,10 @@ pub fn walk<'f>(
 ) -> Walk {
     let mut out = Walk {
         frames: Vec::with_capacity(32),
-        error: None,
+        ..Walk::default()
     };
     let Some(mut stack) = stacks.stack_of(start.g) else {
-        out.error = Some(format!("g {:#x} is unreadable", start.g));
+        out.fail(unreadable_g(start.g));
         return out;
     };
     let (mut pc, mut sp) = (start.pc, start.sp);
@@ -325,22 +348,25 @@ pub fn walk<'f>(
                 sp = sp.wrapping_add(PTR);
             }
             Err(e) => {
-                out.error = Some(e.to_string());
+                out.fail(e);
                 return out;
             }
         }
     }
     let Some(func) = code.find(pc) else {
-        out.error = Some(format!("unknown pc {pc:#x}"));
+        out.fail(Error::corrupt(format!("unknown pc {pc:#x}")).at(pc));
         return out;
     };
     match stacks.owner_of_sp(stack.g, sp) {
         Some(owner) => stack = owner,
         None if stack.kind == StackKind::Goroutine => {
-            out.error = Some(format!(
-                "saved SP {sp:#x} lies outside the goroutine's stack [{:#x}, {:#x})",
-                stack.lo, stack.hi
-            ));
+            out.fail(
+                Error::corrupt(format!(
+                    "saved SP {sp:#x} lies outside the goroutine's stack [{:#x}, {:#x})",
+                    stack.lo, stack.hi
+                ))
+                .at(sp),
+            );
             return out;
         }
         None => {}
@@ -358,11 +384,11 @@ pub fn walk<'f>(
     let mut is_syscall = start.syscall;
     loop {
         if out.frames.len() >= max_frames {
-            out.error = Some(format!("stopped after {max_frames} frames"));
+            out.fail(Error::corrupt(format!("stopped after {max_frames} frames")).at(st.sp));
             return out;
         }
         if let Err(e) = resolve(code, mem, stacks, &mut st, innermost, is_syscall) {
-            out.error = Some(e);
+            out.fail(e);
             return out;
         }
         out.frames.push(PhysFrame {
@@ -386,7 +412,7 @@ pub fn walk<'f>(
                 }
                 Ok(None) => return out,
                 Err(e) => {
-                    out.error = Some(e);
+                    out.fail(e);
                     return out;
                 }
             }
@@ -395,18 +421,24 @@ pub fn walk<'f>(
             return out;
         }
         let Some(caller) = code.find(st.lr) else {
-            out.error = Some(format!(
-                "unexpected return pc {:#x} for {}",
-                st.lr,
-                st.func.name()
-            ));
+            out.fail(
+                Error::corrupt(format!(
+                    "unexpected return pc {:#x} for {}",
+                    st.lr,
+                    st.func.name()
+                ))
+                .at(st.lr),
+            );
             return out;
         };
         if st.pc == st.lr && st.sp == st.fp {
-            out.error = Some(format!(
-                "traceback stuck at pc {:#x} sp {:#x}",
-                st.pc, st.sp
-            ));
+            out.fail(
+                Error::corrupt(format!(
+                    "traceback stuck at pc {:#x} sp {:#x}",
+                    st.pc, st.sp
+                ))
+                .at(st.sp),
+            );
             return out;
         }
         let injected = matches!(
@@ -414,13 +446,16 @@ pub fn walk<'f>(
             Some(Special::Sigpanic | Special::AsyncPreempt | Special::DebugCallV2)
         );
         if st.fp <= st.sp || st.fp > st.stack.hi {
-            out.error = Some(format!(
-                "frame of {} at sp {:#x} runs past its stack [{:#x}, {:#x})",
-                st.func.name(),
-                st.sp,
-                st.stack.lo,
-                st.stack.hi
-            ));
+            out.fail(
+                Error::corrupt(format!(
+                    "frame of {} at sp {:#x} runs past its stack [{:#x}, {:#x})",
+                    st.func.name(),
+                    st.sp,
+                    st.stack.lo,
+                    st.stack.hi
+                ))
+                .at(st.sp),
+            );
             return out;
         }
         st.trap = injected;
@@ -441,7 +476,7 @@ fn resolve<'f>(
     st: &mut State<'f>,
     innermost: bool,
     is_syscall: bool,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let mut flag = st.func.flag();
     let special = code.special(&st.func);
     if !writes_sp(flag, special) || is_syscall {
@@ -452,12 +487,11 @@ fn resolve<'f>(
             if let Some((curg, cpc, csp, clr)) = stacks.curg_switch(st.stack.g) {
                 match special {
                     Some(Special::Morestack) => {
-                        let f = code
-                            .find(cpc)
-                            .ok_or_else(|| format!("unknown pc {cpc:#x} saved by morestack"))?;
-                        st.stack = stacks
-                            .stack_of(curg)
-                            .ok_or_else(|| format!("g {curg:#x} is unreadable"))?;
+                        let f = code.find(cpc).ok_or_else(|| {
+                            Error::corrupt(format!("unknown pc {cpc:#x} saved by morestack"))
+                                .at(cpc)
+                        })?;
+                        st.stack = stacks.stack_of(curg).ok_or_else(|| unreadable_g(curg))?;
                         st.pc = cpc;
                         st.func = f;
                         flag = f.flag();
@@ -465,9 +499,7 @@ fn resolve<'f>(
                         st.sp = csp;
                     }
                     Some(Special::Systemstack) => {
-                        st.stack = stacks
-                            .stack_of(curg)
-                            .ok_or_else(|| format!("g {curg:#x} is unreadable"))?;
+                        st.stack = stacks.stack_of(curg).ok_or_else(|| unreadable_g(curg))?;
                         st.sp = csp;
                         flag &= !FLAG_SP_WRITE;
                     }
@@ -475,9 +507,14 @@ fn resolve<'f>(
                 }
             }
         }
-        let delta = code
-            .sp_delta(&st.func, st.pc)
-            .ok_or_else(|| format!("no frame size for {} at pc {:#x}", st.func.name(), st.pc))?;
+        let delta = code.sp_delta(&st.func, st.pc).ok_or_else(|| {
+            Error::corrupt(format!(
+                "no frame size for {} at pc {:#x}",
+                st.func.name(),
+                st.pc
+            ))
+            .at(st.pc)
+        })?;
         // The call instruction pushed the return address just above the frame.
         st.fp = st.sp.wrapping_add(delta).wrapping_add(PTR);
     }
@@ -491,7 +528,7 @@ fn resolve<'f>(
     } else if st.lr == 0 {
         st.lr = mem
             .read_ptr(st.fp.wrapping_sub(PTR))
-            .map_err(|e| format!("return address of {}: {e}", st.func.name()))?;
+            .map_err(|e| e.context(&format!("return address of {}", st.func.name())))?;
     }
     let _ = innermost;
     Ok(())
@@ -505,25 +542,29 @@ fn signal_context<'f>(
     mem: &dyn Memory,
     stacks: &dyn Stacks,
     st: &State<'f>,
-) -> Result<Option<State<'f>>, String> {
+) -> Result<Option<State<'f>>, Error> {
     let uc = st.fp;
     let Some(layout) = code.signal else {
-        return Err("no signal frame layout for this architecture".to_string());
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "no signal frame layout for this architecture",
+        ));
     };
     let pc = mem
         .read_u64(uc.wrapping_add(layout.pc))
-        .map_err(|e| format!("signal context: {e}"))?;
+        .map_err(|e| e.context("signal context"))?;
     let sp = mem
         .read_u64(uc.wrapping_add(layout.sp))
-        .map_err(|e| format!("signal context: {e}"))?;
+        .map_err(|e| e.context("signal context"))?;
     let Some(func) = code.find(pc) else {
         // Interrupted outside Go code (C code in a cgo call, or the vDSO): stop here.
         return Ok(None);
     };
     let Some(stack) = stacks.owner_of_sp(st.stack.g, sp) else {
-        return Err(format!(
+        return Err(Error::corrupt(format!(
             "signal context sp {sp:#x} lies on no stack of this thread"
-        ));
+        ))
+        .at(sp));
     };
     Ok(Some(State {
         pc,
