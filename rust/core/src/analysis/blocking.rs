@@ -482,7 +482,7 @@ pub fn blocking_with(
     let skip = std::sync::Arc::new(runtime_records);
     let semtable_range = semtable.map(|t| {
         let o = rt.offsets().sema;
-        (t, t.wrapping_add(o.table_size) * o.root_stride)
+        (t, t.wrapping_add(o.table_size * o.root_stride))
     });
     mark_globals(
         rt,

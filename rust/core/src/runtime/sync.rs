@@ -97,7 +97,7 @@ impl Runtime {
             };
             let slot = ((addr >> 3) % o.table_size) * o.root_stride + o.root_treap;
             if let Some(base) = at.checked_sub(slot) {
-                if base >= lo && base.wrapping_add(o.table_size) * o.root_stride <= hi {
+                if base >= lo && base.wrapping_add(o.table_size * o.root_stride) <= hi {
                     *votes.entry(base).or_default() += 1;
                 }
             }
