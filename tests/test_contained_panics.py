@@ -112,8 +112,15 @@ CALLS: dict[str, list[Callable[[Opened], Any]]] = {
     "looking up the pcs of a line": [lambda o: o.binary.pcs_for_line("main.go", 1)],
     "finding a function's body": [lambda o: o.binary.body_start(o.pc)],
     "finding inlined copies of a function": [lambda o: o.binary.inlined_copies("main.main")],
-    "looking up a frame": [lambda o: _native.frame_facts(o.binary, o.pc)],
-    "reading the runtime's struct layouts": [lambda o: _native.unwind_offsets(o.binary)],
+    "looking up a frame": [
+        lambda o: _native.FrameUnwinder(o.binary, 0, True).lookup_pc(o.pc, False)
+    ],
+    "reading the runtime's struct layouts": [lambda o: _native.FrameUnwinder(o.binary, 0, True)],
+    "unwinding a frame": [
+        lambda o: _native.FrameUnwinder(o.binary, 0, False).step(
+            o.pc, 0x1000, lambda: None, True, False, False, lambda addr, n: bytes(n)
+        )
+    ],
     "making a debug file from pclntab": [lambda o: _native.symbol_file(o.binary)],
 }
 

@@ -243,14 +243,37 @@ def machine(gdb_arch: str) -> Machine | None:
     """The architecture `gdb.Architecture.name()` calls `gdb_arch`, or None when goscope
     does not decode it."""
 
-def frame_facts(binary: Binary, pc: int) -> tuple[str, int, int, int, str, bool] | None:
-    """`(name, entry, end, sp_delta, rule, writes_sp)` of the function containing static
-    `pc`: `sp_delta` is -1 where the pcsp table has no value; `rule` is how the core's
-    unwinder treats its frames ("outermost", "switch", "injected", "signal", "sigreturn",
-    "ordinary"); `writes_sp` whether unwinding stops past it."""
+#: `(kind, cfa, entry, pc, sp, fp, g, interrupted)`, see `FrameUnwinder.step`.
+Step = tuple[str, int, int, int, int, int | None, int | None, tuple[int, int] | None]
 
-def unwind_offsets(binary: Binary) -> dict[str, int]:
-    """Offsets of the runtime fields the unwinder reads, as `"runtime.g.sched.pc": 64`."""
+class FrameUnwinder:
+    """What GDB's Go frame unwinder asks of one executable loaded at `bias`: each frame's
+    caller by the core's unwinding rules. `cfi`: GDB has DWARF call frame information for
+    ordinary frames (those are left to it)."""
+
+    def __init__(self, binary: Binary, bias: int, cfi: bool) -> None: ...
+    @property
+    def saved_context(self) -> tuple[int, int] | None:
+        """Offsets of `runtime.g`'s `sched.sp` and `sched.bp`, when the layout is known."""
+    def lookup_pc(self, pc: int, interrupted: bool) -> int:
+        """The static pc at which to look up a frame's function and line: `pc` for an
+        interrupted frame or a function's entry, else the call before the return address."""
+    def step(
+        self,
+        pc: int,
+        sp: int,
+        g: Callable[[], int | None],
+        innermost: bool,
+        interrupted: bool,
+        lifted: bool,
+        read_memory: Callable[[int, int], bytes],
+    ) -> Step:
+        """The caller of the frame with these registers; `g` reads its g register, asked
+        only at a system stack switch. `kind` is "not-go" (not this
+        executable's Go code), "theirs" (GDB's own unwinders describe the frame),
+        "outermost" (the stack ends; `cfa` and `entry` are set) or "caller"; `fp` is None
+        when unchanged, `g` set when the caller is on another g's stack, `interrupted` the
+        (sp, pc) of a frame further out whose pc is an interrupted instruction."""
 
 def symbol_file(binary: Binary) -> bytes | None:
     """An ELF debug file with DWARF subprograms and a line table made from pclntab."""

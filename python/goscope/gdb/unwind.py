@@ -22,7 +22,7 @@ unwinder knows", and GDB's own unwinders take over.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gdb
 import gdb.unwinder
@@ -34,10 +34,6 @@ from goscope.gdb import target as gdb_target
 
 NAME = "goscope-go"
 
-#: What the core's unwinder says of a function: (name, entry, end, frame size or -1, how its
-#: frames are unwound, whether it writes SP); the rules are the core's, named by
-#: ``goscope_core::runtime::unwind::FrameRule``.
-Facts = tuple[str, int, int, int, str, bool]
 _MASK = (1 << 64) - 1
 
 
@@ -84,29 +80,12 @@ class _Program:
     bias: int
     dwarf: bool
     text: tuple[int, int]
-    offsets: dict[str, int]
-    facts: dict[int, Facts | None] = field(default_factory=dict)
-
-    def lookup(self, static_pc: int) -> Facts | None:
-        if static_pc in self.facts:
-            return self.facts[static_pc]
-        found = _native.frame_facts(self.binary, static_pc)
-        if len(self.facts) > 65536:
-            self.facts.clear()
-        self.facts[static_pc] = found
-        return found
+    unwinder: _native.FrameUnwinder
 
     def code_pc(self, static_pc: int, interrupted: bool) -> int:
-        """The pc to look a frame's function and line up at: `static_pc` where execution is
-        (an innermost or interrupted frame, or a function's entry — the call before it would
-        be the previous function's last instruction, which Go pads), else the call
-        instruction before the return address `static_pc`."""
-        if interrupted:
-            return static_pc
-        here = self.lookup(static_pc)
-        if here is not None and here[1] == static_pc:
-            return static_pc
-        return (static_pc - 1) & _MASK
+        """The pc to look a frame's function and line up at (see
+        `FrameUnwinder.lookup_pc`)."""
+        return self.unwinder.lookup_pc(static_pc, interrupted)
 
 
 _switched: dict[tuple[int, int], Switched] = {}
@@ -158,10 +137,10 @@ def forget(_event: object = None) -> None:
     _program_key = None
 
 
-def offsets() -> dict[str, int]:
-    """Offsets of the runtime fields the unwinder reads (empty when none are known)."""
+def saved_context() -> tuple[int, int] | None:
+    """Offsets of `runtime.g`'s saved sp and frame pointer, when known."""
     program = current_program()
-    return dict(program.offsets) if program is not None else {}
+    return program.unwinder.saved_context if program is not None else None
 
 
 def exact_frames() -> set[tuple[int, int]]:
@@ -202,10 +181,11 @@ def current_program() -> _Program | None:
             bias = gdb_target.load_bias(gdb_target.current(), info.entry)
             if bias is None:
                 return None
-        offsets = dict(_native.unwind_offsets(binary))
+        dwarf = info.dwarf != "absent"
+        unwinder = _native.FrameUnwinder(binary, bias, dwarf)
     except (GoscopeError, gdb.error, OSError, ValueError):
         return None
-    _program = _Program(binary, bias, info.dwarf != "absent", (start, end), offsets)
+    _program = _Program(binary, bias, dwarf, (start, end), unwinder)
     return _program
 
 
@@ -226,6 +206,10 @@ def _in_known_code(pc: int) -> bool:
 def read_u64(address: int) -> int:
     data = gdb.selected_inferior().read_memory(address, 8)
     return int(struct.unpack("<Q", bytes(data))[0])
+
+
+def _read_memory(address: int, length: int) -> bytes:
+    return bytes(gdb.selected_inferior().read_memory(address, length))
 
 
 def _reg(pending: gdb.unwinder.PendingFrame, name: str) -> int:
@@ -269,63 +253,52 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         program = current_program()
         if program is None:
             return None
-        static = (pc - program.bias) & _MASK
-        if not program.text[0] <= static < program.text[1]:
+        lift = _lift.get((sp, pc), 0) if level > 0 else 0
+
+        def g() -> int | None:
+            # Read only when asked: GDB may have to unwind every frame below for it.
+            try:
+                return _reg(pending, m.g)
+            except gdb.error:
+                return None
+
+        kind, cfa, entry, caller_pc, caller_sp, fp, caller_g, interrupted = program.unwinder.step(
+            pc,
+            sp,
+            g,
+            level == 0,
+            (sp, pc) in _exact,
+            lift != 0,
+            _read_memory,
+        )
+        if kind == "not-go":
             if level > 0 and not _in_known_code(pc):
                 return self._corrupt(pending, m, pc, sp)
             return None
-        lift = _lift.get((sp, pc), 0) if level > 0 else 0
-        facts = program.lookup(program.code_pc(static, level == 0 or (sp, pc) in _exact))
-        if facts is None:
+        if kind == "theirs":
             return None
-        _name, entry, _end, delta, rule, writes_sp = facts
-        at_entry = static == entry
-        frame_entry = (entry + program.bias) & _MASK
-        if rule == "sigreturn":
-            return None  # the kernel's signal frame: GDB's own sigtramp unwinder reads it
-        if rule == "outermost":
-            return self._outermost(pending, m, sp, frame_entry, max(delta, 0), lift)
-        if rule == "switch" and (level > 0 or static != entry):
-            own_id = (sp + max(delta, 0) + 8 + lift) & _MASK
-            switched_info = self._switch_stack(pending, m, program, sp, frame_entry, own_id)
-            if switched_info is not None:
-                return switched_info
-        if writes_sp and level > 0 and rule != "signal":
-            # The function moved SP in a way pcsp cannot describe; the runtime stops here too.
-            return self._outermost(pending, m, sp, frame_entry, max(delta, 0), lift)
-        at_entry_after_fault = level > 0 and at_entry
-        if (
-            program.dwarf
-            and rule not in ("injected", "signal")
-            and not at_entry_after_fault
-            and not lift
-        ):
-            # GDB's DWARF CFI describes ordinary frames, and `info locals` needs its CFA. A
-            # fault at a function's first instruction is the exception: GDB would look up the
-            # previous function there.
-            return None
-        if delta < 0:
-            return None
-        cfa = (sp + delta + 8) & _MASK
-        return_pc = read_u64(cfa - 8)
-        info = pending.create_unwind_info(_FrameId(cfa + lift, frame_entry))
+        if kind == "outermost":
+            # A zero return address is where GDB stops a backtrace without complaint.
+            info = pending.create_unwind_info(_FrameId(cfa + lift, entry))
+            _save(info, m.pc, 0)
+            _save(info, m.sp, cfa)
+            return info
+        own_id = (cfa + lift) & _MASK
+        info = pending.create_unwind_info(_FrameId(own_id, entry))
+        _save(info, m.pc, caller_pc)
+        _save(info, m.sp, caller_sp)
+        _save(info, m.fp, fp if fp is not None else _reg(pending, m.fp))
+        if caller_g is not None:
+            # Continued on the goroutine's stack, which may lie below the system stack.
+            _save(info, m.g, caller_g)
+            if caller_sp <= own_id:
+                _lift[(caller_sp, caller_pc)] = own_id - caller_sp + 8
+            return info
         if lift:
-            _lift[(cfa, return_pc)] = lift
-        _save(info, m.pc, return_pc)
-        _save(info, m.sp, cfa)
-        if delta >= 8:
-            _save(info, m.fp, read_u64(cfa - 16))
-        else:
-            _save(info, m.fp, _reg(pending, m.fp))
+            _lift[(cfa, caller_pc)] = lift
         _keep_g(pending, info, m)
-        if rule == "injected":
-            _exact.add((cfa, return_pc))
-        elif rule == "signal" and m.signal_sp is not None and m.signal_pc is not None:
-            # The restorer's frame is the ucontext; the frame after it is the interrupted one.
-            try:
-                _exact.add((read_u64(cfa + m.signal_sp), read_u64(cfa + m.signal_pc)))
-            except gdb.MemoryError:
-                pass
+        if interrupted is not None:
+            _exact.add(interrupted)
         return info
 
     @staticmethod
@@ -352,69 +325,6 @@ class GoUnwinder(gdb.unwinder.Unwinder):
         info = pending.create_unwind_info(_FrameId(sp, pc))
         _save(info, m.pc, pc)
         _save(info, m.sp, sp)
-        return info
-
-    @staticmethod
-    def _outermost(
-        pending: gdb.unwinder.PendingFrame,
-        m: _native.Machine,
-        sp: int,
-        entry: int,
-        delta: int,
-        lift: int,
-    ) -> gdb.unwinder.UnwindInfo:
-        # A zero return address is where GDB stops a backtrace without complaint.
-        info = pending.create_unwind_info(_FrameId((sp + delta + 8 + lift) & _MASK, entry))
-        _save(info, m.pc, 0)
-        _save(info, m.sp, (sp + delta + 8) & _MASK)
-        return info
-
-    @staticmethod
-    def _switch_stack(
-        pending: gdb.unwinder.PendingFrame,
-        m: _native.Machine,
-        program: _Program,
-        sp: int,
-        entry: int,
-        own_id: int,
-    ) -> gdb.unwinder.UnwindInfo | None:
-        """On g0, continue with the goroutine the system stack works for (``m.curg.sched``),
-        as the runtime's traceback does; None when not on g0 or the chain does not hold."""
-        off = program.offsets
-        needed = ("runtime.g.m", "runtime.m.g0", "runtime.m.curg", "runtime.g.sched.pc")
-        if any(name not in off for name in needed):
-            return None
-        # The g register holds g0 once systemstack has switched; asmcgocall (an ABI0
-        # function) leaves the goroutine's g there.
-        g = _reg(pending, m.g)
-        if g == 0:
-            return None
-        mp = read_u64(g + off["runtime.g.m"])
-        if mp == 0:
-            return None
-        g0 = read_u64(mp + off["runtime.m.g0"])
-        curg = read_u64(mp + off["runtime.m.curg"])
-        if g not in (g0, curg) or curg == 0 or g0 == 0:
-            return None
-        lo = read_u64(g0 + off["runtime.g.stack.lo"])
-        hi = read_u64(g0 + off["runtime.g.stack.hi"])
-        if not lo <= sp < hi and hi != 0:
-            return None
-        pc = read_u64(curg + off["runtime.g.sched.pc"])
-        csp = read_u64(curg + off["runtime.g.sched.sp"])
-        bp = read_u64(curg + off["runtime.g.sched.bp"])
-        if pc == 0 or csp == 0:
-            return None
-        info = pending.create_unwind_info(_FrameId(own_id, entry))
-        _save(info, m.pc, pc)
-        _save(info, m.sp, csp)
-        _save(info, m.fp, bp)
-        _save(info, m.g, curg)
-        # The saved pc is where the goroutine resumes, a return address into
-        # systemstack_switch or the function morestack interrupted: looked up at pc - 1, as
-        # the runtime's traceback and the core's unwinder do.
-        if csp <= own_id:
-            _lift[(csp, pc)] = own_id - csp + 8
         return info
 
 

@@ -19,10 +19,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<binary::PyBinary>()?;
     m.add_class::<target::PyTarget>()?;
     m.add_class::<machine::PyMachine>()?;
+    m.add_class::<unwind::PyFrameUnwinder>()?;
     m.add_function(wrap_pyfunction!(binary::check_input, m)?)?;
     m.add_function(wrap_pyfunction!(machine::machine, m)?)?;
-    m.add_function(wrap_pyfunction!(unwind::frame_facts, m)?)?;
-    m.add_function(wrap_pyfunction!(unwind::unwind_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(unwind::symbol_file, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // The limits' default and the built-in caps that 0 ("unlimited") stands for.

@@ -23,7 +23,7 @@ use crate::binary::PyBinary;
 use crate::errors::{guard, BindingError};
 
 /// `read(addr, len) -> bytes`, calling back into Python.
-type ReadFn = Box<dyn Fn(u64, usize) -> goscope_core::Result<Vec<u8>> + Send + Sync>;
+pub(crate) type ReadFn = Box<dyn Fn(u64, usize) -> goscope_core::Result<Vec<u8>> + Send + Sync>;
 
 /// The page caches a live target reads through, so that they can be dropped when the process
 /// moves on.
@@ -139,7 +139,7 @@ fn threads_of(binary: &Binary, threads: Vec<(u32, Bound<'_, PyDict>)>) -> PyResu
 
 /// Memory read through the Python callable `read_memory(addr, len) -> bytes`. Whatever the
 /// callable raises becomes unreadable memory at that address.
-fn callback_memory(read_memory: Py<PyAny>) -> CallbackMemory<ReadFn> {
+pub(crate) fn callback_memory(read_memory: Py<PyAny>) -> CallbackMemory<ReadFn> {
     let read: ReadFn = Box::new(move |addr: u64, len: usize| {
         Python::attach(|py| {
             let unreadable = |why: String| {

@@ -180,11 +180,12 @@ def _saved_registers(g: dict[str, Any]) -> unwind.Switched:
     pc, sp, fp = int(top["pc"]), int(top["sp"]), int(top.get("fp") or 0)
     bp = fp - 16 if fp > sp + 8 else 0
     gp = g.get("gp")
-    offsets = unwind.offsets()
-    if isinstance(gp, int) and "runtime.g.sched.sp" in offsets:
+    saved = unwind.saved_context()
+    if isinstance(gp, int) and saved is not None:
+        sched_sp, sched_bp = saved
         try:
-            if unwind.read_u64(gp + offsets["runtime.g.sched.sp"]) == sp:
-                bp = unwind.read_u64(gp + offsets["runtime.g.sched.bp"])
+            if unwind.read_u64(gp + sched_sp) == sp:
+                bp = unwind.read_u64(gp + sched_bp)
         except (gdb.error, gdb.MemoryError):
             pass  # the frame pointer is a nicety; fp - 16 stands in
     return unwind.Switched(

@@ -17,6 +17,7 @@ mod panics;
 pub mod panicval;
 pub mod sched;
 mod stackmap;
+pub mod step;
 mod sync;
 pub mod types;
 pub mod unwind;
