@@ -82,6 +82,7 @@ def test_cyclic_panic_list(
     assert proc.returncode == 1, describe(proc)
     (g,) = json.loads(proc.stdout)["goroutines"]
     assert "cyclic" in (g.get("error") or ""), g
+    assert (g.get("error_kind"), g.get("error_addr")) == ("corrupt", first), g
     assert len(g["panics"]) == 1, g["panics"]
     text = cli("panic", str(core), "--exe", str(fx.bin), str(goid))
     assert text.returncode == 1 and "could not be read entirely" in text.stderr, describe(text)
@@ -114,6 +115,7 @@ def test_cyclic_defer_list(
     assert proc.returncode == 1, describe(proc)
     (g,) = json.loads(proc.stdout)["goroutines"]
     assert "cyclic" in (g.get("error") or ""), g
+    assert (g.get("error_kind"), g.get("error_addr")) == ("corrupt", first), g
     assert 1 <= len(g["defers"]) < len(holder["defers"]) + 1, g["defers"]
     listing_after = cli("goroutines", str(core), "--exe", str(fx.bin), "--json")
     assert listing_after.returncode == 1, describe(listing_after)
@@ -137,6 +139,12 @@ def test_wild_panic_value(
         (g,) = json.loads(proc.stdout)["goroutines"]
         innermost = g["panics"][0]
         assert innermost.get("error") or not innermost.get("exact"), innermost
+        if innermost.get("error"):
+            # The decoder says what kind of failure it was and, for memory that is not
+            # there, where.
+            assert innermost.get("error_kind") in ("unreadable", "corrupt"), innermost
+            if innermost["error_kind"] == "unreadable":
+                assert WILD <= innermost.get("error_addr", -1) < WILD + 0x1000, innermost
         assert len(g["panics"]) >= 2, g["panics"]
         text = cli("panic", str(core), "--exe", str(fx.bin), str(goid))
         assert "Traceback" not in text.stderr, describe(text)

@@ -147,6 +147,7 @@ pub(crate) fn callback_memory(read_memory: Py<PyAny>) -> CallbackMemory<ReadFn> 
                     ErrorKind::Unreadable,
                     format!("cannot read {len} bytes of target memory at {addr:#x}: {why}"),
                 )
+                .at(addr)
             };
             let reply = read_memory
                 .call1(py, (addr, len))

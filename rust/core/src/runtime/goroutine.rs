@@ -368,7 +368,7 @@ pub(super) fn decode(
         g.defers.truncate(keep);
     }
     if let Some(e) = error {
-        g.error.get_or_insert(e);
+        g.fail(&e);
     }
     if first_panic != 0 {
         let keep = limits.list(panics::MAX_PANICS);
@@ -378,7 +378,7 @@ pub(super) fn decode(
         g.panics = list;
         g.more_panics = more;
         if let Some(e) = error {
-            g.error.get_or_insert(e);
+            g.fail(&e);
         }
     }
     Some(g)

@@ -885,17 +885,14 @@ impl Runtime {
 
     /// A panic's value as (type, the text Go prints after `panic: `, whether that text is
     /// exact), from its interface's type and data words.
-    pub(crate) fn panic_value(
-        &self,
-        typ: u64,
-        data: u64,
-    ) -> std::result::Result<(String, String, bool), String> {
+    pub(crate) fn panic_value(&self, typ: u64, data: u64) -> Result<(String, String, bool)> {
         let Some(reader) = &self.types else {
-            return Err("the binary's type descriptors cannot be located".into());
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "the binary's type descriptors cannot be located",
+            ));
         };
-        panicval::decode(reader, typ, data)
-            .map(|v| (v.type_name, v.message, v.exact))
-            .map_err(|e| e.to_string())
+        panicval::decode(reader, typ, data).map(|v| (v.type_name, v.message, v.exact))
     }
 
     pub fn wait_reason(&self, code: u8) -> Option<&str> {

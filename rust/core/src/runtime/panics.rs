@@ -14,6 +14,7 @@ use super::unwind::{Code, PhysFrame};
 use super::Runtime;
 use crate::binary::pclntab::FUNCDATA_OPEN_CODED_DEFER_INFO;
 use crate::bytes::read_uvarint;
+use crate::error::Error;
 use crate::target::MemoryExt;
 
 /// Bounds on the lists, so a corrupt or cyclic list ends with an error instead of a hang.
@@ -58,9 +59,14 @@ pub struct Panic {
     pub aborted: bool,
     pub goexit: bool,
     pub repanicked: bool,
-    /// Why the value could not be decoded, if it could not.
+    /// Why the value could not be decoded, if it could not; its kind, and the target
+    /// address that failed when it names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_addr: Option<u64>,
 }
 
 /// Where a function keeps its open-coded defers, relative to the frame's `varp`.
@@ -129,7 +135,7 @@ pub(super) fn defers(
     first: u64,
     frames: &[&PhysFrame],
     open_coded: &mut dyn FnMut(&PhysFrame) -> Option<OpenCoded>,
-) -> (Vec<Defer>, Option<String>) {
+) -> (Vec<Defer>, Option<Error>) {
     let mut records = Vec::new();
     let error = read_records(rt, code, first, &mut HashSet::new(), 0, &mut records).err();
     let mut out = Vec::new();
@@ -173,21 +179,22 @@ fn read_records(
     seen: &mut HashSet<u64>,
     depth: usize,
     out: &mut Vec<(u64, Defer)>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let o = &rt.off.defer;
     let mem = &rt.mem;
     if depth > MAX_RANGEFUNC_DEPTH {
-        return Err(format!(
+        return Err(Error::corrupt(format!(
             "rangefunc _defer records nest over {MAX_RANGEFUNC_DEPTH} deep at {first:#x}"
-        ));
+        ))
+        .at(first));
     }
     let mut d = first;
     while d != 0 {
         if !seen.insert(d) {
-            return Err(format!("the _defer list is cyclic at {d:#x}"));
+            return Err(Error::corrupt(format!("the _defer list is cyclic at {d:#x}")).at(d));
         }
         if seen.len() > MAX_DEFERS {
-            return Err(format!("stopped after {MAX_DEFERS} deferred calls"));
+            return Err(Error::corrupt(format!("stopped after {MAX_DEFERS} deferred calls")).at(d));
         }
         let flag =
             |off: Option<u64>| off.map_or(Ok(false), |off| mem.read_u8(d + off).map(|b| b != 0));
@@ -204,7 +211,7 @@ fn read_records(
             ))
         };
         let (heap, sp, pc, func, link, started, open_defer, rangefunc) =
-            read().map_err(|e| format!("_defer at {d:#x}: {e}"))?;
+            read().map_err(|e| e.context(&format!("_defer at {d:#x}")))?;
         // go1.21 keeps records of open-coded frames and of calls already running: the
         // first are listed from the frames, the second are no longer pending.
         if !started && !open_defer {
@@ -213,7 +220,7 @@ fn read_records(
                     .head
                     .map_or(Ok(0), |off| mem.read_ptr(d + off))
                     .and_then(|h| if h == 0 { Ok(0) } else { mem.read_ptr(h) })
-                    .map_err(|e| format!("rangefunc _defer at {d:#x}: {e}"))?;
+                    .map_err(|e| e.context(&format!("rangefunc _defer at {d:#x}")))?;
                 let mut inner = Vec::new();
                 let result = read_records(rt, code, head, seen, depth + 1, &mut inner);
                 for (_, mut call) in inner {
@@ -296,8 +303,8 @@ pub(super) fn panics(
     rt: &Runtime,
     first: u64,
     keep: usize,
-    value: &dyn Fn(u64, u64) -> Result<(String, String, bool), String>,
-) -> (Vec<Panic>, usize, Option<String>) {
+    value: &dyn Fn(u64, u64) -> Result<(String, String, bool), Error>,
+) -> (Vec<Panic>, usize, Option<Error>) {
     let o = &rt.off.panic;
     let mem = &rt.mem;
     let mut out = Vec::new();
@@ -306,18 +313,12 @@ pub(super) fn panics(
     let mut p = first;
     while p != 0 {
         if !seen.insert(p) {
-            return (
-                out,
-                more,
-                Some(format!("the _panic list is cyclic at {p:#x}")),
-            );
+            let e = Error::corrupt(format!("the _panic list is cyclic at {p:#x}")).at(p);
+            return (out, more, Some(e));
         }
         if out.len() + more >= MAX_PANICS {
-            return (
-                out,
-                more,
-                Some(format!("stopped after {MAX_PANICS} panics")),
-            );
+            let e = Error::corrupt(format!("stopped after {MAX_PANICS} panics"));
+            return (out, more, Some(e.at(p)));
         }
         if out.len() >= keep {
             // Past the limit the list is only counted.
@@ -327,7 +328,7 @@ pub(super) fn panics(
                     p = link;
                     continue;
                 }
-                Err(e) => return (out, more, Some(format!("_panic at {p:#x}: {e}"))),
+                Err(e) => return (out, more, Some(e.context(&format!("_panic at {p:#x}")))),
             }
         }
         let flag = |off: Option<u64>| -> crate::error::Result<bool> {
@@ -346,12 +347,16 @@ pub(super) fn panics(
         };
         let (typ, data, link, recovered, goexit, aborted, repanicked) = match read() {
             Ok(v) => v,
-            Err(e) => return (out, more, Some(format!("_panic at {p:#x}: {e}"))),
+            Err(e) => return (out, more, Some(e.context(&format!("_panic at {p:#x}")))),
         };
         let (type_name, message, exact, error) = match value(typ, data) {
             Ok((t, m, exact)) => (t, m, exact, None),
             Err(e) => (String::from("?"), String::new(), false, Some(e)),
         };
+        let (error_kind, error_addr) = (
+            error.as_ref().map(|e| e.kind().name()),
+            error.as_ref().and_then(Error::addr),
+        );
         out.push(Panic {
             message,
             type_name,
@@ -360,7 +365,9 @@ pub(super) fn panics(
             aborted,
             goexit,
             repanicked,
-            error,
+            error: error.map(|e| e.to_string()),
+            error_kind,
+            error_addr,
         });
         p = link;
     }

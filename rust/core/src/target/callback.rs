@@ -41,7 +41,8 @@ where
                     buf.len(),
                     bytes.len()
                 ),
-            ));
+            )
+            .at(addr));
         }
         buf.copy_from_slice(&bytes);
         Ok(())

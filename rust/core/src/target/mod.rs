@@ -167,7 +167,8 @@ pub trait MemoryExt: Memory {
                                 "C string at {addr:#x} runs into unreadable memory at {bad:#x} after {} bytes",
                                 out.len() + i
                             ),
-                        ));
+                        )
+                        .at(bad));
                     }
                     *slot = byte[0];
                     if byte[0] == 0 {
@@ -235,6 +236,7 @@ pub(crate) fn unreadable_at(addr: u64, len: usize, bad: u64, why: &str) -> Error
             ErrorKind::Unreadable,
             format!("cannot read {len} bytes of target memory at {addr:#x}: {why}"),
         )
+        .at(bad)
     } else {
         Error::new(
             ErrorKind::Unreadable,
@@ -242,5 +244,6 @@ pub(crate) fn unreadable_at(addr: u64, len: usize, bad: u64, why: &str) -> Error
                 "cannot read {len} bytes of target memory at {addr:#x}: {bad:#x} is unreadable ({why})"
             ),
         )
+        .at(bad)
     }
 }
