@@ -118,6 +118,7 @@ def _preload() -> None:
     """Imports, once in this process, what the subcommands import when they run."""
     import goscope.binary_info  # noqa: F401
     import goscope.cli  # noqa: F401
+    import goscope.commands.triage  # noqa: F401
     import goscope.doctor  # noqa: F401
     import goscope.implications  # noqa: F401
     import goscope.render.doctor  # noqa: F401
@@ -125,7 +126,6 @@ def _preload() -> None:
     import goscope.render.heap  # noqa: F401
     import goscope.render.panics  # noqa: F401
     import goscope.render.triage  # noqa: F401
-    import goscope.triage  # noqa: F401
 
 
 def _child(argv: list[str], out: int, err: int) -> None:

@@ -323,8 +323,7 @@ _WRITING_COMMANDS = (
 )
 #: Files goscope writes on purpose, (module, function that opens them).
 _PYTHON_WRITES = {
-    ("python/goscope/cli.py", "open"),  # goscope triage --html FILE
-    ("python/goscope/gdb/commands/triage.py", "open"),  # go triage --html FILE
+    ("python/goscope/commands/triage.py", "open"),  # goscope triage --html, go triage --html
     ("python/goscope/gdb/symbols.py", "fdopen"),  # the debug-symbol cache
 }
 

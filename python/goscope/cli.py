@@ -1,7 +1,9 @@
 """The ``goscope`` command line: ``goscope SUBCOMMAND CORE_OR_BINARY [--exe BIN] [--json]``.
 
-Every subcommand takes the same target arguments; it is registered in :data:`SUBCOMMANDS`
-with a function that adds its own options and one that runs it. Errors about the input are
+Every subcommand takes the same target arguments; it is registered in :data:`SUBCOMMANDS`.
+The commands GDB has too are defined in :mod:`goscope.commands`; this module adapts them
+(:class:`CliSession`) and defines the ones whose targets only the command line has (``doctor``
+reads files and processes by name; ``gdb-init``). Errors about the input are
 one line on stderr (``goscope: ...``) and exit status 1; usage errors exit with status 2.
 """
 
@@ -17,30 +19,28 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, TextIO
 
 from goscope import Binary, GoscopeError, Target, __version__, _native
-from goscope.elf_header import is_core_file
-from goscope.goroutines import (
-    ListsGoroutines,
-    add_filter_arguments,
-    add_stack_options,
-    filters_from,
-    parse_goroutine_ids,
+from goscope.commands import (
+    CLI_WORDING,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    HelpFormatter,
+    Session,
+    UsageError,
+    registry,
 )
-from goscope.limits import add_limit_arguments, limits_from, not_read_note
+from goscope.elf_header import is_core_file
+from goscope.goroutines import ListsGoroutines
+from goscope.limits import add_limit_arguments, limits_from
 from goscope.render.style import Style, for_stream
 
 if TYPE_CHECKING:
     from goscope.binary_info import BinaryInfo
+    from goscope.render.info import TargetFacts
 
 # The renderers and the binary report are imported by the subcommands that use them: a
 # `goroutines --json` run on a large core should not pay for them at start-up.
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """The arguments do not make sense together; exit status 2."""
 
 
 @dataclass
@@ -93,38 +93,6 @@ def executable_for(args: argparse.Namespace) -> str:
     return target
 
 
-# -- info -----------------------------------------------------------------------------------
-
-
-def _add_info_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # `info` has only the common options
-
-
-def _run_info(args: argparse.Namespace, out: Output) -> int:
-    from goscope.binary_info import open_info
-    from goscope.implications import notes
-    from goscope.render.info import TargetFacts, info_json_object, render_info
-
-    info: BinaryInfo = open_info(executable_for(args))
-    facts: TargetFacts | None = None
-    if is_core_file(args.target):
-        # What GDB's `go info` says with the core loaded: the core, and the load bias.
-        opened = open_core(args)
-        facts = TargetFacts("core file", os.path.abspath(args.target), opened.target.bias)
-    info_notes = notes(info, facts.load_bias if facts is not None else None)
-    if out.json:
-        out.write_json(info_json_object(info, info_notes, facts))
-    else:
-        out.write(render_info(info, info_notes, out.style, facts))
-    build_info_error = info.raw.get("build_info_error")
-    if build_info_error:
-        # What could be read is printed; the status says the report is incomplete.
-        out.stream.flush()
-        print(f"goscope: {info.file}: {build_info_error}", file=sys.stderr)
-        return EXIT_ERROR
-    return EXIT_OK
-
-
 # -- goroutines, bt, threads: a core file and its executable ----------------------------------
 
 
@@ -175,345 +143,120 @@ def open_core(args: argparse.Namespace) -> OpenedCore:
     return OpenedCore(target, args.exe)
 
 
-def _warn(out: Output, target: Target) -> None:
-    """The target's warnings, one line each on stderr (never mixed into --json output)."""
-    out.stream.flush()
-    for warning in target.warnings():
-        print(f"goscope: warning: {warning}", file=sys.stderr)
+class CliSession(Session):
+    """A command's run on a core file and its executable: output on stdout, one line per
+    problem on stderr (after the core's warnings), exit status 1 when there was one."""
 
+    defaults_to_current = False
+    current_thread = "the crashing thread's"
 
-def _incomplete(goroutines: list[dict[str, Any]], target: Target) -> int:
-    """EXIT_ERROR, with one line on stderr, when some goroutine could not be read entirely:
-    what could be read has been printed, each unreadable part marked with its error."""
-    return _incomplete_count(sum(1 for g in goroutines if g.get("error")), target)
+    def __init__(self, args: argparse.Namespace, out: Output) -> None:
+        super().__init__()
+        self.args = args
+        self.out = out
+        self.command = f"goscope {args.command}"
+        self.style = out.style
+        self.json = out.json
+        self._opened: OpenedCore | None = None
+        self._errors: list[str] = []
+        self._problems: list[str] = []
 
+    @property
+    def opened(self) -> OpenedCore:
+        if self._opened is None:
+            self._opened = open_core(self.args)
+        return self._opened
 
-def _unreadable_list(target: Target) -> bool:
-    """Says on stderr why the goroutine list cannot be read, when it cannot: the one line
-    every command that reports goroutines ends with then, before exiting 1."""
-    error = target.goroutine_list_error
-    if error:
-        print(f"goscope: {error}", file=sys.stderr)
-    return bool(error)
+    def write(self, text: str) -> None:
+        self.out.write(text)
 
+    def write_json(self, value: Any) -> None:
+        self.out.write_json(value)
 
-def _incomplete_count(count: int, target: Target) -> int:
-    if _unreadable_list(target):
-        # The list's own record is the one "goroutine" in error.
-        return EXIT_ERROR
-    if not count:
-        return EXIT_OK
-    print(
-        f"goscope: {count} goroutine{'s' if count != 1 else ''} could not be read entirely "
-        "(marked with their error)",
-        file=sys.stderr,
-    )
-    return EXIT_ERROR
+    def chunks(self) -> Callable[[str], Any]:
+        return self.out.stream.write
 
+    def stream_fd(self) -> int | None:
+        try:
+            return self.out.stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return None
 
-def _add_goroutines_arguments(parser: argparse.ArgumentParser) -> None:
-    add_filter_arguments(parser)
+    def flush(self) -> None:
+        self.out.stream.flush()
 
+    def current_goroutine(self) -> int | None:
+        return self.opened.crashed_goroutine()
 
-def _stream_fd(out: Output) -> int | None:
-    """The file descriptor behind the output stream, when it has one."""
-    try:
-        return out.stream.fileno()
-    except (AttributeError, OSError, ValueError):
+    def no_current_goroutine(self) -> str:
+        return f"{self.args.target}: no goroutine crashed; give goroutine ids or `all`"
+
+    def selected_thread(self) -> int | None:
         return None
 
+    def goroutine(self, goid: int) -> dict[str, Any] | None:
+        return self.opened.goroutine(goid)
 
-def _run_goroutines(args: argparse.Namespace, out: Output) -> int:
-    opened = open_core(args)
-    fd = _stream_fd(out) if out.json else None
-    if fd is not None:
-        # The Rust core writes the document itself, goroutine by goroutine: a core with
-        # 100,000 goroutines never becomes one string or one list of Python objects.
-        out.stream.flush()
-        _, broken = opened.target.write_goroutines_json(fd, **filters_from(args).native_kwargs())
-        _warn(out, opened.target)
-        return _incomplete_count(broken, opened.target)
-    filters = filters_from(args).native_kwargs()
-    if out.json:
-        listing = opened.listing(filters=filters_from(args))
-        out.write_json(listing.document(listing.goroutines))
-        _warn(out, opened.target)
-        return _incomplete(listing.goroutines, opened.target)
-    # The core renders the lines and hands them over in large pieces.
-    _, broken, _ = opened.target.write_listing(
-        out.stream.write,
-        current=opened.crashed_goroutine(),
-        color=out.style.enabled,
-        **filters,
-    )
-    out.stream.flush()
-    _warn(out, opened.target)
-    return _incomplete_count(broken, opened.target)
+    def error(self, line: str) -> None:
+        self._errors.append(f"{self.args.target}: {line}")
 
+    def problem(self, line: str) -> None:
+        self._problems.append(line)
 
-def _add_bt_arguments(parser: argparse.ArgumentParser) -> None:
-    add_stack_options(parser, "default: all")
+    def binary_facts(self, args: argparse.Namespace) -> tuple[BinaryInfo, TargetFacts | None]:
+        from goscope.binary_info import open_info
+        from goscope.render.info import TargetFacts
 
+        info = open_info(executable_for(args))
+        facts = None
+        if is_core_file(args.target):
+            # What GDB's `go info` says with the core loaded: the core, and the load bias.
+            facts = TargetFacts("core file", os.path.abspath(args.target), self.target.bias)
+        return info, facts
 
-def _run_bt(args: argparse.Namespace, out: Output) -> int:
-    try:
-        ids = parse_goroutine_ids(args.goroutines)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    opened = open_core(args)
-    if out.json:
-        if ids is None:
-            listing = opened.listing()
-            document = listing.document()
-            chosen, missing = listing.goroutines, []
-        else:
-            chosen, missing = _by_id(opened, ids)
-            document = {"go_version": opened.target.go_version, "goroutines": chosen}
-        out.write_json(document)
-        broken = sum(1 for g in chosen if g.get("error"))
-    else:
-        # The native core renders the stacks and hands them over in large pieces.
-        _, broken, missing = opened.target.write_stacks(
-            out.stream.write, ids, system=args.system, color=out.style.enabled
-        )
-    out.stream.flush()
-    for goid in missing:
-        print(f"goscope: no goroutine {goid} in {args.target}", file=sys.stderr)
-    _warn(out, opened.target)
-    return max(EXIT_ERROR if missing else EXIT_OK, _incomplete_count(broken, opened.target))
-
-
-def _add_threads_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # `threads` has only the common options
-
-
-def _run_threads(args: argparse.Namespace, out: Output) -> int:
-    from goscope.render.goroutines import render_threads
-
-    opened = open_core(args)
-    threads = opened.threads()
-    if out.json:
-        out.write_json({"go_version": opened.target.go_version, "threads": threads})
-    else:
-        out.write(render_threads(threads, out.style))
-    _warn(out, opened.target)
-    return EXIT_OK
-
-
-def _add_chain_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "goroutines",
-        nargs="*",
-        metavar="ID|all",
-        help="goroutine ids, or `all` (default: see the command's description)",
-    )
-
-
-def _by_id(opened: OpenedCore, ids: list[int]) -> tuple[list[dict[str, Any]], list[int]]:
-    """The goroutines `ids` name, and the ids that name none."""
-    chosen, missing = [], []
-    for goid in ids:
-        g = opened.goroutine(goid)
-        if g is None:
-            missing.append(goid)
-        else:
-            chosen.append(g)
-    return chosen, missing
-
-
-def _chosen(
-    args: argparse.Namespace, opened: OpenedCore, default_all: bool
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
-    """The JSON document to fill, the goroutines the ids name (or all of them), and why any
-    is missing (one line each)."""
-    try:
-        ids = parse_goroutine_ids(args.goroutines)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    if ids is None and not args.goroutines and not default_all:
-        crashed = opened.crashed_goroutine()
-        if crashed is None:
-            raise UsageError(f"{args.target}: no goroutine crashed; give goroutine ids or `all`")
-        chosen, missing = _by_id(opened, [crashed])
-        # The id came from the crashing thread's g, not from the user: say so.
-        problems = [
-            f"{args.target}: the crashing thread's g holds goroutine id {goid}, which no live "
-            "goroutine has (the g may be damaged); give goroutine ids or `all`"
-            for goid in missing
-        ]
-        return {"go_version": opened.target.go_version}, chosen, problems
-    if ids is None:
-        listing = opened.listing()
-        return listing.document(), listing.goroutines, []
-    chosen, missing = _by_id(opened, ids)
-    problems = [f"no goroutine {goid} in {args.target}" for goid in missing]
-    return {"go_version": opened.target.go_version}, chosen, problems
-
-
-def _document(document: dict[str, Any], goroutines: list[dict[str, Any]]) -> dict[str, Any]:
-    return {**document, "goroutines": goroutines}
-
-
-def _report_missing(problems: list[str]) -> int:
-    for problem in problems:
-        print(f"goscope: {problem}", file=sys.stderr)
-    return EXIT_ERROR if problems else EXIT_OK
-
-
-def _run_panic(args: argparse.Namespace, out: Output) -> int:
-    from goscope.render.panics import render_panics
-
-    opened = open_core(args)
-    document, chosen, missing = _chosen(args, opened, default_all=False)
-    if args.goroutines == ["all"]:
-        chosen = [g for g in chosen if g.get("panics")]
-    if out.json:
-        out.write_json(_document(document, chosen))
-    elif chosen:
-        out.write(render_panics(chosen, out.style))
-    else:
-        out.write(out.style.dim("no goroutine has a panic in flight"))
-    if not out.json and document.get("not_read"):
-        out.write(out.style.dim(not_read_note(document["not_read"])))
-    out.stream.flush()
-    _warn(out, opened.target)
-    return max(_report_missing(missing), _incomplete(chosen, opened.target))
-
-
-def _run_defer(args: argparse.Namespace, out: Output) -> int:
-    from goscope.render.panics import render_defers
-
-    opened = open_core(args)
-    document, chosen, missing = _chosen(args, opened, default_all=True)
-    everything = not args.goroutines or args.goroutines == ["all"]
-    if out.json:
-        shown = [g for g in chosen if g.get("defers")] if everything else chosen
-        out.write_json(_document(document, shown))
-    else:
-        out.write(render_defers(chosen, out.style, only_pending=everything))
-        not_read = document.get("not_read")
-        if not_read:
-            out.write(out.style.dim(not_read_note(not_read)))
-    out.stream.flush()
-    _warn(out, opened.target)
-    return max(_report_missing(missing), _incomplete(chosen, opened.target))
-
-
-def _run_crash(args: argparse.Namespace, out: Output) -> int:
-    from goscope.render.panics import render_crash
-
-    opened = open_core(args)
-    text = opened.target.crash_json()
-    crash = json.loads(text) if text is not None else None
-    if out.json:
-        out.write_json({"go_version": opened.target.go_version, "crash": crash})
-    else:
-        out.write(render_crash(crash, out.style))
-        goid = crash.get("goroutine") if crash else None
-        if isinstance(goid, int):
-            out.write("")
-            out.stream.flush()
-            opened.target.write_stacks(out.stream.write, [goid], color=out.style.enabled)
-    out.stream.flush()
-    _warn(out, opened.target)
-    return EXIT_ERROR if _unreadable_list(opened.target) else EXIT_OK
-
-
-def _add_heap_arguments(parser: argparse.ArgumentParser) -> None:
-    from goscope.heap import add_object_options, add_report_options
-
-    add_report_options(parser)
-    add_object_options(parser, lambda s: int(s, 0))
-
-
-def _run_heap(args: argparse.Namespace, out: Output) -> int:
-    from goscope.heap import heap_document, walk_and_report
-    from goscope.render.heap import human_bytes, render_heap, render_report, render_why
-
-    opened = open_core(args)
-    target = opened.target
-    if args.why is not None:
-        why = json.loads(target.heap_why_json(args.why))
-        if out.json:
-            out.write_json(why)
-        else:
-            out.write(render_why(why, out.style))
-        out.stream.flush()
-        _warn(out, target)
-        if why.get("object"):
-            return EXIT_OK
-        for warning in why.get("warnings") or [f"{args.why:#x} is not a heap object"]:
-            print(f"goscope: {warning}", file=sys.stderr)
-        return EXIT_ERROR
-    walk, report = walk_and_report(target, args)
-    if args.pprof:
-        size = target.heap_pprof(args.pprof)
-        print(f"goscope: wrote {args.pprof} ({human_bytes(size)})", file=sys.stderr)
-    if out.json:
-        out.write_json(heap_document(target, walk, report))
-    else:
-        text = render_heap(walk, args.top, out.style)
-        if report is not None:
-            text += "\n\n" + render_report(report, out.style)
-        out.write(text)
-    out.stream.flush()
-    _warn(out, target)
-    if walk["warnings"]:
-        print(
-            f"goscope: the heap walk is incomplete ({len(walk['warnings'])} warnings); "
-            "the totals cover what could be read",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
-    return EXIT_OK
-
-
-def _add_triage_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dot",
-        action="store_true",
-        help="print the wait-for graph (goroutines and what they wait on) in Graphviz DOT",
-    )
-    parser.add_argument(
-        "--html",
-        metavar="FILE",
-        help="write the report as one self-contained HTML page (no network needed to view "
-        "it, the wait-for graph drawn) to FILE and print only where it was written",
-    )
-
-
-def _run_triage(args: argparse.Namespace, out: Output) -> int:
-    from goscope.triage import triage_document, triage_text
-
-    chosen = [flag for flag, on in (("--json", args.json), ("--dot", args.dot)) if on]
-    if args.html is not None:
-        chosen.append("--html")
-    if len(chosen) > 1:
-        raise UsageError(f"{' and '.join(chosen)} are alternatives: give one")
-    opened = open_core(args)
-    document = triage_document(opened.target)
-    if out.json:
-        out.write_json(document)
-    elif args.dot:
-        from goscope.render.dot import render_dot
-
-        out.write(render_dot(document))
-    elif args.html is not None:
-        from goscope.render.html import render_html
-
-        page = render_html(document, f"core {args.target}, executable {opened.executable}")
+    def address(self, text: str) -> int:
         try:
-            with open(args.html, "w", encoding="utf-8") as file:
-                file.write(page)
-        except OSError as error:
-            print(f"goscope: cannot write {args.html}: {error.strerror or error}", file=sys.stderr)
-            return EXIT_ERROR
-        out.write(f"wrote the triage report to {args.html}")
-    else:
-        out.write(triage_text(opened.target, document, out.style))
-    out.stream.flush()
-    _warn(out, opened.target)
-    return EXIT_ERROR if _unreadable_list(opened.target) else EXIT_OK
+            value = int(text, 0)
+        except ValueError:
+            raise UsageError(
+                f"not an address: {text!r} (give a number, e.g. 0xc000012345)"
+            ) from None
+        if not 0 <= value < 1 << 64:
+            raise UsageError(f"not an address: {text} (outside 0 .. 2^64-1)")
+        return value
+
+    def title(self) -> str:
+        return f"core {self.args.target}, executable {self.opened.executable}"
+
+    def finish(self) -> int:
+        """The core's warnings, then the errors and problems, one line each on stderr; the
+        exit status."""
+        self.out.stream.flush()
+        if self._opened is not None:
+            for warning in self._opened.target.warnings():
+                print(f"goscope: warning: {warning}", file=sys.stderr)
+        for line in self._errors + self._problems:
+            print(f"goscope: {line}", file=sys.stderr)
+        return EXIT_ERROR if self._errors or self._problems else EXIT_OK
+
+
+def _shared(command: Command) -> Subcommand:
+    """The command line's adapter of a command both front ends have."""
+
+    def run(args: argparse.Namespace, out: Output) -> int:
+        session = CliSession(args, out)
+        command.run(session, args)
+        return session.finish()
+
+    return Subcommand(
+        name=command.name,
+        summary=command.summary,
+        description=command.help_text(CLI_WORDING),
+        add_arguments=lambda parser: command.add_arguments(parser, CLI_WORDING),
+        run=run,
+        trailing=command.trailing,
+        limits=command.limits,
+    )
 
 
 # -- doctor: this machine, a process, a binary or a core --------------------------------------
@@ -589,129 +332,7 @@ def _run_gdb_init(args: argparse.Namespace, out: Output) -> int:
 
 
 SUBCOMMANDS: list[Subcommand] = [
-    Subcommand(
-        name="info",
-        summary="build facts of a Go binary and what they mean for debugging",
-        description=(
-            "Show a Go binary's Go version, module, build settings, PIE, DWARF and symbol "
-            "table, and explain in plain words what they mean for debugging it. For a core "
-            "file, give the executable with --exe; the executable is what is reported."
-        ),
-        add_arguments=_add_info_arguments,
-        run=_run_info,
-    ),
-    Subcommand(
-        name="goroutines",
-        limits=True,
-        summary="every goroutine of a core: state or wait reason, where it is, who made it",
-        description=(
-            "List every goroutine of a core file, one line each: its id, its status or wait "
-            "reason as the Go runtime prints it, the innermost frame in the program's own "
-            "code (else its innermost frame) and the function that created it. '*' marks "
-            "the goroutine of the thread that crashed. With --json, DESIGN.md's goroutine "
-            "objects with every frame."
-        ),
-        add_arguments=_add_goroutines_arguments,
-        run=_run_goroutines,
-    ),
-    Subcommand(
-        name="bt",
-        limits=True,
-        summary="goroutine stacks of a core, in the Go traceback's format",
-        description=(
-            "Print the stacks of the given goroutines (default: all) the way the Go runtime "
-            "prints a traceback: inlined calls as function(...), file:line +offset, fp, sp "
-            "and pc of every physical frame, then `created by`."
-        ),
-        add_arguments=_add_bt_arguments,
-        run=_run_bt,
-        trailing="goroutines",
-    ),
-    Subcommand(
-        name="triage",
-        summary="first look at a core: process, crash, goroutines grouped by identical stacks",
-        description=(
-            "The first thing to run on a core: the process (threads, GOMAXPROCS, goroutines "
-            "by state), what crashed and why, and every goroutine in groups of identical "
-            "stacks (same functions at the same lines), the crashed goroutine's group first, "
-            "then the largest, each with its states, minutes waited, creators and labels. "
-            "--json, --dot (the wait-for graph) and --html FILE (the whole report as a page) "
-            "are alternatives to the text."
-        ),
-        add_arguments=_add_triage_arguments,
-        run=_run_triage,
-    ),
-    Subcommand(
-        name="crash",
-        limits=True,
-        summary="what crashed and why: signal, fatal error, panics, the crashing goroutine",
-        description=(
-            "Say what ended the process: a one-line summary, the fatal error's message, the "
-            "panics as the runtime printed them (values decoded from memory), the signal the "
-            "crashing goroutine took (nil pointer dereferences named as such), the core's own "
-            "signal and thread, then the crashing goroutine's stack."
-        ),
-        add_arguments=lambda parser: None,
-        run=_run_crash,
-    ),
-    Subcommand(
-        name="panic",
-        limits=True,
-        summary="panics in flight: messages, [recovered] marks, types",
-        description=(
-            "Show the panics in flight of the given goroutines (default: the one that "
-            "crashed; `all`: every goroutine with a panic in flight) as the runtime prints "
-            "them, the first panic first, with each value decoded from its interface."
-        ),
-        add_arguments=_add_chain_arguments,
-        run=_run_panic,
-        trailing="goroutines",
-    ),
-    Subcommand(
-        name="defer",
-        limits=True,
-        summary="deferred calls still pending: open-coded, heap, stack and rangefunc",
-        description=(
-            "List the deferred calls each goroutine would still run, the next one first: the "
-            "deferred function, its kind, the defer statement's line where it is known and "
-            "the frame it belongs to. Default (or `all`): every goroutine with a call pending."
-        ),
-        add_arguments=_add_chain_arguments,
-        run=_run_defer,
-        trailing="goroutines",
-    ),
-    Subcommand(
-        name="heap",
-        summary="what the heap holds: totals, objects by type, size class or root, and why",
-        description=(
-            "Walk every heap arena and span of a core and count what they hold: bytes of "
-            "spans in use, allocated objects and bytes (from each span's allocation bits), "
-            "idle and released bytes (from the page allocator), stack bytes, and the size "
-            "classes holding the most bytes (--top N). The figures are those runtime.MemStats "
-            "names HeapInuse, HeapObjects, HeapAlloc, HeapIdle, HeapReleased and StackInuse. "
-            "Then the object graph: roots (data and bss by the runtime's pointer bitmaps, "
-            "goroutine stacks by the compiler's stack maps, deferred calls), objects typed by "
-            "the runtime's allocation headers and large-object types and along typed pointers "
-            "from there and from the roots' DWARF types, grouped --by type, sizeclass or root, "
-            "with retained sizes from the dominator tree. --why ADDR prints the shortest path "
-            "from a root to an object; --pprof FILE writes a profile for go tool pprof whose "
-            "stacks are those paths. Exit status 1 when part of the heap could not be read "
-            "(the totals then cover the rest)."
-        ),
-        add_arguments=_add_heap_arguments,
-        run=_run_heap,
-    ),
-    Subcommand(
-        name="threads",
-        summary="the threads of a core: M, P, goroutine, stack and pc of each",
-        description=(
-            "List the threads of a core file: LWP, the runtime's M and P on it, the goroutine "
-            "the M runs, which stack the thread is on (goroutine, g0, gsignal) and the pc "
-            "with its function. '*' marks the thread that crashed."
-        ),
-        add_arguments=_add_threads_arguments,
-        run=_run_threads,
-    ),
+    *(_shared(command) for command in registry()),
     Subcommand(
         name="doctor",
         summary="why attaching, core dumps or debugging a Go binary may fail, and the fixes",
@@ -767,7 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     for command in SUBCOMMANDS:
         sub = subparsers.add_parser(
-            command.name, help=command.summary, description=command.description
+            command.name,
+            help=command.summary,
+            description=command.description,
+            formatter_class=HelpFormatter,
         )
         if not command.own_targets:
             sub.add_argument(

@@ -97,15 +97,17 @@ def limit_argument(value: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--max-frames N``, ``--max-goroutines N`` and ``--max-list N``."""
+def add_limit_arguments(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """``--max-frames N``, ``--max-goroutines N`` and ``--max-list N``; `default` says where
+    a limit not given comes from (GDB: ``set goscope``), else each one's default is named."""
     group = parser.add_argument_group("limits (0 or `unlimited`: the built-in cap)")
     for limit in LIMITS:
+        where = default or f"default {limit.describe(limit.default)}"
         group.add_argument(
             f"--{limit.name}",
             type=limit_argument,
             metavar="N",
-            help=f"the most {limit.what}; default {limit.describe(limit.default)}",
+            help=f"the most {limit.what}; {where}",
         )
 
 

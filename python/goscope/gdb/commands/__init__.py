@@ -1,31 +1,20 @@
-"""The ``go`` command and its subcommands, one module per command family."""
+"""The ``go`` command and its subcommands: the commands both front ends have, adapted by
+:mod:`goscope.gdb.commands.shared`, and the ones only GDB has, one module each."""
 
 from __future__ import annotations
 
 
 def register_all() -> None:
-    from goscope.gdb.commands import (
-        base,
-        breakpoints,
-        doctor,
-        goroutines,
-        heap,
-        info,
-        panics,
-        triage,
-    )
+    from goscope.commands import goroutines as shared_goroutines
+    from goscope.commands import registry
+    from goscope.gdb.commands import base, breakpoints, doctor, goroutines
+    from goscope.gdb.commands.shared import SharedCommand
 
     base.GoPrefixCommand()
-    info.InfoCommand()
-    goroutines.GoroutinesCommand()
-    goroutines.BtCommand()
-    goroutines.ThreadsCommand()
-    goroutines.GoroutineStackCommand()
+    for command in registry():
+        SharedCommand(command)
+    # `goroutine_stack` is `go bt` under the name other Go GDB tooling uses.
+    SharedCommand(shared_goroutines.BT, name="goroutine_stack", prefix="")
     goroutines.GoroutineCommand()
-    panics.CrashCommand()
-    panics.PanicCommand()
-    panics.DeferCommand()
-    triage.TriageCommand()
     breakpoints.BreakCommand()
     doctor.DoctorCommand()
-    heap.HeapCommand()

@@ -15,6 +15,7 @@ from typing import NoReturn
 import gdb
 
 from goscope import GoscopeError
+from goscope.commands import HelpFormatter, UsageError
 from goscope.gdb import params
 from goscope.render.style import Style
 
@@ -81,7 +82,7 @@ class GoCommand(gdb.Command):
             prog=f"{self.prefix}{self.name}",
             description=self.description,
             add_help=True,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=HelpFormatter,
         )
         self.add_arguments(self.parser)
         # GDB takes a command's help from its __doc__: the first line is the summary that
@@ -105,6 +106,8 @@ class GoCommand(gdb.Command):
             return
         except _Usage as error:
             raise gdb.GdbError(str(error)) from None
+        except UsageError as error:
+            raise gdb.GdbError(f"{self.prefix}{self.name}: {error}") from None
         except GoscopeError as error:
             raise gdb.GdbError(str(error)) from None
         except gdb.GdbError:

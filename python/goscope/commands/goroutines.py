@@ -1,0 +1,140 @@
+"""``goroutines``, ``bt`` and ``threads``: every goroutine in one line, goroutine stacks in
+the Go traceback's format, and the threads with the runtime's M, P and goroutine on each."""
+
+from __future__ import annotations
+
+import argparse
+
+from goscope.commands import (
+    Command,
+    Session,
+    Wording,
+    current_goroutine,
+    goroutine_ids,
+    no_goroutine,
+)
+from goscope.goroutines import add_filter_arguments, add_stack_options, filters_from
+
+
+def _goroutines_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
+    del wording
+    add_filter_arguments(parser)
+
+
+def _run_goroutines(session: Session, args: argparse.Namespace) -> None:
+    filters = filters_from(args)
+    if session.json:
+        fd = session.stream_fd()
+        if fd is not None:
+            # The core writes the document itself, goroutine by goroutine: a core with
+            # 100,000 goroutines never becomes one string or one list of Python objects.
+            session.flush()
+            _, broken = session.target.write_goroutines_json(fd, **filters.native_kwargs())
+            session.check_goroutines(broken)
+            return
+        listing = session.listing(filters)
+        session.write_json(listing.document(listing.goroutines))
+        session.check_goroutines(sum(1 for g in listing.goroutines if g.get("error")))
+        return
+    # The core renders the lines and hands them over in large pieces.
+    _, broken, _ = session.target.write_listing(
+        session.chunks(),
+        current=session.current_goroutine(),
+        color=session.style.enabled,
+        **filters.native_kwargs(),
+    )
+    session.flush()
+    session.check_goroutines(broken)
+
+
+GOROUTINES = Command(
+    name="goroutines",
+    limits=True,
+    summary="every goroutine: state or wait reason, where it is, who made it",
+    description=(
+        "List every goroutine, one line each: its id, its status or wait reason as the Go "
+        "runtime prints it (with ', locked to thread' and the minutes waited when known), the "
+        "innermost frame in the program's own code (else its innermost frame) and `created by "
+        "F in goroutine N`. '*' marks {current}. Works without DWARF or symbols. With --json, "
+        "DESIGN.md's goroutine objects with every frame."
+    ),
+    add_arguments=_goroutines_arguments,
+    run=_run_goroutines,
+)
+
+
+def _bt_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
+    add_stack_options(parser, f"default: {wording.default}")
+
+
+def _run_bt(session: Session, args: argparse.Namespace) -> None:
+    ids = goroutine_ids(args.goroutines)
+    if not args.goroutines and session.defaults_to_current:
+        ids = [current_goroutine(session)]
+    if session.json:
+        if ids is None:
+            listing = session.listing()
+            chosen = listing.goroutines
+            document = listing.document()
+        else:
+            found = [(goid, session.goroutine(goid)) for goid in ids]
+            chosen = [g for _, g in found if g is not None]
+            missing = [goid for goid, g in found if g is None]
+            document = {"go_version": session.target.go_version, "goroutines": chosen}
+            if missing:
+                session.error(no_goroutine(missing))
+        session.write_json(document)
+        broken = sum(1 for g in chosen if g.get("error"))
+    else:
+        # The core renders the stacks and hands them over in large pieces.
+        _, broken, missing = session.target.write_stacks(
+            session.chunks(), ids, system=args.system, color=session.style.enabled
+        )
+        session.flush()
+        if missing:
+            session.error(no_goroutine(missing))
+    session.check_goroutines(broken)
+
+
+BT = Command(
+    name="bt",
+    limits=True,
+    trailing="goroutines",
+    summary="goroutine stacks in the Go traceback's format",
+    description=(
+        "Show the stacks of goroutines ID... (or `all`; default: {default}) the way the Go "
+        "runtime prints a traceback: inlined calls as function(...), file:line +offset, fp, sp "
+        "and pc of every physical frame, then `created by`. Reads each goroutine's saved "
+        "registers, so it works on core files and changes no register."
+    ),
+    add_arguments=_bt_arguments,
+    run=_run_bt,
+)
+
+
+def _threads_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
+    del wording
+
+
+def _run_threads(session: Session, args: argparse.Namespace) -> None:
+    from goscope.render.goroutines import render_threads
+
+    del args
+    threads = session.threads()
+    if session.json:
+        session.write_json({"go_version": session.target.go_version, "threads": threads})
+    else:
+        session.write(render_threads(threads, session.style, session.selected_thread()))
+
+
+THREADS = Command(
+    name="threads",
+    summary="the threads: M, P, goroutine, stack and pc of each",
+    description=(
+        "List the threads: LWP, the runtime's M and P on it, the goroutine the M runs, which "
+        "stack the thread is on (goroutine, g0, gsignal) and the pc with its function. '*' "
+        "marks {thread}."
+    ),
+    add_arguments=_threads_arguments,
+    run=_run_threads,
+)
