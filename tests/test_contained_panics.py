@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from goscope import Binary, InternalError, Target, _native
+from goscope import Binary, InternalError, Target, UnreadableMemoryError, _native
 
 from tests.gdbrun import GdbRun, assert_clean, errors_by_command, in_parallel, run_marked
 from tests.harness.fixture import Fixture
@@ -73,6 +73,14 @@ def _goroutines_to_fd(o: Opened) -> Any:
         return o.target.write_goroutines_json(out.fileno())
 
 
+def _type_descriptor(o: Opened) -> Any:
+    # Any address reaches the guarded call; one holding no descriptor fails as memory does.
+    try:
+        return o.target.type_descriptor(HEAP_ADDRESS)
+    except UnreadableMemoryError:
+        return None
+
+
 def _live(o: Opened) -> Any:
     return Target.live(o.binary, lambda _addr, size: bytes(size), [])
 
@@ -104,6 +112,7 @@ CALLS: dict[str, list[Callable[[Opened], Any]]] = {
     "describing the target": [lambda o: o.target.info_json()],
     "reading the Go version": [lambda o: o.target.go_version],
     "looking up a field's offset": [lambda o: o.target.layout_offset("runtime.g", "goid")],
+    "reading a type descriptor": [_type_descriptor],
     "reading the binary's build information": [lambda o: o.binary.info_json()],
     "looking up a pc": [lambda o: o.binary.pc_line(o.pc)],
     "looking up the frames at a pc": [lambda o: o.binary.lookup(o.pc)],

@@ -215,6 +215,9 @@ class Target:
         """kind, memory, go_version, bias, layout, signal, warnings and counts."""
     def layout_offset(self, ty: str, field: str) -> int | None:
         """Offset of a (dotted) field in a runtime struct, e.g. ("runtime.g", "sched.sp")."""
+    def type_descriptor(self, addr: int) -> tuple[str, str, int, int, bool, str]:
+        """The abi.Type at `addr`: (name as %T prints it, kind as reflect spells it, size,
+        pointer bytes, held directly by an interface, the name DWARF gives it)."""
 
 def check_input(path: str, what: str) -> None:
     """Raises TargetIOError with one line when `path` cannot be read as a `what` ("core

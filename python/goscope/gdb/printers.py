@@ -5,8 +5,8 @@ They need DWARF: the Go linker describes a string as ``struct string {str, len}`
 ``struct []T {array, len, cap}``, a map as a pointer to ``hash<K,V>`` (buckets, Go <= 1.23) or
 to ``map<K,V>`` (Swiss tables, Go >= 1.24), a channel as a pointer to ``hchan<T>`` and an
 interface as ``runtime.eface`` / ``runtime.iface``. Everything is read through those types;
-the dynamic type of an interface comes from the runtime's type descriptor (``abi.Type``), whose
-name is found at the module's ``types`` base plus ``Str``.
+the dynamic type of an interface comes from the runtime's type descriptor (``abi.Type``), which
+the core decodes.
 
 Every walk is bounded (``set print elements``, visited sets, sanity limits on counts read from
 the target), and what cannot be read shows as ``<error: ...>`` instead of a Python exception.
@@ -43,23 +43,10 @@ _MAX_OVERFLOW_CHAIN = 1 << 20
 # readable memory for a very long time without finding an entry.
 _MAX_GROUPS_WALKED = 1 << 18
 
-# abi.Kind values (the low 5 bits of Type.Kind_).
-_KIND_MASK = 0x1F
-_KIND_BOOL = 1
-_INT_KINDS = {2: 8, 3: 1, 4: 2, 5: 4, 6: 8}
-_UINT_KINDS = {7: 8, 8: 1, 9: 2, 10: 4, 11: 8, 12: 8}
-_KIND_FLOAT32, _KIND_FLOAT64 = 13, 14
-_KIND_COMPLEX64, _KIND_COMPLEX128 = 15, 16
-_KIND_STRING = 24
-_KIND_UNSAFE_POINTER = 26
-_TFLAG_EXTRA_STAR = 1 << 1
-_TFLAG_UNCOMMON = 1 << 0
-_KIND_PTR = 22
-#: Size of ``abi.Type`` on 64-bit targets, and how far past it each kind's own fields reach:
-#: a named type's ``abi.UncommonType`` (with its package path) follows them.
-_ABI_TYPE_SIZE = 48
-_KIND_EXTRA = {17: 24, 18: 16, 19: 8, 20: 32, _KIND_PTR: 8, 23: 8, 25: 32}
-_KIND_MAP = 21
+# Kinds as reflect spells them (the core's type reader names them so), with their sizes.
+_INT_KINDS = {"int": 8, "int8": 1, "int16": 2, "int32": 4, "int64": 8}
+_UINT_KINDS = {"uint": 8, "uint8": 1, "uint16": 2, "uint32": 4, "uint64": 8, "uintptr": 8}
+_MASK = (1 << 64) - 1
 
 
 class ReadError(Exception):
@@ -619,90 +606,25 @@ def _is_interface(t: gdb.Type) -> bool:
     )
 
 
-def _module_types_base(type_address: int) -> int:
-    """The ``types`` base of the module whose type section holds `type_address`."""
-    try:
-        module = gdb.parse_and_eval("&'runtime.firstmoduledata'")
-    except gdb.error as error:
-        raise ReadError("no runtime.firstmoduledata in DWARF") from error
-    seen: set[int] = set()
-    while int(module) != 0 and int(module) not in seen:
-        seen.add(int(module))
-        data = _checked(module.dereference())
-        if int(data["types"]) <= type_address < int(data["etypes"]):
-            return int(data["types"])
-        module = data["next"]
-    raise ReadError(f"type descriptor {type_address:#x} is in no module")
-
-
-def _uvarint(address: int) -> tuple[int, int]:
-    """A varint at `address`: (value, bytes used)."""
-    value = shift = 0
-    for used in range(1, 11):
-        byte = _read(address + used - 1, 1)[0]
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, used
-        shift += 7
-    raise ReadError(f"bad varint at {address:#x}")
-
-
 class TypeDescriptor:
-    """What goscope needs of an ``abi.Type``: its name as ``%T`` prints it, kind and size."""
+    """What goscope needs of an ``abi.Type``, as the core decodes it: its name as ``%T``
+    prints it, the name DWARF gives it, its kind (as ``reflect`` spells it) and size."""
 
     def __init__(self, pointer: gdb.Value) -> None:
-        self.address = int(pointer)
-        desc = _checked(pointer.dereference())
-        self.size = int(desc["Size_"])
-        self.ptrbytes = int(desc["PtrBytes"])
-        self.kind = int(desc["Kind_"]) & _KIND_MASK
-        tflag = int(desc["TFlag"])
-        str_off = int(desc["Str"])
-        base = _module_types_base(self.address)
-        name_address = base + str_off
-        length, used = _uvarint(name_address + 1)
-        if length > 1 << 16:
-            raise ReadError(f"type name of {length} bytes at {name_address:#x}")
-        name = _read(name_address + 1 + used, length).decode("utf-8", errors="replace")
-        self.name = name[1:] if tflag & _TFLAG_EXTRA_STAR and name.startswith("*") else name
-        self._tflag = tflag
-        self._base = base
-        self._pointer_type = pointer.type
+        from goscope import GoscopeError
+        from goscope.gdb import process
 
-    def package_path(self) -> str | None:
-        """The import path of the package that declares this named type (``io/fs`` for
-        ``fs.PathError``), from its ``abi.UncommonType``; None for unnamed types."""
-        if not self._tflag & _TFLAG_UNCOMMON or self.kind == _KIND_MAP:
-            return None
-        uncommon = self.address + _ABI_TYPE_SIZE + _KIND_EXTRA.get(self.kind, 0)
-        offset = int.from_bytes(_read(uncommon, 4), "little", signed=True)
-        if offset <= 0:
-            return None
-        length, used = _uvarint(self._base + offset + 1)
-        if length > 1 << 12:
-            return None
-        return _read(self._base + offset + 1 + used, length).decode("utf-8", errors="replace")
+        self.address = int(pointer) & _MASK
+        try:
+            described = process.memory_target().type_descriptor(self.address)
+        except (GoscopeError, gdb.GdbError) as error:
+            raise ReadError(str(error)) from None
+        self.name, self.kind, self.size, self.ptrbytes, self.direct, self._dwarf = described
 
     def dwarf_name(self) -> str:
         """The name DWARF gives the type: the package qualified by its import path
         (``*io/fs.PathError``, where the runtime prints ``*fs.PathError``)."""
-        if self.kind == _KIND_PTR and self.name.startswith("*"):
-            elem = int.from_bytes(_read(self.address + _ABI_TYPE_SIZE, 8), "little")
-            if elem == 0:
-                return self.name
-            target = TypeDescriptor(gdb.Value(elem).cast(self._pointer_type))
-            return "*" + target.dwarf_name()
-        path = self.package_path()
-        package, dot, rest = self.name.partition(".")
-        if not path or not dot or "/" not in path or path.rsplit("/", 1)[1] != package:
-            return self.name
-        return f"{path}.{rest}"
-
-    @property
-    def direct(self) -> bool:
-        """Whether an interface holds the value itself in its data word (pointer-shaped
-        types), not a pointer to it; the runtime's own rule on every supported version."""
-        return self.size == 8 and self.ptrbytes == 8
+        return self._dwarf
 
 
 def _dynamic_type(value: gdb.Value) -> TypeDescriptor | None:
@@ -730,20 +652,20 @@ def _basic_text(desc: TypeDescriptor, data: int) -> str | None:
         size = _INT_KINDS.get(kind) or _UINT_KINDS[kind]
         raw = data.to_bytes(8, "little")[:size] if desc.direct else _read(data, size)
         return str(int.from_bytes(raw, "little", signed=kind in _INT_KINDS))
-    if kind == _KIND_BOOL:
+    if kind == "bool":
         return "true" if _read(data, 1)[0] else "false"
-    if kind in (_KIND_FLOAT32, _KIND_FLOAT64):
-        fmt, size = ("<f", 4) if kind == _KIND_FLOAT32 else ("<d", 8)
+    if kind in ("float32", "float64"):
+        fmt, size = ("<f", 4) if kind == "float32" else ("<d", 8)
         return repr(struct.unpack(fmt, _read(data, size))[0])
-    if kind in (_KIND_COMPLEX64, _KIND_COMPLEX128):
-        fmt, size = ("<ff", 8) if kind == _KIND_COMPLEX64 else ("<dd", 16)
+    if kind in ("complex64", "complex128"):
+        fmt, size = ("<ff", 8) if kind == "complex64" else ("<dd", 16)
         real, imag = struct.unpack(fmt, _read(data, size))
         return f"({real!r}{imag:+}i)"
-    if kind == _KIND_STRING:
+    if kind == "string":
         string_type = _lookup("string")
         if string_type is not None:
             return _at(data, string_type).format_string()
-    if kind == _KIND_UNSAFE_POINTER:
+    if kind == "unsafe.Pointer":
         return hex(data)
     return None
 

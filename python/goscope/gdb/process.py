@@ -62,12 +62,17 @@ class Process(ListsGoroutines):
 _cached: Process | None = None
 
 
+#: A target over GDB's view of memory, without threads, keyed like :data:`_cached`.
+_memory_only: tuple[tuple[Any, ...], Target] | None = None
+
+
 def forget(_event: object = None) -> None:
-    """Drops the cached target (an event handler: the process may have changed)."""
-    global _cached
+    """Drops the cached targets (an event handler: the process may have changed)."""
+    global _cached, _memory_only
     if _cached is not None:
         _cached.target.clear_cache()
     _cached = None
+    _memory_only = None
 
 
 def connect_events() -> None:
@@ -192,6 +197,33 @@ def _open(current: gdb_target.Target, executable: str) -> Process:
     else:
         target = Target.live(binary, read_memory, threads, bias)
     return Process(target, executable, current.kind, key)
+
+
+def memory_target() -> Target:
+    """A target to read the runtime's data from without touching threads (the pretty
+    printers run while GDB prints a frame, where switching threads would pull the frame
+    away): the process's own target when one is open or a core is loaded, else one over
+    GDB's memory of the inferior, or of the executable's file when nothing runs."""
+    global _memory_only
+    if _cached is not None:
+        return _cached.target
+    state = gdb_target.current()
+    executable = gdb_target.require_executable(state)
+    if state.kind == gdb_target.CORE:
+        return current().target
+    inferior = gdb.selected_inferior()
+    key = ("memory", inferior.num, inferior.pid, _file_key(executable))
+    if _memory_only is not None and _memory_only[0] == key:
+        return _memory_only[1]
+    binary = gdb_target.binary(executable)
+    bias = gdb_target.load_bias(state, BinaryInfo.of(binary).entry) or 0
+
+    def read_memory(addr: int, length: int) -> bytes:
+        return bytes(inferior.read_memory(addr, length))
+
+    target = Target.live(binary, read_memory, [], bias)
+    _memory_only = (key, target)
+    return target
 
 
 def current() -> Process:

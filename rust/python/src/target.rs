@@ -807,6 +807,41 @@ impl PyTarget {
         })
     }
 
+    /// The runtime type descriptor (`abi.Type`) at `addr`, for the pretty printers: its
+    /// name as `%T` prints it, its kind as `reflect` spells it, its size, the bytes that may
+    /// hold pointers, whether an interface holds such a value in its data word, and the
+    /// name DWARF gives the type.
+    #[allow(clippy::type_complexity)]
+    fn type_descriptor(
+        &self,
+        py: Python<'_>,
+        addr: u64,
+    ) -> Result<(String, &'static str, u64, u64, bool, String), BindingError> {
+        let inner = &self.inner;
+        py.detach(|| {
+            guard("reading a type descriptor", || {
+                let target = lock(inner);
+                let Some(types) = target.runtime().types() else {
+                    return Err(CoreError::new(
+                        ErrorKind::Unsupported,
+                        "the runtime's type descriptors cannot be read (no moduledata found)",
+                    )
+                    .into());
+                };
+                let t = types.read(addr)?;
+                let dwarf = types.dwarf_name(addr)?;
+                Ok((
+                    t.name,
+                    t.kind.name(),
+                    t.size,
+                    t.ptr_bytes,
+                    t.direct_iface,
+                    dwarf,
+                ))
+            })
+        })
+    }
+
     /// Offset of `field` (dotted: `sched.sp`) in the runtime struct `type` (`runtime.g`) as
     /// goscope uses it for this target, or None when the layout lacks it.
     fn layout_offset(&self, ty: &str, field: &str) -> Result<Option<u64>, BindingError> {

@@ -52,6 +52,8 @@ const MAX_TYPE_SECTION: u64 = 256 << 20;
 /// Occurrences of a name's bytes followed up in one search; names are stored once, so more
 /// means the bytes also occur by chance inside other data.
 const MAX_NAME_HITS: usize = 64;
+/// Pointer types a DWARF name follows at most (`***T` is 3).
+const MAX_POINTER_DEPTH: usize = 64;
 
 /// `abi.Kind`, the kind of a type (the kind byte masked with [`KIND_MASK`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -699,6 +701,34 @@ impl<M: Memory> TypeReader<M> {
         Ok(self.read_name(ptr)?.text)
     }
 
+    /// The name DWARF gives the type: its package qualified by the import path
+    /// (`*io/fs.PathError` where `%T` prints `*fs.PathError`), so that a debugger can find
+    /// the DWARF type of a value whose runtime type it read.
+    pub fn dwarf_name(&self, typ: u64) -> Result<String> {
+        let mut stars = String::new();
+        let mut at = typ;
+        // A pointer's element is another descriptor; a cycle in garbage must end.
+        for _ in 0..MAX_POINTER_DEPTH {
+            let t = self.read(at)?;
+            if t.kind == Kind::Pointer && t.name.starts_with('*') {
+                match self.elem(at)? {
+                    Some(elem) if elem != 0 => {
+                        stars.push('*');
+                        at = elem;
+                        continue;
+                    }
+                    _ => return Ok(format!("{stars}{}", t.name)),
+                }
+            }
+            let path = self.uncommon(at)?.map(|u| u.pkg_path).unwrap_or_default();
+            return Ok(format!("{stars}{}", qualified(&t.name, &path)));
+        }
+        Err(Error::corrupt(format!(
+            "the type at {typ:#x} points to more than {MAX_POINTER_DEPTH} pointer types"
+        ))
+        .at(typ))
+    }
+
     /// The types the binary lists for `reflect`: `moduledata.typelinks` (go1.21 – go1.26;
     /// unnamed composite types such as `*T` and `[]T`), or every descriptor laid out from
     /// `types` (go1.27).
@@ -1072,6 +1102,15 @@ impl<M: Memory> TypeReader<M> {
     }
 }
 
+/// `name` (`fs.PathError`) with its package spelled as the import path `path` (`io/fs`)
+/// when the path's last element is that package; else `name` itself.
+fn qualified(name: &str, path: &str) -> String {
+    match (name.split_once('.'), path.rsplit_once('/')) {
+        (Some((package, rest)), Some((_, last))) if last == package => format!("{path}.{rest}"),
+        _ => name.to_string(),
+    }
+}
+
 /// The fields of `abi.Type` the reader uses.
 #[derive(Debug, Clone, Copy)]
 struct Header {
@@ -1102,5 +1141,19 @@ fn varint(mut n: usize) -> Vec<u8> {
             return out;
         }
         out.push(b | 0x80);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qualified;
+
+    #[test]
+    fn dwarf_names_spell_the_import_path() {
+        assert_eq!(qualified("fs.PathError", "io/fs"), "io/fs.PathError");
+        assert_eq!(qualified("main.T", "main"), "main.T");
+        assert_eq!(qualified("fs.PathError", "other/pkg"), "fs.PathError");
+        assert_eq!(qualified("[]int", ""), "[]int");
+        assert_eq!(qualified("v2.T", "example.com/m/v2"), "example.com/m/v2.T");
     }
 }
