@@ -1,32 +1,47 @@
-"""Loads this installed goscope into GDB:  (gdb) source .../site-packages/goscope/gdbinit.py
+"""Loads goscope into GDB. An installed goscope:  (gdb) source .../site-packages/goscope/gdbinit.py
 
-``goscope gdb-init`` prints that line for the installation it runs from. GDB's embedded Python
-need not be the one goscope was installed with (a virtualenv's site-packages is not on its
-path), so the directory holding this package is put on GDB's ``sys.path`` first; the native
-module is abi3, so any CPython 3.8+ loads it. On failure one line says what is wrong.
-Sourcing it again is harmless.
+``goscope gdb-init`` prints that line for the installation it runs from; a checkout's
+``gdb-scripts/goscope.py`` finds the package (its build, or one installed for GDB's Python)
+and calls :func:`load` here too. GDB's embedded Python need not be the one goscope was
+installed with (a virtualenv's site-packages is not on its path), so the directory holding the
+package is put on GDB's ``sys.path`` first; the native module is abi3, so any CPython 3.8+
+loads it. On failure one line says what is wrong and how to fix it. Loading again is harmless.
 """
 
 from __future__ import annotations
 
 
-def _goscope_load_installed() -> None:
+def load(site_dir: str | None, fix: str) -> None:
+    """Imports goscope (from `site_dir` first, when given) and registers its GDB commands;
+    on failure prints one line ending with `fix`."""
     import importlib
-    import os
     import sys
 
-    site_dir = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    if site_dir not in sys.path:
+    def fail(reason: str) -> None:
+        print(f"goscope: {reason} \N{EM DASH} {fix}")
+
+    if site_dir is not None and site_dir not in sys.path:
         sys.path.insert(0, site_dir)
     try:
         importlib.import_module("goscope._native")
-        importlib.import_module("goscope.gdb").register()
+    except ImportError as error:
+        fail(f"native module cannot be loaded ({error})")
+        return
     except Exception as error:  # a broken installation must not leave a traceback in GDB
-        print(
-            f"goscope: cannot load goscope from {site_dir} ({type(error).__name__}: {error})"
-            " \N{EM DASH} reinstall the goscope wheel"
-        )
+        fail(f"native module failed to load ({type(error).__name__}: {error})")
+        return
+    try:
+        importlib.import_module("goscope.gdb").register()
+    except Exception as error:
+        print(f"goscope: could not register the GDB commands ({type(error).__name__}: {error})")
 
 
-_goscope_load_installed()
-del _goscope_load_installed
+if __name__ == "__main__":  # `source FILE` in GDB runs the file as __main__
+    import os as _os
+
+    load(
+        _os.path.dirname(_os.path.dirname(_os.path.realpath(__file__))),
+        "reinstall the goscope wheel",
+    )
+    del _os
+    del load
