@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Runtime;
+use crate::error::{Error, ErrorKind, Result};
 use crate::layout::RuntimeLayout;
 use crate::target::MemoryExt;
 
@@ -171,12 +172,14 @@ struct WalkLayout {
 }
 
 impl WalkLayout {
-    fn new(layout: &RuntimeLayout) -> Result<WalkLayout, String> {
+    fn new(layout: &RuntimeLayout) -> Result<WalkLayout> {
         let f = |t: &str, n: &str| {
-            layout
-                .field(t, n)
-                .map(|f| (f.offset, f.size))
-                .map_err(|_| format!("the {} layout has no {t}.{n}", layout.go_version()))
+            layout.field(t, n).map(|f| (f.offset, f.size)).map_err(|_| {
+                Error::new(
+                    ErrorKind::Unsupported,
+                    format!("the {} layout has no {t}.{n}", layout.go_version()),
+                )
+            })
         };
         let o = |t: &str, n: &str| f(t, n).map(|x| x.0);
         let s = |n: &str| o("runtime.mspan", n);
@@ -189,9 +192,9 @@ impl WalkLayout {
             pages_end: o("runtime.mheap", "pages.end")?,
             in_use: o("runtime.mheap", "pages.inUse.ranges")?,
             pcache: o("runtime.p", "pcache.cache")?,
-            span_size: layout
-                .size("runtime.mspan")
-                .map_err(|_| "the layout has no runtime.mspan".to_string())?,
+            span_size: layout.size("runtime.mspan").map_err(|_| {
+                Error::new(ErrorKind::Unsupported, "the layout has no runtime.mspan")
+            })?,
             freeindex: f("runtime.mspan", "freeindex")?,
             nelems: f("runtime.mspan", "nelems")?,
             alloc_bits: s("allocBits")?,
@@ -240,7 +243,7 @@ impl Runtime {
         let lay = match WalkLayout::new(layout) {
             Ok(l) => l,
             Err(e) => {
-                walk.warn(e);
+                walk.warn(e.to_string());
                 return walk;
             }
         };
@@ -529,25 +532,19 @@ impl Runtime {
     /// Idle and released bytes: the free pages, and the free and scavenged ones, of the
     /// address ranges the heap has grown into (`mheap_.pages.inUse.ranges`).
     fn page_allocator(&self, mheap: u64, lay: &WalkLayout, walk: &mut HeapWalk) {
-        let result = (|| -> Result<(u64, u64), String> {
-            let err = |e: crate::error::Error| e.to_string();
-            let ptr = self
-                .mem
-                .read_ptr(mheap.wrapping_add(lay.in_use))
-                .map_err(err)?;
-            let len = self
-                .mem
-                .read_u64(mheap.wrapping_add(lay.in_use) + 8)
-                .map_err(err)?;
+        let result = (|| -> Result<(u64, u64)> {
+            let ptr = self.mem.read_ptr(mheap.wrapping_add(lay.in_use))?;
+            let len_at = mheap.wrapping_add(lay.in_use) + 8;
+            let len = self.mem.read_u64(len_at)?;
             if len > 1 << 16 {
-                return Err(format!("it lists {len} address ranges"));
+                return Err(Error::corrupt(format!("it lists {len} address ranges")).at(len_at));
             }
-            let raw = self.mem.read_vec(ptr, (len * 16) as usize).map_err(err)?;
+            let raw = self.mem.read_vec(ptr, (len * 16) as usize)?;
             let (mut idle, mut released, mut pages) = (0u64, 0u64, 0u64);
             let mut l1_cached: Option<(u64, u64)> = None;
             // The chunk whose `pallocData` was read last: pages are visited in order.
             let mut chunk: Option<(u64, Vec<u8>)> = None;
-            for r in raw.chunks_exact(16) {
+            for (k, r) in (0u64..).zip(raw.chunks_exact(16)) {
                 let (Some(lo), Some(hi)) = (field(r, (0, 8)), field(r, (8, 8))) else {
                     continue;
                 };
@@ -555,7 +552,8 @@ impl Runtime {
                 while p < hi {
                     pages += 1;
                     if pages > 1 << 28 {
-                        return Err("its ranges hold more than 2 TB".into());
+                        let at = ptr.wrapping_add(16 * k);
+                        return Err(Error::corrupt("its ranges hold more than 2 TB").at(at));
                     }
                     let ci = p.wrapping_sub(ARENA_BASE_OFFSET) / CHUNK_BYTES;
                     if chunk.as_ref().is_none_or(|(c, _)| *c != ci) {
@@ -564,23 +562,20 @@ impl Runtime {
                             Some((k, v)) if k == i1 => v,
                             _ => {
                                 let at = mheap.wrapping_add(lay.chunks + 8 * i1);
-                                let v = self.mem.read_ptr(at).map_err(err)?;
+                                let v = self.mem.read_ptr(at)?;
                                 l1_cached = Some((i1, v));
                                 v
                             }
                         };
                         let at = l2.wrapping_add(PALLOC_DATA_BYTES * i2);
-                        let data = self
-                            .mem
-                            .read_vec(at, PALLOC_DATA_BYTES as usize)
-                            .map_err(err)?;
+                        let data = self.mem.read_vec(at, PALLOC_DATA_BYTES as usize)?;
                         chunk = Some((ci, data));
                     }
                     let bit = (p % CHUNK_BYTES) / PAGE_SIZE;
                     let data = chunk.as_ref().map_or(&[][..], |(_, d)| d.as_slice());
                     let byte = |base: u64| data.get((base + bit / 8) as usize).copied();
                     let (Some(alloc), Some(scav)) = (byte(0), byte(64)) else {
-                        return Err("a chunk's bitmaps are short".into());
+                        return Err(Error::truncated("a chunk's bitmaps are short"));
                     };
                     let mask = 1u8 << (bit % 8);
                     // Allocating pages clears their scavenged bits, except for go1.26's
@@ -602,11 +597,8 @@ impl Runtime {
             // Each P caches up to 64 pages that the page allocator counts as allocated
             // but the runtime counts as free (`pageCache.cache`, 1 = free).
             for &p in &self.allp {
-                let cache = self.mem.read_u64(p.wrapping_add(lay.pcache)).map_err(err)?;
-                let scav = self
-                    .mem
-                    .read_u64(p.wrapping_add(lay.pcache + 8))
-                    .map_err(err)?;
+                let cache = self.mem.read_u64(p.wrapping_add(lay.pcache))?;
+                let scav = self.mem.read_u64(p.wrapping_add(lay.pcache + 8))?;
                 idle += u64::from(cache.count_ones());
                 released += u64::from((cache & scav).count_ones());
             }

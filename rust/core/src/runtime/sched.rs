@@ -30,6 +30,7 @@ use serde::Serialize;
 
 use super::{word, word32, PInfo, Runtime};
 use crate::arch::GcPhaseStore;
+use crate::error::{Error, ErrorKind, Result};
 use crate::layout::RuntimeLayout;
 use crate::target::MemoryExt;
 
@@ -178,35 +179,30 @@ struct CacheOffsets {
 }
 
 impl StatsLayout {
-    fn new(layout: &RuntimeLayout) -> Result<StatsLayout, String> {
-        let need = |t: &str, f: &str| {
-            layout
-                .offset(t, f)
-                .map_err(|_| format!("the {} layout has no {t}.{f}", layout.go_version()))
+    fn new(layout: &RuntimeLayout) -> Result<StatsLayout> {
+        let gap = |what: String| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!("the {} layout has no {what}", layout.go_version()),
+            )
         };
-        let size = |t: &str| {
-            layout
-                .size(t)
-                .map_err(|_| format!("the {} layout has no {t}", layout.go_version()))
-        };
+        let need = |t: &str, f: &str| layout.offset(t, f).map_err(|_| gap(format!("{t}.{f}")));
+        let size = |t: &str| layout.size(t).map_err(|_| gap(t.to_string()));
         let d = |f: &str| need("runtime.heapStatsDelta", f);
-        let small = layout
-            .field("runtime.heapStatsDelta", "smallAllocCount")
-            .map_err(|e| e.to_string())?;
+        let small = layout.field("runtime.heapStatsDelta", "smallAllocCount")?;
         if small.len != Some(CLASS_TO_SIZE.len() as u64) {
-            return Err(format!(
-                "heapStatsDelta.smallAllocCount has {:?} size classes, goscope knows {}",
-                small.len,
-                CLASS_TO_SIZE.len()
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "heapStatsDelta.smallAllocCount has {:?} size classes, goscope knows {}",
+                    small.len,
+                    CLASS_TO_SIZE.len()
+                ),
             ));
         }
-        let stats = layout
-            .field("runtime.consistentHeapStats", "stats")
-            .map_err(|e| e.to_string())?;
+        let stats = layout.field("runtime.consistentHeapStats", "stats")?;
         let heap_stats = need("runtime.mstats", "heapStats")?;
-        let pause_end = layout
-            .field("runtime.mstats", "pause_end")
-            .map_err(|e| e.to_string())?;
+        let pause_end = layout.field("runtime.mstats", "pause_end")?;
         let m = |f: &str| need("runtime.mstats", f);
         let c = |f: &str| need("runtime.gcControllerState", f);
         let page = ["_PageSize", "pageSize"]
@@ -517,8 +513,8 @@ impl Runtime {
         for p in &s.ps {
             *s.p_states.entry(p.status.clone()).or_default() += 1;
         }
-        let mut note = |what: &str, why: String| {
-            s.unavailable.insert(what.to_string(), why);
+        let mut note = |what: &str, why: Error| {
+            s.unavailable.insert(what.to_string(), why.to_string());
         };
         match self.global_runq(layout) {
             Ok(n) => s.runq_global = Some(n),
@@ -553,27 +549,33 @@ impl Runtime {
     }
 
     /// `sched.runqsize` (up to go1.24) or `sched.runq.size` (go1.25 on).
-    fn global_runq(&self, layout: &RuntimeLayout) -> Result<u64, String> {
-        let sched = self
-            .sched
-            .ok_or("runtime.sched was not found (no symbol, and no .bss scan matched)")?;
+    fn global_runq(&self, layout: &RuntimeLayout) -> Result<u64> {
+        // Every Go process has a runtime.sched: when neither its symbol nor the checked
+        // scan of .bss finds it, the data sections do not hold what a runtime holds.
+        let sched = self.sched.ok_or_else(|| {
+            Error::corrupt("runtime.sched was not found (no symbol, and no .bss scan matched)")
+        })?;
         let off = ["runqsize", "runq.size"]
             .iter()
             .find_map(|f| layout.offset("runtime.schedt", f).ok())
-            .ok_or("the layout has neither schedt.runqsize nor schedt.runq.size")?;
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Unsupported,
+                    "the layout has neither schedt.runqsize nor schedt.runq.size",
+                )
+            })?;
+        let addr = sched.wrapping_add(off);
         let n = self
             .mem
-            .read_i32(sched.wrapping_add(off))
-            .map_err(|e| format!("reading the global run queue's length: {e}"))?;
-        u64::try_from(n).map_err(|_| format!("the global run queue's length reads {n}"))
+            .read_i32(addr)
+            .map_err(|e| e.context("reading the global run queue's length"))?;
+        u64::try_from(n).map_err(|_| {
+            Error::corrupt(format!("the global run queue's length reads {n}")).at(addr)
+        })
     }
 
     /// The GC phase's name, and how `runtime.gcphase` was found.
-    fn gc_phase(
-        &self,
-        layout: &RuntimeLayout,
-        symbols: bool,
-    ) -> Result<(String, &'static str), String> {
+    fn gc_phase(&self, layout: &RuntimeLayout, symbols: bool) -> Result<(String, &'static str)> {
         let names = [
             ("_GCoff", "off"),
             ("_GCmark", "mark"),
@@ -589,31 +591,40 @@ impl Runtime {
             let v = self
                 .mem
                 .read_u32(addr)
-                .map_err(|e| format!("reading runtime.gcphase: {e}"))?;
-            return name_of(v)
-                .map(|n| (n, "symbol"))
-                .ok_or_else(|| format!("runtime.gcphase holds {v}, which is no GC phase"));
+                .map_err(|e| e.context("reading runtime.gcphase"))?;
+            return name_of(v).map(|n| (n, "symbol")).ok_or_else(|| {
+                Error::corrupt(format!("runtime.gcphase holds {v}, which is no GC phase")).at(addr)
+            });
         }
         let sites = self.gcphase_stores();
         let mut targets: Vec<u64> = sites.iter().map(|s| s.target).collect();
         targets.sort_unstable();
         targets.dedup();
+        // Code goscope does not recognise is a limit of goscope, not broken data.
         let [target] = targets[..] else {
-            return Err(if targets.is_empty() {
-                "no symbol table, and no store to the GC phase found in the GC's code".to_string()
-            } else {
-                format!(
-                    "no symbol table, and the GC's code stores its phase to {} different places",
-                    targets.len()
-                )
-            });
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                if targets.is_empty() {
+                    "no symbol table, and no store to the GC phase found in the GC's code"
+                        .to_string()
+                } else {
+                    format!(
+                        "no symbol table, and the GC's code stores its phase to {} different places",
+                        targets.len()
+                    )
+                },
+            ));
         };
+        let addr = target.wrapping_add(self.bias);
         let v = self
             .mem
-            .read_u32(target.wrapping_add(self.bias))
-            .map_err(|e| format!("reading the GC phase at {target:#x}: {e}"))?;
+            .read_u32(addr)
+            .map_err(|e| e.context(&format!("reading the GC phase at {target:#x}")))?;
         let name = name_of(v).ok_or_else(|| {
-            format!("the GC phase found at {target:#x} holds {v}, which is no GC phase")
+            Error::corrupt(format!(
+                "the GC phase found at {target:#x} holds {v}, which is no GC phase"
+            ))
+            .at(addr)
         })?;
         // The write barrier is on exactly in the mark phases; setGCPhase stores the flag
         // right after the phase.
@@ -623,9 +634,10 @@ impl Runtime {
                 continue;
             };
             if b > 1 || (b == 1) != marking {
-                return Err(format!(
+                return Err(Error::corrupt(format!(
                     "the GC phase found at {target:#x} ({name}) disagrees with the write barrier flag at {flag:#x} ({b})"
-                ));
+                ))
+                .at(addr));
             }
         }
         Ok((name, "code"))
@@ -673,7 +685,7 @@ impl Runtime {
         &self,
         layout: &RuntimeLayout,
         symbols: bool,
-    ) -> Result<(MemStats, Controller, &'static str), String> {
+    ) -> Result<(MemStats, Controller, &'static str)> {
         let l = StatsLayout::new(layout)?;
         let (m, c, how) = match (
             self.symbol("runtime.memstats"),
@@ -683,19 +695,17 @@ impl Runtime {
                 let buf = self
                     .mem
                     .read_vec(ms, l.mstats.size as usize)
-                    .map_err(|e| format!("reading runtime.memstats: {e}"))?;
-                let m = l
-                    .mstats
-                    .decode(&buf, 0, l.page, false)
-                    .ok_or("runtime.memstats is shorter than its layout")?;
+                    .map_err(|e| e.context("reading runtime.memstats"))?;
+                let m = l.mstats.decode(&buf, 0, l.page, false).ok_or_else(|| {
+                    Error::truncated("runtime.memstats is shorter than its layout").at(ms)
+                })?;
                 let buf = self
                     .mem
                     .read_vec(gc, l.controller.size as usize)
-                    .map_err(|e| format!("reading runtime.gcController: {e}"))?;
-                let c = l
-                    .controller
-                    .decode(&buf, 0)
-                    .ok_or("runtime.gcController is shorter than its layout")?;
+                    .map_err(|e| e.context("reading runtime.gcController"))?;
+                let c = l.controller.decode(&buf, 0).ok_or_else(|| {
+                    Error::truncated("runtime.gcController is shorter than its layout").at(gc)
+                })?;
                 (m, c, "symbol")
             }
             _ => {
@@ -708,11 +718,13 @@ impl Runtime {
     }
 
     /// Finds `memstats` and `gcController` in .noptrbss and .bss: the one pair that agrees.
-    fn scan_memstats(&self, l: &StatsLayout) -> Result<(Mstats, Controller), String> {
-        let md = self
-            .binary
-            .moduledata()
-            .ok_or("no symbol table, and no moduledata to find the data sections")?;
+    fn scan_memstats(&self, l: &StatsLayout) -> Result<(Mstats, Controller)> {
+        let md = self.binary.moduledata().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "no symbol table, and no moduledata to find the data sections",
+            )
+        })?;
         let mut sections = Vec::new();
         for (lo, hi) in [(md.noptrbss, md.enoptrbss), (md.bss, md.ebss)] {
             let len = hi.saturating_sub(lo).min(MAX_SCAN);
@@ -731,11 +743,12 @@ impl Runtime {
                 i += 8;
             }
         }
+        // Every process has both structures, so finding none that passes the checks means the
+        // sections do not hold what a runtime holds; finding several is goscope's limit.
         if stats.is_empty() {
-            return Err(
-                "no symbol table, and no memory statistics (runtime.memstats) found in .noptrbss or .bss"
-                    .into(),
-            );
+            return Err(Error::corrupt(
+                "no symbol table, and no memory statistics (runtime.memstats) found in .noptrbss or .bss",
+            ));
         }
         // Distinct pairs: a copy of both structures would be as good as the originals.
         let mut pairs: Vec<(Mstats, Controller)> = Vec::new();
@@ -756,38 +769,42 @@ impl Runtime {
         }
         match &pairs[..] {
             [(m, c)] => Ok((m.clone(), *c)),
-            [] => Err(format!(
+            [] => Err(Error::corrupt(format!(
                 "no symbol table, and none of the {} candidates for runtime.memstats agrees with a gcController",
                 stats.len()
-            )),
-            _ => Err(format!(
-                "no symbol table, and {} pairs of runtime.memstats and gcController candidates agree: ambiguous",
-                pairs.len()
+            ))),
+            _ => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "no symbol table, and {} pairs of runtime.memstats and gcController candidates agree: ambiguous",
+                    pairs.len()
+                ),
             )),
         }
     }
 
     /// What flushing every P's mcache would count: the objects allocated from the spans the
     /// mcaches hold, and their tiny allocations.
-    fn unflushed(&self, l: &StatsLayout) -> Result<Unflushed, String> {
+    fn unflushed(&self, l: &StatsLayout) -> Result<Unflushed> {
         let Some(o) = &l.cache else {
-            return Err(
-                "the layout lacks p.mcache, mcache.alloc or the mspan allocation counts".into(),
-            );
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "the layout lacks p.mcache, mcache.alloc or the mspan allocation counts",
+            ));
         };
         let mut u = Unflushed::default();
         for (i, &p) in self.allp.iter().enumerate() {
             let cache = self
                 .mem
                 .read_ptr(p.wrapping_add(o.p_mcache))
-                .map_err(|e| format!("reading P {i}'s mcache: {e}"))?;
+                .map_err(|e| e.context(&format!("reading P {i}'s mcache")))?;
             if cache == 0 {
                 continue;
             }
             let tiny = self
                 .mem
                 .read_u64(cache.wrapping_add(o.tiny_allocs))
-                .map_err(|e| format!("reading P {i}'s mcache at {cache:#x}: {e}"))?;
+                .map_err(|e| e.context(&format!("reading P {i}'s mcache at {cache:#x}")))?;
             u.tiny = u.tiny.saturating_add(tiny);
             let spans = self
                 .mem
@@ -795,7 +812,7 @@ impl Runtime {
                     cache.wrapping_add(o.alloc),
                     (o.nalloc.min(1024) * 8) as usize,
                 )
-                .map_err(|e| format!("reading P {i}'s mcache at {cache:#x}: {e}"))?;
+                .map_err(|e| e.context(&format!("reading P {i}'s mcache at {cache:#x}")))?;
             for (class, span) in
                 (0..o.nalloc.min(1024)).filter_map(|k| Some((k, word(&spans, 8 * k)?)))
             {
@@ -804,12 +821,13 @@ impl Runtime {
                 }
                 let read = |off: u64| {
                     self.mem.read_u16(span.wrapping_add(off)).map_err(|e| {
-                        format!("reading the span at {span:#x} in P {i}'s mcache: {e}")
+                        e.context(&format!("reading the span at {span:#x} in P {i}'s mcache"))
                     })
                 };
                 let (count, before) = (read(o.alloc_count)?, read(o.alloc_count_before_cache)?);
                 let used = count.checked_sub(before).ok_or_else(|| {
-                    format!("the span at {span:#x} in P {i}'s mcache counts {count} objects, fewer than the {before} it had when cached")
+                    Error::corrupt(format!("the span at {span:#x} in P {i}'s mcache counts {count} objects, fewer than the {before} it had when cached"))
+                    .at(span.wrapping_add(o.alloc_count))
                 })?;
                 // The span class is the size class and a noscan bit.
                 let size = usize::try_from(class / 2)

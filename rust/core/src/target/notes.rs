@@ -336,8 +336,9 @@ impl Notes {
             (b"CORE", NT_FILE) => match parse_nt_file(d) {
                 Ok(files) => self.files = files,
                 Err(why) => self.warnings.push(format!(
-                    "NT_FILE at offset {:#x} is malformed ({why}); mapped files unknown",
-                    note.offset
+                    "NT_FILE at offset {:#x} is malformed ({}); mapped files unknown",
+                    note.offset,
+                    why.message()
                 )),
             },
             (b"LINUX", NT_ARM_TLS) if arch == Arch::Arm64 => {
@@ -384,14 +385,18 @@ pub(crate) fn parse_siginfo(d: &[u8]) -> Option<SignalInfo> {
 
 /// Decodes NT_FILE: a count, the page size, count × (start, end, page offset), then count
 /// NUL-terminated paths.
-fn parse_nt_file(d: &[u8]) -> std::result::Result<Vec<MappedFile>, String> {
-    let count = d.u64_at(0).ok_or("no header")?;
-    let page = d.u64_at(8).ok_or("no header")?;
+fn parse_nt_file(d: &[u8]) -> Result<Vec<MappedFile>> {
+    let count = d.u64_at(0).ok_or_else(|| Error::truncated("no header"))?;
+    let page = d.u64_at(8).ok_or_else(|| Error::truncated("no header"))?;
+    // The note's size is the kernel's own: a count it has no room for is an inconsistent
+    // header rather than a note cut short.
     let table_len = count
         .checked_mul(24)
         .and_then(|n| n.checked_add(16))
         .filter(|&n| n <= d.len() as u64)
-        .ok_or_else(|| format!("{count} entries do not fit in {} bytes", d.len()))?;
+        .ok_or_else(|| {
+            Error::corrupt(format!("{count} entries do not fit in {} bytes", d.len()))
+        })?;
     let mut names = d
         .get(table_len as usize..)
         .unwrap_or_default()
@@ -402,11 +407,11 @@ fn parse_nt_file(d: &[u8]) -> std::result::Result<Vec<MappedFile>, String> {
         let (Some(start), Some(end), Some(pgoff)) =
             (d.u64_at(at), d.u64_at(at + 8), d.u64_at(at + 16))
         else {
-            return Err(format!("entry {i} is cut short"));
+            return Err(Error::truncated(format!("entry {i} is cut short")));
         };
         let path = names
             .next()
-            .ok_or_else(|| format!("entry {i} has no path"))?;
+            .ok_or_else(|| Error::truncated(format!("entry {i} has no path")))?;
         files.push(MappedFile {
             start,
             end,
@@ -415,4 +420,59 @@ fn parse_nt_file(d: &[u8]) -> std::result::Result<Vec<MappedFile>, String> {
         });
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn nt_file(count: u64, entries: &[(u64, u64, u64)], names: &[u8]) -> Vec<u8> {
+        let mut d = Vec::new();
+        d.extend_from_slice(&count.to_le_bytes());
+        d.extend_from_slice(&4096u64.to_le_bytes());
+        for &(start, end, pgoff) in entries {
+            for v in [start, end, pgoff] {
+                d.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        d.extend_from_slice(names);
+        d
+    }
+
+    fn failure(d: &[u8]) -> (ErrorKind, String) {
+        let e = parse_nt_file(d).expect_err("malformed NT_FILE");
+        (e.kind(), e.message().to_string())
+    }
+
+    #[test]
+    fn nt_file_failures_keep_their_texts_and_name_their_kind() {
+        assert_eq!(
+            failure(&[0; 12]),
+            (ErrorKind::Truncated, "no header".to_string())
+        );
+        assert_eq!(
+            failure(&nt_file(1000, &[], b"")),
+            (
+                ErrorKind::Corrupt,
+                "1000 entries do not fit in 16 bytes".to_string()
+            )
+        );
+        assert_eq!(
+            failure(&nt_file(u64::MAX, &[], b"")),
+            (
+                ErrorKind::Corrupt,
+                format!("{} entries do not fit in 16 bytes", u64::MAX)
+            )
+        );
+        let two = [(0x1000, 0x2000, 0), (0x2000, 0x3000, 1)];
+        assert_eq!(
+            failure(&nt_file(2, &two, b"")),
+            (ErrorKind::Truncated, "entry 1 has no path".to_string())
+        );
+        let files = parse_nt_file(&nt_file(2, &two, b"/bin/a\0/lib/b.so\0")).expect("valid");
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[1].path, "/lib/b.so");
+        assert_eq!(files[1].offset, 4096);
+    }
 }
