@@ -1,0 +1,3 @@
+module goscope.test/coretier
+
+go 1.21
