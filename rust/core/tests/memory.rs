@@ -2,6 +2,8 @@
 //! registers, auxv, mappings, siginfo), the Go runtime's own traceback (gp=, mp=, sp=, pc=
 //! addresses), the executables' bytes, and synthetic cores for what the fixtures lack
 //! (arm64, fault addresses). Bad cores give one clear error or a warning, never a panic.
+//! The tests over fixture cores are ignored in a plain `cargo test` (the fixtures are built by
+//! the Python harness); scripts/test runs them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -252,6 +254,7 @@ fn gdb_view(fx: &Fixture) -> GdbView {
 // Fixture cores
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn fixture_cores_agree_with_gdb() {
     for_each_fixture(|fx| {
         let (core, _exe) = fx.open();
@@ -359,6 +362,7 @@ fn fixture_cores_agree_with_gdb() {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn notes_count_matches_readelf() {
     for_each_fixture(|fx| {
         let core = CoreFile::open(&fx.core()).map_err(|e| e.to_string())?;
@@ -387,6 +391,7 @@ fn notes_count_matches_readelf() {
 /// Addresses the runtime printed: `gp=`, `mp=` (g and m structures), `sp=` (stacks) and `pc=`
 /// (text). All must be readable through the core, and text must equal the binary's bytes.
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn traceback_addresses_are_readable() {
     for_each_fixture(|fx| {
         let mem = fx.memory();
@@ -437,6 +442,7 @@ fn traceback_addresses_are_readable() {
 
 /// Text is not in the cores: reads of it come from the executable, at the PIE's load bias.
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn text_comes_from_the_executable_at_the_bias() {
     let fixtures = core_fixtures();
     let mut pies = 0;
@@ -502,6 +508,7 @@ fn text_comes_from_the_executable_at_the_bias() {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn a_core_of_another_binary_is_rejected() {
     let fixtures = core_fixtures();
     let mut checked = 0;
@@ -543,6 +550,7 @@ fn a_core_of_another_binary_is_rejected() {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn the_build_id_message_names_both_ids() {
     let fixtures = core_fixtures();
     let a = fixtures
@@ -601,6 +609,7 @@ fn one_line(e: &Error) -> String {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn truncated_core_at_half_warns_and_reads_what_remains() {
     let (data, fx) = read_fixture_core();
     let half = data.len() / 2;
@@ -632,6 +641,7 @@ fn truncated_core_at_half_warns_and_reads_what_remains() {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn truncated_notes_name_the_note() {
     let (data, _) = read_fixture_core();
     let (off, size) = note_segment(&data);
@@ -648,6 +658,7 @@ fn truncated_notes_name_the_note() {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn cut_anywhere_never_panics() {
     let (data, _) = read_fixture_core();
     let (off, size) = note_segment(&data);
@@ -667,6 +678,7 @@ fn cut_anywhere_never_panics() {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn corrupt_notes_never_panic() {
     let (data, _) = read_fixture_core();
     let (off, size) = note_segment(&data);
@@ -700,6 +712,7 @@ fn corrupt_notes_never_panic() {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn not_a_core() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("memory");
     std::fs::create_dir_all(&dir).expect("scratch dir");
@@ -1104,6 +1117,7 @@ fn page_cache_returns_the_same_bytes() {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn page_cache_over_a_core() {
     let fx = core_fixtures()
         .into_iter()
@@ -1181,6 +1195,7 @@ fn typed_reads_and_strings() {
 /// from the calling thread alone, and lists exactly the goroutines of the runtime's own
 /// traceback.
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn callback_memory_is_read_on_the_calling_thread() {
     use std::collections::BTreeSet;
     let fixtures: Vec<Fixture> = core_fixtures()

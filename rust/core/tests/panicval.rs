@@ -11,6 +11,9 @@
 //! - Cores: the `_panic` list of each crashed goroutine decodes to the `panic: ` lines in the
 //!   fixture's traceback.txt; the goroutines the `panics` fixture parks mid-panic hold the
 //!   values its FIXTURE line says, printed as it says.
+//!
+//! The tests over fixtures are ignored in a plain `cargo test` (the fixtures are built by the
+//! Python harness); scripts/test runs them.
 
 use std::path::{Path, PathBuf};
 
@@ -129,6 +132,7 @@ fn find(r: &TypeReader<impl Memory>, name: &str) -> u64 {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn descriptors_of_every_fixture() {
     // Every build variant of the panics program, and the crash and cgo programs' default and
     // PIE builds (cgo links externally).
@@ -677,6 +681,7 @@ fn value(message: &str, type_name: &str, exact: bool) -> PanicValue {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn values_over_real_descriptors() {
     for tc in TOOLCHAINS {
         for variant in ["panics-default", "panics-pie"] {
@@ -1172,6 +1177,7 @@ fn check_values(dir: &Path) {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn corrupt_descriptors_are_errors() {
     for tc in TOOLCHAINS {
         let dir = fixture(tc, "panics-default");
@@ -1298,6 +1304,7 @@ fn printpanics(list: &[Record], minor: u32) -> String {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn panic_lists_of_crashed_goroutines_match_the_traceback() {
     let checked = for_each_parallel(&fixture_cores(), check_crashed_panics);
     assert!(
@@ -1345,6 +1352,7 @@ fn check_crashed_panics(dir: &Path) -> usize {
 }
 
 #[test]
+#[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
 fn panics_in_flight_match_the_fixture() {
     let dirs: Vec<PathBuf> = TOOLCHAINS
         .iter()

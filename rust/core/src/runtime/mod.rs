@@ -23,7 +23,8 @@ pub mod types;
 pub mod unwind;
 
 /// Every fixture core under build/fixtures (`$GOSCOPE_FIXTURES`): the directories holding a
-/// `core` and its `bin`, for tests that check the scans of stripped binaries.
+/// `core` and its `bin`, for tests that check the scans of stripped binaries (ignored in a
+/// plain `cargo test`; scripts/test runs them).
 #[cfg(test)]
 fn fixture_cores() -> Vec<std::path::PathBuf> {
     let root = std::env::var_os("GOSCOPE_FIXTURES").map_or_else(

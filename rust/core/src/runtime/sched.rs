@@ -903,6 +903,7 @@ mod tests {
     /// GC phase, memory statistics and gcController as the symbols; on every core they find
     /// them at all.
     #[test]
+    #[ignore = "needs build/fixtures (python3 -m tests.harness.build); scripts/test runs it"]
     fn scans_agree_with_symbols() {
         let mut compared = 0;
         for dir in super::super::fixture_cores() {
