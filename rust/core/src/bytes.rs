@@ -33,8 +33,8 @@ impl Blob {
         }
         Some(Blob {
             storage: self.storage.clone(),
-            start: self.start + from,
-            end: self.start + to,
+            start: self.start.checked_add(from)?,
+            end: self.start.checked_add(to)?,
         })
     }
 }
@@ -51,7 +51,7 @@ impl Deref for Blob {
 
 impl std::fmt::Debug for Blob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Blob({} bytes)", self.end - self.start)
+        write!(f, "Blob({} bytes)", self.end.saturating_sub(self.start))
     }
 }
 
@@ -100,7 +100,7 @@ pub fn read_uvarint(data: &[u8], pos: &mut usize) -> Option<u64> {
     let mut shift = 0u32;
     loop {
         let b = *data.get(*pos)?;
-        *pos += 1;
+        *pos = pos.saturating_add(1);
         if shift >= 64 {
             return None;
         }
@@ -108,7 +108,7 @@ pub fn read_uvarint(data: &[u8], pos: &mut usize) -> Option<u64> {
         if b & 0x80 == 0 {
             return Some(value);
         }
-        shift += 7;
+        shift = shift.saturating_add(7);
     }
 }
 

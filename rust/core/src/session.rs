@@ -138,8 +138,9 @@ fn wait_reason_strings(binary: &Binary) -> Option<Vec<String>> {
     }
     let mut out = Vec::new();
     for i in 0..n {
-        let ptr = image.read_ptr(addr + 16 * i)?;
-        let len = image.data_from(addr + 16 * i + 8)?.u64_at(0)?;
+        let entry = addr.wrapping_add(i.saturating_mul(16));
+        let ptr = image.read_ptr(entry)?;
+        let len = image.data_from(entry.wrapping_add(8))?.u64_at(0)?;
         if len == 0 {
             out.push(String::new());
             continue;

@@ -43,15 +43,16 @@ fn rip_operand(code: &[u8], i: usize, base: u64, tail: usize) -> Option<(u8, u64
     if modrm & 0xc7 != 0x05 {
         return None;
     }
-    let disp = i32::from_le_bytes(code.get(i + 1..i + 5)?.try_into().ok()?);
-    let next = base.checked_add((i + 5 + tail) as u64)?;
+    let disp = i32::from_le_bytes(code.get(i..)?.get(1..5)?.try_into().ok()?);
+    let end = i.checked_add(5)?.checked_add(tail)?;
+    let next = base.checked_add(end as u64)?;
     Some(((modrm >> 3) & 7, next.wrapping_add_signed(i64::from(disp))))
 }
 
 /// An optional REX prefix at `code[i]`: its bits and the index after it.
 fn rex(code: &[u8], i: usize) -> (u8, usize) {
     match code.get(i) {
-        Some(&b) if (0x40..=0x4f).contains(&b) => (b, i + 1),
+        Some(&b) if (0x40..=0x4f).contains(&b) => (b, i.saturating_add(1)),
         _ => (0, i),
     }
 }
@@ -65,13 +66,14 @@ pub fn gc_phase_stores(code: &[u8], base: u64) -> Vec<GcPhaseStore> {
         if rex1 & 0x08 == 0 || code.get(i) != Some(&0x8d) {
             continue;
         }
-        let Some((reg, target)) = rip_operand(code, i + 1, base, 0) else {
+        // The indices below stay within a few bytes past `code.len()`, far from overflowing.
+        let Some((reg, target)) = rip_operand(code, i.saturating_add(1), base, 0) else {
             continue;
         };
         let reg = reg | if rex1 & 0x04 != 0 { 8 } else { 0 };
         // XCHGL E, (R): opcode 0x87, ModRM mod 00 with R as the base register.
-        let (rex2, j) = rex(code, i + 6);
-        let Some(&modrm) = code.get(j + 1) else {
+        let (rex2, j) = rex(code, i.saturating_add(6));
+        let Some(&modrm) = code.get(j.saturating_add(1)) else {
             continue;
         };
         let rm = (modrm & 7) | if rex2 & 0x01 != 0 { 8 } else { 0 };
@@ -84,19 +86,19 @@ pub fn gc_phase_stores(code: &[u8], base: u64) -> Vec<GcPhaseStore> {
             continue;
         }
         // MOVL T(RIP), E'.
-        let (_, k) = rex(code, j + 2);
+        let (_, k) = rex(code, j.saturating_add(2));
         if code.get(k) != Some(&0x8b) {
             continue;
         }
-        if rip_operand(code, k + 1, base, 0).map(|(_, t)| t) != Some(target) {
+        if rip_operand(code, k.saturating_add(1), base, 0).map(|(_, t)| t) != Some(target) {
             continue;
         }
         // The next byte store to a RIP-relative address (MOVB r8, W(RIP)) sets the flag.
-        let after = k + 6;
-        let write_barrier = (after..(after + 48).min(code.len())).find_map(|at| {
+        let after = k.saturating_add(6);
+        let write_barrier = (after..after.saturating_add(48).min(code.len())).find_map(|at| {
             let (_, m) = rex(code, at);
             (code.get(m) == Some(&0x88))
-                .then(|| rip_operand(code, m + 1, base, 0).map(|(_, w)| w))
+                .then(|| rip_operand(code, m.saturating_add(1), base, 0).map(|(_, w)| w))
                 .flatten()
         });
         out.push(GcPhaseStore {

@@ -32,7 +32,7 @@ fn main() {
                             println!(
                                 "{{\"goroutines\": {}, \"frames\": {frames}, \"open_ms\": {:.1}, \"decode_ms\": {:.1}}}",
                                 gs.len(),
-                                (t1 - t0).as_secs_f64() * 1e3,
+                                t1.duration_since(t0).as_secs_f64() * 1e3,
                                 t1.elapsed().as_secs_f64() * 1e3
                             );
                         } else {
@@ -103,11 +103,16 @@ fn main() {
     };
     let mut pcs = Vec::with_capacity(lookups);
     while pcs.len() < lookups && !funcs.is_empty() {
-        let Some(&(entry, end)) = funcs.get((next() % funcs.len() as u64) as usize) else {
+        let Some(&(entry, end)) = next()
+            .checked_rem(funcs.len() as u64)
+            .and_then(|i| funcs.get(i as usize))
+        else {
             break;
         };
-        if end > entry {
-            pcs.push(entry + next() % (end - entry));
+        let span = end.saturating_sub(entry);
+        if span > 0 {
+            let offset = next().checked_rem(span).unwrap_or(0);
+            pcs.push(entry.wrapping_add(offset));
         }
     }
     if print {
@@ -123,13 +128,13 @@ fn main() {
     let t1 = Instant::now();
     let mut frames = 0usize;
     for &pc in &pcs {
-        frames += bin.lookup(pc).len();
+        frames = frames.saturating_add(bin.lookup(pc).len());
     }
     let lookup_ms = t1.elapsed().as_secs_f64() * 1e3;
     let t2 = Instant::now();
     let mut found = 0usize;
     for &pc in &pcs {
-        found += usize::from(bin.pc_line(pc).is_some());
+        found = found.saturating_add(usize::from(bin.pc_line(pc).is_some()));
     }
     let pc_line_ms = t2.elapsed().as_secs_f64() * 1e3;
     println!(

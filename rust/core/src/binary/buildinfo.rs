@@ -81,11 +81,11 @@ fn find(image: &ElfImage) -> Result<(u64, crate::bytes::Blob)> {
             let Some(pos) = find_aligned(window, off) else {
                 break;
             };
-            let at = off + pos;
+            let at = off.saturating_add(pos);
             if let Some(blob) = data.slice(at, data.len()) {
-                return Ok((section.addr + at as u64, blob));
+                return Ok((section.addr.wrapping_add(at as u64), blob));
             }
-            off = at + 16;
+            off = at.saturating_add(16);
         }
     }
     Err(Error::new(
@@ -95,17 +95,18 @@ fn find(image: &ElfImage) -> Result<(u64, crate::bytes::Blob)> {
 }
 
 fn find_aligned(window: &[u8], base: usize) -> Option<usize> {
-    let mut i = 0;
-    while i + MAGIC.len() <= window.len() {
+    let mut i = 0usize;
+    while i.saturating_add(MAGIC.len()) <= window.len() {
         let rel = window
             .get(i..)?
             .windows(MAGIC.len())
             .position(|w| w == MAGIC)?;
-        let at = i + rel;
-        if (base + at).is_multiple_of(16) {
+        let at = i.saturating_add(rel);
+        // Only the alignment matters, which wrapping keeps.
+        if base.wrapping_add(at).is_multiple_of(16) {
             return Some(at);
         }
-        i = at + 1;
+        i = at.saturating_add(1);
     }
     None
 }
@@ -140,8 +141,9 @@ fn decode(data: &[u8]) -> Result<BuildInfo> {
         )));
     }
     // The module text is framed by 16-byte sentinels so the linker can find and patch it.
-    let modinfo = if modinfo.len() >= 33 && modinfo.get(modinfo.len() - 17) == Some(&b'\n') {
-        modinfo.get(16..modinfo.len() - 16).unwrap_or(&[])
+    let end = modinfo.len().saturating_sub(16);
+    let modinfo = if modinfo.len() >= 33 && modinfo.get(end.saturating_sub(1)) == Some(&b'\n') {
+        modinfo.get(16..end).unwrap_or(&[])
     } else {
         &[]
     };
@@ -153,8 +155,9 @@ fn decode(data: &[u8]) -> Result<BuildInfo> {
 
 fn read_string<'a>(data: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     let len = usize::try_from(read_uvarint(data, pos)?).ok()?;
-    let s = data.get(*pos..pos.checked_add(len)?)?;
-    *pos += len;
+    let end = pos.checked_add(len)?;
+    let s = data.get(*pos..end)?;
+    *pos = end;
     Some(s)
 }
 
@@ -237,7 +240,7 @@ fn unquote_prefix(s: &str) -> Option<(String, usize)> {
     }
     while let Some((i, c)) = chars.next() {
         match c {
-            '"' => return Some((out, i + 1)),
+            '"' => return Some((out, i.saturating_add(1))),
             '\\' => {
                 let (_, e) = chars.next()?;
                 match e {
@@ -257,14 +260,17 @@ fn unquote_prefix(s: &str) -> Option<(String, usize)> {
                         };
                         let mut code = 0u32;
                         for _ in 0..n {
-                            code = code * 16 + chars.next()?.1.to_digit(16)?;
+                            // At most 8 hex digits: fits in a u32.
+                            let digit = chars.next()?.1.to_digit(16)?;
+                            code = code.checked_mul(16)?.checked_add(digit)?;
                         }
                         out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
                     }
                     d if d.is_digit(8) => {
                         let mut code = d.to_digit(8)?;
                         for _ in 0..2 {
-                            code = code * 8 + chars.next()?.1.to_digit(8)?;
+                            let digit = chars.next()?.1.to_digit(8)?;
+                            code = code.checked_mul(8)?.checked_add(digit)?;
                         }
                         out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
                     }

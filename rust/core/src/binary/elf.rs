@@ -260,11 +260,11 @@ impl ElfImage {
 
     /// The file-backed bytes from `addr` to the end of the segment that holds it.
     pub fn data_from(&self, addr: u64) -> Option<Blob> {
-        let seg = self
-            .segments
-            .iter()
-            .find(|s| addr >= s.addr && addr - s.addr < s.file_size)?;
-        let from = usize::try_from(seg.file_off.checked_add(addr - seg.addr)?).ok()?;
+        let (seg, off) = self.segments.iter().find_map(|s| {
+            let off = addr.checked_sub(s.addr).filter(|&off| off < s.file_size)?;
+            Some((s, off))
+        })?;
+        let from = usize::try_from(seg.file_off.checked_add(off)?).ok()?;
         let to = usize::try_from(seg.file_off.checked_add(seg.file_size)?).ok()?;
         self.data.slice(from, to)
     }
@@ -273,7 +273,7 @@ impl ElfImage {
     pub fn is_mapped(&self, addr: u64) -> bool {
         self.segments
             .iter()
-            .any(|s| addr >= s.addr && addr - s.addr < s.mem_size)
+            .any(|s| addr.checked_sub(s.addr).is_some_and(|off| off < s.mem_size))
     }
 
     /// Reads a pointer-sized value at `addr`, applying a RELATIVE relocation if one targets it
@@ -364,12 +364,12 @@ fn check_tables_fit(header: &elf::FileHeader64<object::LittleEndian>, file_len: 
         (
             "section header table",
             header.e_shoff(e),
-            u64::from(header.e_shnum(e)) * u64::from(header.e_shentsize(e)),
+            u64::from(header.e_shnum(e)).saturating_mul(u64::from(header.e_shentsize(e))),
         ),
         (
             "program header table",
             header.e_phoff(e),
-            u64::from(header.e_phnum(e)) * u64::from(header.e_phentsize(e)),
+            u64::from(header.e_phnum(e)).saturating_mul(u64::from(header.e_phentsize(e))),
         ),
     ];
     for (what, off, len) in tables {

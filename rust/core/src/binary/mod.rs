@@ -295,18 +295,18 @@ fn find_pclntab(image: &ElfImage) -> Result<(u64, Blob)> {
             else {
                 break;
             };
-            let start = at + pos;
+            let start = at.saturating_add(pos);
             if start.is_multiple_of(8) {
                 if let Some(blob) = data.slice(start, data.len()) {
                     let plausible = PcHeader::parse(&blob)
                         .ok()
                         .is_some_and(|h| h.pcln_offset < blob.len() && h.nfunc > 0);
                     if plausible {
-                        return Ok((section.addr + start as u64, blob));
+                        return Ok((section.addr.wrapping_add(start as u64), blob));
                     }
                 }
             }
-            at = start + 1;
+            at = start.saturating_add(1);
         }
     }
     Err(Error::new(
@@ -338,7 +338,7 @@ fn read_go_build_id(image: &ElfImage) -> Option<String> {
     if data.get(12..name_end)?.strip_suffix(&[0])? != b"Go\0" && data.get(12..14)? != b"Go" {
         return None;
     }
-    let desc_start = (name_end + 3) & !3;
+    let desc_start = name_end.checked_add(3)? & !3;
     let desc = data.get(desc_start..desc_start.checked_add(descsz)?)?;
     String::from_utf8(desc.to_vec()).ok()
 }

@@ -67,33 +67,34 @@ impl Layout {
     }
 
     fn offsets(self) -> LayoutOffsets {
-        let types = off::TYPES;
+        // A constant: the sums below are of constants, which the compiler checks.
+        const TYPES: u64 = off::TYPES;
         match self {
             Layout::Go121 => LayoutOffsets {
-                etypes: types + 8,
-                rodata: types + 16,
-                gofunc: types + 24,
+                etypes: TYPES + 8,
+                rodata: TYPES + 16,
+                gofunc: TYPES + 24,
                 epclntab: None,
-                textsectmap: types + 32,
-                typelinks: Some(types + 32 + SLICE),
-                itablinks: Some(types + 32 + 2 * SLICE),
+                textsectmap: TYPES + 32,
+                typelinks: Some(TYPES + 32 + SLICE),
+                itablinks: Some(TYPES + 32 + 2 * SLICE),
             },
             Layout::Go126 => LayoutOffsets {
-                etypes: types + 8,
-                rodata: types + 16,
-                gofunc: types + 24,
-                epclntab: Some(types + 32),
-                textsectmap: types + 40,
-                typelinks: Some(types + 40 + SLICE),
-                itablinks: Some(types + 40 + 2 * SLICE),
+                etypes: TYPES + 8,
+                rodata: TYPES + 16,
+                gofunc: TYPES + 24,
+                epclntab: Some(TYPES + 32),
+                textsectmap: TYPES + 40,
+                typelinks: Some(TYPES + 40 + SLICE),
+                itablinks: Some(TYPES + 40 + 2 * SLICE),
             },
             // types, typedesclen, etypes, itaboffset, itabsize, rodata, gofunc, epclntab
             Layout::Go127 => LayoutOffsets {
-                etypes: types + 16,
-                rodata: types + 40,
-                gofunc: types + 48,
-                epclntab: Some(types + 56),
-                textsectmap: types + 64,
+                etypes: TYPES + 16,
+                rodata: TYPES + 40,
+                gofunc: TYPES + 48,
+                epclntab: Some(TYPES + 56),
+                textsectmap: TYPES + 64,
                 typelinks: None,
                 itablinks: None,
             },
@@ -174,7 +175,7 @@ impl ModuleData {
         let slice = |o: u64| -> Option<SliceHeader> {
             Some(SliceHeader {
                 ptr: word(o)?,
-                len: word(o + 8)?,
+                len: word(o.checked_add(8)?)?,
             })
         };
         let md = ModuleData {
@@ -220,11 +221,11 @@ impl ModuleData {
         let mut md = md;
         if sects.len > 0 && sects.len <= MAX_TEXT_SECTIONS {
             for i in 0..sects.len {
-                let base = sects.ptr.checked_add(i * 24)?;
+                let base = sects.ptr.checked_add(i.checked_mul(24)?)?;
                 md.textsectmap.push(TextSect {
                     vaddr: image.read_ptr(base)?,
-                    end: image.read_ptr(base + 8)?,
-                    baseaddr: image.read_ptr(base + 16)?,
+                    end: image.read_ptr(base.wrapping_add(8))?,
+                    baseaddr: image.read_ptr(base.wrapping_add(16))?,
                 });
             }
         }
@@ -260,11 +261,12 @@ fn candidates(image: &ElfImage, target: u64) -> Vec<u64> {
             continue;
         };
         // Moduledata is pointer-aligned; walking aligned words keeps this a linear pass.
-        let skew = (8 - (section.addr % 8) as usize) % 8;
+        let skew = (section.addr.wrapping_neg() % 8) as usize;
         let body = data.get(skew..).unwrap_or(&[]);
         for (i, chunk) in body.chunks_exact(8).enumerate() {
             if chunk == needle {
-                out.push(section.addr + (skew + i * 8) as u64);
+                let off = skew.saturating_add(i.saturating_mul(8));
+                out.push(section.addr.wrapping_add(off as u64));
             }
         }
     }

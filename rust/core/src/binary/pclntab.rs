@@ -91,7 +91,7 @@ impl PcHeader {
             )));
         }
         let word = |i: usize| -> Result<u64> {
-            data.u64_at(8 + 8 * i)
+            data.u64_at(i.saturating_mul(8).saturating_add(8))
                 .ok_or_else(|| Error::truncated("pclntab header is cut short"))
         };
         let size = |i: usize| -> Result<usize> {
@@ -132,10 +132,10 @@ impl TextMap {
     fn addr(&self, off: u32) -> u64 {
         let off = u64::from(off);
         if self.sections.len() > 1 {
-            let last = self.sections.len() - 1;
+            let last = self.sections.len().saturating_sub(1);
             for (i, s) in self.sections.iter().enumerate() {
                 if (off >= s.vaddr && off < s.end) || (i == last && off == s.end) {
-                    return s.baseaddr.wrapping_add(off - s.vaddr);
+                    return s.baseaddr.wrapping_add(off.wrapping_sub(s.vaddr));
                 }
             }
         }
@@ -146,8 +146,9 @@ impl TextMap {
         if self.sections.len() > 1 {
             for s in &self.sections {
                 let len = s.end.checked_sub(s.vaddr)?;
-                if pc >= s.baseaddr && pc - s.baseaddr <= len {
-                    return Some(pc - s.baseaddr + s.vaddr);
+                if let Some(into) = pc.checked_sub(s.baseaddr).filter(|&d| d <= len) {
+                    // Within [vaddr, end]: does not overflow.
+                    return Some(s.vaddr.wrapping_add(into));
                 }
             }
             return None;
@@ -250,7 +251,8 @@ impl Pclntab {
     }
 
     fn validate(&self) -> Result<Vec<u32>> {
-        let mut entries = Vec::with_capacity(self.header.nfunc + 1);
+        // `new` checked that nfunc + 1 entries fit in the table.
+        let mut entries = Vec::with_capacity(self.header.nfunc.saturating_add(1));
         let mut prev = 0u32;
         let func_area = self.data.len().saturating_sub(self.header.pcln_offset);
         for i in 0..=self.header.nfunc {
@@ -326,7 +328,10 @@ impl Pclntab {
 
     fn ftab_entry(&self, i: usize) -> Option<(u32, u32)> {
         let off = self.header.pcln_offset.checked_add(i.checked_mul(8)?)?;
-        Some((self.data.u32_at(off)?, self.data.u32_at(off + 4)?))
+        Some((
+            self.data.u32_at(off)?,
+            self.data.u32_at(off.checked_add(4)?)?,
+        ))
     }
 
     /// The i-th function of the table.
@@ -335,7 +340,7 @@ impl Pclntab {
             return None;
         }
         let (entry_off, funcoff) = self.ftab_entry(index)?;
-        let (end_off, _) = self.ftab_entry(index + 1)?;
+        let (end_off, _) = self.ftab_entry(index.checked_add(1)?)?;
         Some(Func {
             tab: self,
             index,
@@ -497,10 +502,9 @@ impl Pclntab {
     pub fn pcs_for_line(&self, file: &str, line: u32) -> Vec<u64> {
         let file_matches = |name: &str| {
             name == file
-                || (name.ends_with(file)
-                    && name.len() > file.len()
-                    && (file.starts_with('/')
-                        || name.as_bytes().get(name.len() - file.len() - 1) == Some(&b'/')))
+                || name.strip_suffix(file).is_some_and(|head| {
+                    !head.is_empty() && (file.starts_with('/') || head.ends_with('/'))
+                })
         };
         let mut pcs = Vec::new();
         for f in self.funcs() {
@@ -547,7 +551,7 @@ impl Pclntab {
                 let mut ix = index;
                 let mut depth = 0;
                 while ix >= 0 && depth < MAX_INLINE_DEPTH {
-                    depth += 1;
+                    depth = depth.saturating_add(1);
                     let Some(call) = self.inlined_call(tree, ix) else {
                         break;
                     };
@@ -581,9 +585,9 @@ impl Pclntab {
         )?;
         Some(InlinedCall {
             func_id: gofunc.u8_at(off)?,
-            name_off: gofunc.i32_at(off + 4)?,
-            parent_pc: gofunc.i32_at(off + 8)?,
-            start_line: gofunc.i32_at(off + 12)?,
+            name_off: gofunc.i32_at(off.checked_add(4)?)?,
+            parent_pc: gofunc.i32_at(off.checked_add(8)?)?,
+            start_line: gofunc.i32_at(off.checked_add(12)?)?,
         })
     }
 
@@ -607,7 +611,7 @@ impl Pclntab {
             if uv == 0 && pc != entry {
                 return None;
             }
-            value = value.wrapping_add(((uv >> 1) as i64 ^ -((uv & 1) as i64)) as i32);
+            value = value.wrapping_add(zigzag(uv));
             pc = pc.checked_add(fast_uvarint(data, &mut pos)?.wrapping_mul(quantum))?;
             if target < pc {
                 return Some(value);
@@ -621,10 +625,15 @@ impl Pclntab {
 fn fast_uvarint(data: &[u8], pos: &mut usize) -> Option<u64> {
     let b = *data.get(*pos)?;
     if b < 0x80 {
-        *pos += 1;
+        *pos = pos.saturating_add(1);
         return Some(u64::from(b));
     }
     read_uvarint(data, pos)
+}
+
+/// A zig-zag encoded value delta, truncated to the table's 32 bits as the runtime does.
+fn zigzag(uv: u64) -> i32 {
+    ((uv >> 1) ^ (uv & 1).wrapping_neg()) as i32
 }
 
 /// One `runtime.inlinedCall` record.
@@ -650,8 +659,14 @@ impl<'a> Func<'a> {
         self.end
     }
 
+    /// Where byte `at` of the `_func` record lies in the table (saturated: a read there
+    /// fails).
+    fn field_at(&self, at: usize) -> usize {
+        self.off.saturating_add(at)
+    }
+
     fn field_u32(&self, at: usize) -> u32 {
-        self.tab.data.u32_at(self.off + at).unwrap_or(0)
+        self.tab.data.u32_at(self.field_at(at)).unwrap_or(0)
     }
 
     pub fn name(&self) -> &'a str {
@@ -693,16 +708,21 @@ impl<'a> Func<'a> {
 
     /// `abi.FuncID`: marks runtime functions that tracebacks treat specially.
     pub fn func_id(&self) -> u8 {
-        self.tab.data.u8_at(self.off + 40).unwrap_or(0)
+        self.tab.data.u8_at(self.field_at(40)).unwrap_or(0)
     }
 
     /// `abi.FuncFlag` bits (top frame, SP write, assembly).
     pub fn flag(&self) -> u8 {
-        self.tab.data.u8_at(self.off + 41).unwrap_or(0)
+        self.tab.data.u8_at(self.field_at(41)).unwrap_or(0)
     }
 
     pub fn nfuncdata(&self) -> u8 {
-        self.tab.data.u8_at(self.off + 43).unwrap_or(0)
+        self.tab.data.u8_at(self.field_at(43)).unwrap_or(0)
+    }
+
+    /// Where the `k`-th 4-byte word after the fixed part of the `_func` record lies.
+    fn slot(&self, k: usize) -> usize {
+        self.field_at(FUNC_FIXED_SIZE.saturating_add(k.saturating_mul(4)))
     }
 
     /// Offset of pcdata table `i` in the pc-value table, if the function has one.
@@ -710,7 +730,7 @@ impl<'a> Func<'a> {
         if i >= self.npcdata() as usize {
             return None;
         }
-        let v = self.tab.data.u32_at(self.off + FUNC_FIXED_SIZE + 4 * i)?;
+        let v = self.tab.data.u32_at(self.slot(i))?;
         (v != 0).then_some(v)
     }
 
@@ -719,8 +739,11 @@ impl<'a> Func<'a> {
         if i >= usize::from(self.nfuncdata()) {
             return None;
         }
-        let at = self.off + FUNC_FIXED_SIZE + 4 * (self.npcdata() as usize) + 4 * i;
-        let v = self.tab.data.u32_at(at)?;
+        // The funcdata offsets follow the pcdata offsets.
+        let v = self
+            .tab
+            .data
+            .u32_at(self.slot((self.npcdata() as usize).saturating_add(i)))?;
         (v != u32::MAX).then_some(v)
     }
 
@@ -927,7 +950,7 @@ impl Iterator for PcValueIter<'_> {
             if uv == 0 && self.pc != self.entry {
                 return None;
             }
-            let delta = ((uv >> 1) as i64 ^ -((uv & 1) as i64)) as i32;
+            let delta = zigzag(uv);
             let pcdelta = read_uvarint(self.data, &mut self.pos)?.checked_mul(self.quantum)?;
             let start = self.pc;
             self.pc = self.pc.checked_add(pcdelta)?;

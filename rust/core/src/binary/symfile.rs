@@ -91,7 +91,7 @@ fn line_table(binary: &Binary, files: &mut Vec<String>) -> Vec<u8> {
         let (mut address, mut file, mut line) = (f.entry(), 1u64, 1i64);
         for (pc, name, row_line) in rows {
             let name = name.unwrap_or("?");
-            let next_index = index.len() as u64 + 1;
+            let next_index = (index.len() as u64).saturating_add(1);
             let file_index = *index.entry(name).or_insert_with(|| {
                 files.push(name.to_owned());
                 next_index
@@ -103,21 +103,22 @@ fn line_table(binary: &Binary, files: &mut Vec<String>) -> Vec<u8> {
             }
             // A negative line (no position) becomes DWARF's line 0.
             let row_line = i64::from(row_line.max(0));
+            // Both lines are in [0, i32::MAX]: their difference fits.
             if row_line != line {
                 program.push(3); // DW_LNS_advance_line
-                sleb(&mut program, row_line - line);
+                sleb(&mut program, row_line.wrapping_sub(line));
                 line = row_line;
             }
             if pc > address {
                 program.push(2); // DW_LNS_advance_pc
-                uleb(&mut program, pc - address);
+                uleb(&mut program, pc.wrapping_sub(address));
                 address = pc;
             }
             program.push(1); // DW_LNS_copy
         }
         if last > address {
             program.push(2);
-            uleb(&mut program, last - address);
+            uleb(&mut program, last.wrapping_sub(address));
         }
         program.extend_from_slice(&[0, 1, 1]); // DW_LNE_end_sequence
     }
@@ -135,7 +136,7 @@ fn line_table(binary: &Binary, files: &mut Vec<String>) -> Vec<u8> {
     unit.extend_from_slice(&(header.len() as u32).to_le_bytes());
     unit.extend_from_slice(&header);
     unit.extend_from_slice(&program);
-    let mut out = Vec::with_capacity(unit.len() + 4);
+    let mut out = Vec::with_capacity(unit.len().saturating_add(4));
     out.extend_from_slice(&(unit.len() as u32).to_le_bytes());
     out.extend_from_slice(&unit);
     out
@@ -157,7 +158,7 @@ fn info(binary: &Binary, strings: &mut Strings, low: u64, high: u64) -> Vec<u8> 
         dies.push(2);
         dies.extend_from_slice(&strings.offset(f.name()).to_le_bytes());
         dies.extend_from_slice(&f.entry().to_le_bytes());
-        dies.extend_from_slice(&(f.end() - f.entry()).to_le_bytes());
+        dies.extend_from_slice(&f.end().wrapping_sub(f.entry()).to_le_bytes());
     }
     dies.push(0);
     let mut unit = Vec::new();
@@ -165,7 +166,7 @@ fn info(binary: &Binary, strings: &mut Strings, low: u64, high: u64) -> Vec<u8> 
     unit.extend_from_slice(&0u32.to_le_bytes()); // .debug_abbrev offset
     unit.push(8);
     unit.extend_from_slice(&dies);
-    let mut out = Vec::with_capacity(unit.len() + 4);
+    let mut out = Vec::with_capacity(unit.len().saturating_add(4));
     out.extend_from_slice(&(unit.len() as u32).to_le_bytes());
     out.extend_from_slice(&unit);
     out
@@ -296,7 +297,8 @@ pub fn symbol_file(binary: &Binary) -> Option<Vec<u8>> {
     header.extend_from_slice(&0u16.to_le_bytes());
     header.extend_from_slice(&64u16.to_le_bytes());
     header.extend_from_slice(&count.to_le_bytes());
-    header.extend_from_slice(&(count - 1).to_le_bytes());
+    // .shstrtab is the last section.
+    header.extend_from_slice(&count.saturating_sub(1).to_le_bytes());
     body.splice(0..64, header);
     Some(body)
 }

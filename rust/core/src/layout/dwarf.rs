@@ -448,8 +448,9 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
                 elem_size: info.array.map(|(_, elem)| elem),
             });
             if let Some(inner) = info.struct_die {
-                if depth + 1 < MAX_NESTING {
-                    self.flatten(inner, &format!("{full}."), offset, depth + 1, out)?;
+                let inner_depth = depth.saturating_add(1);
+                if inner_depth < MAX_NESTING {
+                    self.flatten(inner, &format!("{full}."), offset, inner_depth, out)?;
                 }
             }
         }
@@ -478,7 +479,7 @@ impl<'d, 'a> DwarfReader<'d, 'a> {
         }
         let mut reasons = Vec::new();
         for i in 0..len {
-            let at = addr.checked_add(i * elem)?;
+            let at = addr.checked_add(i.checked_mul(elem)?)?;
             let ptr = image.read_ptr(at)?;
             let n = image.data_from(at.checked_add(PTR_SIZE)?)?.u64_at(0)?;
             if n > MAX_WAIT_REASON_LEN {

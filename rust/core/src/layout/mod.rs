@@ -543,18 +543,22 @@ impl RuntimeLayout {
                     let _ = write!(line, ", \"elem_size\": {elem}");
                 }
                 line.push('}');
-                if j + 1 < t.fields.len() {
+                if j.saturating_add(1) < t.fields.len() {
                     line.push(',');
                 }
                 let _ = writeln!(out, "{line}");
             }
-            let comma = if i + 1 < ordered.len() { "," } else { "" };
+            let comma = if i.saturating_add(1) < ordered.len() {
+                ","
+            } else {
+                ""
+            };
             let _ = writeln!(out, "    ]}}{comma}");
         }
         let _ = writeln!(out, "  ],");
         let _ = writeln!(out, "  \"constants\": {{");
         for (i, (name, value)) in self.constants.iter().enumerate() {
-            let comma = if i + 1 < self.constants.len() {
+            let comma = if i.saturating_add(1) < self.constants.len() {
                 ","
             } else {
                 ""
@@ -564,7 +568,7 @@ impl RuntimeLayout {
         let _ = writeln!(out, "  }},");
         let _ = writeln!(out, "  \"wait_reasons\": [");
         for (i, reason) in self.wait_reasons.iter().enumerate() {
-            let comma = if i + 1 < self.wait_reasons.len() {
+            let comma = if i.saturating_add(1) < self.wait_reasons.len() {
                 ","
             } else {
                 ""

@@ -126,7 +126,7 @@ fn const_values(code: &str) -> HashMap<String, i64> {
                         }
                     }
                 }
-                iota += 1;
+                iota = iota.saturating_add(1);
             }
         } else if let Some(rest) = t.strip_prefix("const ") {
             if let Some((lhs, rhs)) = rest.split_once('=') {
@@ -223,7 +223,7 @@ fn precedence(op: &str) -> u8 {
 impl ExprParser<'_> {
     fn next(&mut self) -> Option<&Token> {
         let t = self.tokens.get(self.pos)?;
-        self.pos += 1;
+        self.pos = self.pos.saturating_add(1);
         Some(t)
     }
 
@@ -235,8 +235,8 @@ impl ExprParser<'_> {
             if prec < min {
                 break;
             }
-            self.pos += 1;
-            let rhs = self.binary(prec + 1)?;
+            self.pos = self.pos.saturating_add(1);
+            let rhs = self.binary(prec.saturating_add(1))?;
             lhs = match op {
                 "+" => lhs.checked_add(rhs)?,
                 "-" => lhs.checked_sub(rhs)?,
@@ -268,7 +268,7 @@ impl ExprParser<'_> {
             Token::Ident(name) => {
                 if self.tokens.get(self.pos) == Some(&Token::Open) {
                     // A conversion such as uint8(x): the value is x's.
-                    self.pos += 1;
+                    self.pos = self.pos.saturating_add(1);
                     let v = self.binary(1)?;
                     return (self.next()? == &Token::Close).then_some(v);
                 }
@@ -289,7 +289,7 @@ fn wait_reason_strings(code: &str, values: &HashMap<String, i64>) -> Result<Vec<
     let start = code.find("waitReasonStrings = [").ok_or_else(missing)?;
     let rest = code.get(start..).ok_or_else(missing)?;
     let open = rest.find('{').ok_or_else(missing)?;
-    let body = rest.get(open + 1..).ok_or_else(missing)?;
+    let body = rest.get(open.saturating_add(1)..).ok_or_else(missing)?;
     let mut items: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut chars = body.chars();
@@ -363,13 +363,16 @@ fn wait_reason_strings(code: &str, values: &HashMap<String, i64>) -> Result<Vec<
         };
         let text = unquote(literal)
             .ok_or_else(|| Error::corrupt(format!("runtime2.go: bad string literal {literal}")))?;
-        if out.len() <= index {
-            out.resize(index + 1, None);
+        let len = index
+            .checked_add(1)
+            .ok_or_else(|| Error::corrupt("runtime2.go: waitReasonStrings has too many entries"))?;
+        if out.len() < len {
+            out.resize(len, None);
         }
         if let Some(slot) = out.get_mut(index) {
             *slot = Some(text);
         }
-        next_index = index + 1;
+        next_index = len;
     }
     if out.is_empty() {
         return Err(missing());

@@ -184,7 +184,7 @@ impl Encoder {
     fn name(&mut self, out: &mut Vec<u8>, name: &Arc<str>) {
         let key = Arc::as_ptr(name) as *const u8 as usize;
         let (_, escaped) = self.names.entry(key).or_insert_with(|| {
-            let mut buf = Vec::with_capacity(name.len() + 2);
+            let mut buf = Vec::with_capacity(name.len().saturating_add(2));
             string(&mut buf, name);
             (Arc::clone(name), buf.into_boxed_slice())
         });
@@ -241,13 +241,14 @@ fn string(out: &mut Vec<u8>, s: &str) {
         } else {
             out.extend_from_slice(escape);
         }
-        start = i + 1;
+        start = i.saturating_add(1);
     }
     out.extend_from_slice(bytes.get(start..).unwrap_or(&[]));
     out.push(b'"');
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -114,8 +114,8 @@ impl EncodedChunk {
                 text::list_line(&mut self.bytes, g, user, opts.color, current == Some(g.id))
             }
         }
-        self.goroutines += 1;
-        self.errors += usize::from(g.error.is_some());
+        self.goroutines = self.goroutines.saturating_add(1);
+        self.errors = self.errors.saturating_add(usize::from(g.error.is_some()));
         Ok(())
     }
 }
@@ -222,9 +222,9 @@ fn stream(
     // The allgs slot after the last goroutine read, once the limit is reached.
     let mut cut: Option<u64> = None;
     let mut emit = |mut chunk: EncodedChunk| -> std::io::Result<bool> {
-        if done.read + chunk.decoded >= wanted {
+        if done.read.saturating_add(chunk.decoded) >= wanted {
             // Keep the goroutines up to the limit; the rest of the chunk goes unread.
-            let room = wanted - done.read;
+            let room = wanted.saturating_sub(done.read);
             let (next, bytes, goroutines, errors) = match room.checked_sub(1) {
                 Some(last) => match chunk.marks.get(last) {
                     Some(m) => (m.next_slot, m.bytes, m.goroutines, m.errors),
@@ -248,9 +248,9 @@ fn stream(
         if chunk.goroutines > 0 {
             emit(bytes)?;
         }
-        done.shown += chunk.goroutines;
-        done.errors += chunk.errors;
-        done.read += chunk.decoded;
+        done.shown = done.shown.saturating_add(chunk.goroutines);
+        done.errors = done.errors.saturating_add(chunk.errors);
+        done.read = done.read.saturating_add(chunk.decoded);
         Ok(chunk.stop)
     };
     if let Some(g) = rt.allgs_failure() {
@@ -271,7 +271,7 @@ fn stream(
         // Memory only this thread may read: decode here, one chunk at a time.
         let mut state = ChunkState::new(rt, hint);
         for c in 0..chunks {
-            let range = c * size..((c + 1) * size).min(total);
+            let range = chunk_range(c, size, total);
             let chunk = encode_chunk(rt, &mut state, range, with_stacks, keep, format, &limits)?;
             if emit(chunk)? {
                 break;
@@ -294,22 +294,22 @@ fn stream(
                 let mut state = ChunkState::new(rt, hint);
                 let mut c = w;
                 while c < chunks {
-                    let range = c * size..((c + 1) * size).min(total);
+                    let range = chunk_range(c, size, total);
                     let chunk =
                         encode_chunk(rt, &mut state, range, with_stacks, keep, format, &limits);
                     // The reader has gone (an error, or the list ended early): stop.
                     if tx.send(chunk).is_err() {
                         return;
                     }
-                    c += workers;
+                    c = c.saturating_add(workers);
                 }
             });
         }
         for c in 0..chunks {
-            let Some(inbox) = usize::try_from(c % workers)
-                .ok()
-                .and_then(|w| inboxes.get(w))
-            else {
+            let Some(w) = c.checked_rem(workers) else {
+                break;
+            };
+            let Some(inbox) = usize::try_from(w).ok().and_then(|w| inboxes.get(w)) else {
                 break;
             };
             let chunk = inbox
@@ -318,7 +318,7 @@ fn stream(
             if emit(chunk)? {
                 break;
             }
-            if c % workers == workers - 1 {
+            if w.saturating_add(1) == workers {
                 rt.memory().trim();
             }
         }
@@ -330,6 +330,13 @@ fn stream(
         done.not_read = rt.live_goroutines(next..total);
     }
     Ok(done)
+}
+
+/// The `allgs` slots of chunk `c` of `size` slots, of `total` in all (`c * size < total`,
+/// so nothing here overflows).
+fn chunk_range(c: u64, size: u64, total: u64) -> std::ops::Range<u64> {
+    let start = c.saturating_mul(size);
+    start..start.saturating_add(size).min(total)
 }
 
 /// Decodes `allgs[range]` and encodes the goroutines `keep` accepts.
@@ -358,7 +365,7 @@ fn encode_chunk(
     chunk.bytes.reserve(hint.load(Ordering::Relaxed));
     let (ptr, len) = rt.allgs();
     for i in range {
-        let gp = match rt.memory().read_ptr(ptr + 8 * i) {
+        let gp = match rt.memory().read_ptr(ptr.wrapping_add(i.wrapping_mul(8))) {
             Ok(g) => g,
             Err(e) => {
                 // The rest of the array is as unreadable as this slot: say so once.
@@ -375,19 +382,19 @@ fn encode_chunk(
             continue;
         }
         if let Some(g) = rt.goroutine_at(code, gp, with_stacks, cache, limits) {
-            chunk.decoded += 1;
+            chunk.decoded = chunk.decoded.saturating_add(1);
             if keep(&g) {
                 chunk.push(enc, &g, format)?;
             }
             chunk.marks.push(Mark {
-                next_slot: i + 1,
+                next_slot: i.saturating_add(1),
                 bytes: chunk.bytes.len(),
                 goroutines: chunk.goroutines,
                 errors: chunk.errors,
             });
         }
     }
-    let size = chunk.bytes.len() + chunk.bytes.len() / 8;
+    let size = chunk.bytes.len().saturating_add(chunk.bytes.len() / 8);
     hint.fetch_max(size, Ordering::Relaxed);
     Ok(chunk)
 }

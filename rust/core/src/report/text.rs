@@ -313,7 +313,8 @@ fn hex(out: &mut Vec<u8>, v: u64) {
     let mut i = buf.len();
     let mut v = v;
     loop {
-        i -= 1;
+        // 16 digits hold any u64; the loop stops at 0 in any case.
+        i = i.saturating_sub(1);
         if let Some(slot) = buf.get_mut(i) {
             *slot = DIGITS.get((v & 0xf) as usize).copied().unwrap_or(b'0');
         }

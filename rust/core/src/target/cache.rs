@@ -73,45 +73,68 @@ impl<M: Memory> PageCache<M> {
     /// Reads one run of consecutive pages in one call to the inner memory, falling back to
     /// page by page when the run is not wholly readable.
     fn fetch_run(&self, first: u64, count: u64, out: &mut Vec<(u64, Option<Box<[u8]>>)>) {
-        let mut data = vec![0u8; (count * PAGE) as usize];
-        if count > 1 && self.inner.read_at(first * PAGE, &mut data).is_ok() {
-            for (i, chunk) in data.chunks_exact(PAGE as usize).enumerate() {
-                out.push((first + i as u64, Some(chunk.into())));
+        let run_len = count
+            .checked_mul(PAGE)
+            .and_then(|n| usize::try_from(n).ok());
+        if let Some(run_len) = run_len.filter(|_| count > 1) {
+            let mut data = vec![0u8; run_len];
+            if self.inner.read_at(page_addr(first), &mut data).is_ok() {
+                for (i, chunk) in data.chunks_exact(PAGE as usize).enumerate() {
+                    out.push((first.saturating_add(i as u64), Some(chunk.into())));
+                }
+                return;
             }
-            return;
         }
-        for p in first..first + count {
+        for p in first..first.saturating_add(count) {
             let mut page = vec![0u8; PAGE as usize];
-            let ok = self.inner.read_at(p * PAGE, &mut page).is_ok();
+            let ok = self.inner.read_at(page_addr(p), &mut page).is_ok();
             out.push((p, ok.then(|| page.into_boxed_slice())));
         }
     }
 }
 
+/// The address of page `p`. Page numbers come from addresses, so this does not overflow.
+fn page_addr(p: u64) -> u64 {
+    p.wrapping_mul(PAGE)
+}
+
 /// Copies the part of `page` (page number `p`) that overlaps `[addr, addr + buf.len())`.
 fn copy_from_page(p: u64, page: &[u8], addr: u64, buf: &mut [u8]) {
-    let (lo, hi) = overlap(p, addr, buf.len());
-    let (Ok(src_lo), Ok(dst_lo), Ok(n)) = (
-        usize::try_from(lo - p * PAGE),
-        usize::try_from(lo - addr),
-        usize::try_from(hi - lo + 1),
-    ) else {
+    let Some(o) = overlap(p, addr, buf.len()) else {
         return;
     };
     if let (Some(dst), Some(src)) = (
-        buf.get_mut(dst_lo..dst_lo + n),
-        page.get(src_lo..src_lo + n),
+        buf.get_mut(o.in_read..).and_then(|b| b.get_mut(..o.len)),
+        page.get(o.in_page..).and_then(|b| b.get(..o.len)),
     ) {
         dst.copy_from_slice(src);
     }
 }
 
-/// The inclusive range of addresses shared by page `p` and the read `[addr, addr + len)`
-/// (`len > 0`, and the read does not wrap).
-fn overlap(p: u64, addr: u64, len: usize) -> (u64, u64) {
-    let start = p * PAGE;
-    let last = addr + (len as u64 - 1);
-    (addr.max(start), last.min(start + (PAGE - 1)))
+/// The bytes shared by a page and a read.
+struct Overlap {
+    /// Their first address.
+    addr: u64,
+    /// Where they start in the page.
+    in_page: usize,
+    /// Where they start in the read.
+    in_read: usize,
+    len: usize,
+}
+
+/// What page `p` and the read `[addr, addr + len)` share; None when nothing (or when the
+/// read is empty or wraps).
+fn overlap(p: u64, addr: u64, len: usize) -> Option<Overlap> {
+    let start = p.checked_mul(PAGE)?;
+    let last = addr.checked_add((len as u64).checked_sub(1)?)?;
+    let lo = addr.max(start);
+    let hi = last.min(start.saturating_add(PAGE - 1));
+    Some(Overlap {
+        addr: lo,
+        in_page: usize::try_from(lo.checked_sub(start)?).ok()?,
+        in_read: usize::try_from(lo.checked_sub(addr)?).ok()?,
+        len: usize::try_from(hi.checked_sub(lo)?.checked_add(1)?).ok()?,
+    })
 }
 
 impl<M: Memory> Memory for PageCache<M> {
@@ -123,11 +146,12 @@ impl<M: Memory> Memory for PageCache<M> {
         if buf.is_empty() {
             return Ok(());
         }
-        let Some(last) = addr.checked_add(buf.len() as u64 - 1) else {
+        let Some(last) = addr.checked_add((buf.len() as u64).saturating_sub(1)) else {
             return self.inner.read_at(addr, buf);
         };
         let (first_page, last_page) = (addr / PAGE, last / PAGE);
-        let npages = last_page - first_page + 1;
+        // last >= addr: no wrap.
+        let npages = last_page.saturating_sub(first_page).saturating_add(1);
         if npages > (self.max_pages / 4) as u64 {
             // Too big to cache without evicting everything else.
             return self.inner.read_at(addr, buf);
@@ -144,8 +168,9 @@ impl<M: Memory> Memory for PageCache<M> {
                     None => missing.push(p),
                 }
             }
-            st.hits += npages - missing.len() as u64;
-            st.misses += missing.len() as u64;
+            let misses = missing.len() as u64;
+            st.hits = st.hits.saturating_add(npages.saturating_sub(misses));
+            st.misses = st.misses.saturating_add(misses);
         }
 
         if !missing.is_empty() {
@@ -153,11 +178,13 @@ impl<M: Memory> Memory for PageCache<M> {
             let mut i = 0;
             while let Some(&run_start) = missing.get(i) {
                 let mut count = 1u64;
-                while missing.get(i + count as usize) == Some(&(run_start + count)) {
-                    count += 1;
+                while missing.get(i.saturating_add(count as usize))
+                    == Some(&run_start.saturating_add(count))
+                {
+                    count = count.saturating_add(1);
                 }
                 self.fetch_run(run_start, count, &mut fetched);
-                i += count as usize;
+                i = i.saturating_add(count as usize);
             }
             for (p, page) in &fetched {
                 match page {
@@ -166,7 +193,7 @@ impl<M: Memory> Memory for PageCache<M> {
                 }
             }
             let mut st = self.lock();
-            if st.pages.len() + fetched.len() > self.max_pages {
+            if st.pages.len().saturating_add(fetched.len()) > self.max_pages {
                 st.pages.clear();
             }
             st.pages.extend(fetched);
@@ -174,13 +201,11 @@ impl<M: Memory> Memory for PageCache<M> {
 
         direct.sort_unstable();
         for p in direct {
-            let (lo, hi) = overlap(p, addr, buf.len());
-            let (Ok(dst_lo), Ok(n)) = (usize::try_from(lo - addr), usize::try_from(hi - lo + 1))
-            else {
+            let Some(o) = overlap(p, addr, buf.len()) else {
                 return self.inner.read_at(addr, buf);
             };
-            match buf.get_mut(dst_lo..dst_lo + n) {
-                Some(dst) => self.inner.read_at(lo, dst)?,
+            match buf.get_mut(o.in_read..).and_then(|b| b.get_mut(..o.len)) {
+                Some(dst) => self.inner.read_at(o.addr, dst)?,
                 None => return self.inner.read_at(addr, buf),
             }
         }

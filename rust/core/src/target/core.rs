@@ -101,14 +101,15 @@ fn parse_elf_header(bytes: &[u8]) -> Result<ElfHeader> {
     let mut headers = Vec::with_capacity(count as usize);
     for i in 0..count {
         // In bounds: checked against the file length above.
-        let at = (phoff + i * u64::from(phentsize)) as usize;
+        let at = phoff.wrapping_add(i.wrapping_mul(u64::from(phentsize))) as usize;
+        let h = bytes.get(at..).unwrap_or_default();
         let (Some(kind), Some(flags), Some(offset), Some(vaddr), Some(file_size), Some(mem_size)) = (
-            bytes.u32_at(at),
-            bytes.u32_at(at + 4),
-            bytes.u64_at(at + 8),
-            bytes.u64_at(at + 16),
-            bytes.u64_at(at + 32),
-            bytes.u64_at(at + 40),
+            h.u32_at(0),
+            h.u32_at(4),
+            h.u64_at(8),
+            h.u64_at(16),
+            h.u64_at(32),
+            h.u64_at(40),
         ) else {
             return Err(Error::truncated(format!(
                 "program header {i} at offset {at:#x} is cut short"
@@ -285,13 +286,9 @@ impl CoreFile {
                         .map_err(|e| e.context(&name))?;
                 }
                 PT_LOAD => {
-                    let available = if ph.offset >= file_len {
-                        0
-                    } else {
-                        ph.file_size.min(file_len - ph.offset)
-                    };
+                    let available = ph.file_size.min(file_len.saturating_sub(ph.offset));
                     if available < ph.file_size {
-                        cut_segments += 1;
+                        cut_segments = cut_segments.saturating_add(1);
                         first_cut.get_or_insert(ph.vaddr);
                     }
                     segments.push(CoreSegment {
@@ -320,7 +317,7 @@ impl CoreFile {
         let mut overlapping = 0usize;
         for seg in segments {
             if kept.last().is_some_and(|prev| seg.addr < prev.end()) {
-                overlapping += 1;
+                overlapping = overlapping.saturating_add(1);
                 continue;
             }
             kept.push(seg);
@@ -405,16 +402,17 @@ impl CoreFile {
     fn chunk(&self, addr: u64) -> Chunk<'_> {
         let i = self.segments.partition_point(|s| s.addr <= addr);
         let next_start = self.segments.get(i).map(|s| s.addr);
+        // Segments before i start at or below addr, and the one at i above it.
         let Some(seg) = i.checked_sub(1).and_then(|j| self.segments.get(j)) else {
             return Chunk::Missing {
-                len: next_start.map_or(u64::MAX, |n| n - addr),
+                len: next_start.map_or(u64::MAX, |n| n.saturating_sub(addr)),
                 why: "not mapped in the core",
             };
         };
-        let off = addr - seg.addr;
+        let off = addr.saturating_sub(seg.addr);
         if off >= seg.mem_size {
             return Chunk::Missing {
-                len: next_start.map_or(u64::MAX, |n| n - addr),
+                len: next_start.map_or(u64::MAX, |n| n.saturating_sub(addr)),
                 why: "not mapped in the core",
             };
         }
@@ -433,7 +431,7 @@ impl CoreFile {
             "the core does not include it (the kernel did not dump that part of the mapping)"
         };
         Chunk::Missing {
-            len: seg.mem_size - off,
+            len: seg.mem_size.saturating_sub(off),
             why,
         }
     }
@@ -637,12 +635,13 @@ impl Memory for CoreFile {
             }
             match self.chunk(cur) {
                 Chunk::Data(src) => {
-                    let n = src.len().min(buf.len() - done);
-                    let (Some(dst), Some(src)) = (buf.get_mut(done..done + n), src.get(..n)) else {
+                    let n = src.len().min(buf.len().saturating_sub(done));
+                    let dst = buf.get_mut(done..).and_then(|b| b.get_mut(..n));
+                    let (Some(dst), Some(src)) = (dst, src.get(..n)) else {
                         return Err(Error::unreadable(addr, buf.len()));
                     };
                     dst.copy_from_slice(src);
-                    done += n;
+                    done = done.saturating_add(n);
                 }
                 Chunk::Missing { why, .. } => return Err(unreadable_at(addr, buf.len(), cur, why)),
             }
@@ -712,7 +711,7 @@ impl ExeLayout {
             .map(|h| ExeLoad {
                 vaddr: h.vaddr,
                 file_offset: h.offset,
-                file_size: h.file_size.min(file_len - h.offset),
+                file_size: h.file_size.min(file_len.saturating_sub(h.offset)),
             })
             .collect();
         loads.sort_by_key(|l| l.vaddr);
@@ -723,12 +722,13 @@ impl ExeLayout {
             .map(|h| h.vaddr)
             .or_else(|| {
                 // The program headers lie in the segment that maps file offset e_phoff.
-                loads
-                    .iter()
-                    .find(|l| {
-                        l.file_offset <= header.phoff && header.phoff - l.file_offset < l.file_size
-                    })
-                    .map(|l| l.vaddr + (header.phoff - l.file_offset))
+                loads.iter().find_map(|l| {
+                    let into = header
+                        .phoff
+                        .checked_sub(l.file_offset)
+                        .filter(|&into| into < l.file_size)?;
+                    Some(l.vaddr.wrapping_add(into))
+                })
             });
         let mut build_ids = Vec::new();
         for h in header.headers.iter().filter(|h| h.kind == PT_NOTE) {
@@ -820,7 +820,7 @@ impl CoreMemory {
             .partition_point(|l| l.vaddr <= link)
             .checked_sub(1)?;
         let seg = self.loads.get(i)?;
-        let off = link - seg.vaddr;
+        let off = link.saturating_sub(seg.vaddr);
         if off >= seg.file_size {
             return None;
         }
@@ -857,7 +857,7 @@ impl Memory for CoreMemory {
                     "past the end of the address space",
                 ));
             }
-            let want = buf.len() - done;
+            let want = buf.len().saturating_sub(done);
             let (src, n) = match self.core.chunk(cur) {
                 Chunk::Data(src) => (src, src.len().min(want)),
                 Chunk::Missing { len, why } => {
@@ -868,11 +868,12 @@ impl Memory for CoreMemory {
                     (src, src.len().min(want).min(hole))
                 }
             };
-            let (Some(dst), Some(src)) = (buf.get_mut(done..done + n), src.get(..n)) else {
+            let dst = buf.get_mut(done..).and_then(|b| b.get_mut(..n));
+            let (Some(dst), Some(src)) = (dst, src.get(..n)) else {
                 return Err(Error::unreadable(addr, buf.len()));
             };
             dst.copy_from_slice(src);
-            done += n;
+            done = done.saturating_add(n);
         }
         Ok(())
     }

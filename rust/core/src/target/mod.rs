@@ -148,8 +148,10 @@ pub trait MemoryExt: Memory {
         let mut cur = addr;
         while out.len() < max {
             // Never let a chunk cross into the next page: that page may be unmapped.
-            let to_page_end = 4096 - (cur % 4096);
-            let want = CHUNK.min(to_page_end).min((max - out.len()) as u64) as usize;
+            let to_page_end = 4096u64.saturating_sub(cur % 4096);
+            let want = CHUNK
+                .min(to_page_end)
+                .min(max.saturating_sub(out.len()) as u64) as usize;
             let mut buf = [0u8; CHUNK as usize];
             let chunk = buf.get_mut(..want).unwrap_or_default();
             if let Err(e) = self.read_at(cur, chunk) {
@@ -165,7 +167,7 @@ pub trait MemoryExt: Memory {
                             ErrorKind::Unreadable,
                             format!(
                                 "C string at {addr:#x} runs into unreadable memory at {bad:#x} after {} bytes",
-                                out.len() + i
+                                out.len().saturating_add(i)
                             ),
                         )
                         .at(bad));

@@ -184,25 +184,25 @@ pub(crate) fn walk_notes<'a>(
     let avail = end.min(bytes.len());
     let mut pos = start;
     while pos < end {
-        if end - pos < 12 {
+        if end.saturating_sub(pos) < 12 {
             // Trailing padding too short for a header.
             break;
         }
-        let (Some(namesz), Some(descsz), Some(kind)) = (
-            bytes.u32_at(pos),
-            bytes.u32_at(pos + 4),
-            bytes.u32_at(pos + 8),
-        ) else {
+        let header = bytes.get(pos..).unwrap_or_default();
+        let (Some(namesz), Some(descsz), Some(kind)) =
+            (header.u32_at(0), header.u32_at(4), header.u32_at(8))
+        else {
             return Err(Error::truncated(format!(
                 "the file is truncated inside its notes: the note header at offset {pos:#x} is cut short"
             )));
         };
-        let name_start = pos + 12;
+        // pos + 12 <= end, checked above.
+        let name_start = pos.saturating_add(12);
         let desc_start = name_start
             .checked_add(align4(namesz as usize))
             .filter(|&d| d <= end);
-        let owner_raw =
-            desc_start.and_then(|_| bytes.get(name_start..name_start + namesz as usize));
+        let owner_raw = desc_start
+            .and_then(|_| bytes.get(name_start..name_start.saturating_add(namesz as usize)));
         let owner = owner_raw.map_or(&[][..], trim_nul);
         let desc_end = desc_start.and_then(|d| d.checked_add(descsz as usize));
         let what = note_type_name(owner, kind);
@@ -263,7 +263,7 @@ impl Notes {
         match (note.owner, note.kind) {
             (b"CORE", NT_PRSTATUS) => {
                 let nregs = Registers::names(arch).len();
-                let need = PRSTATUS_REGS + nregs * 8;
+                let need = PRSTATUS_REGS.saturating_add(nregs.saturating_mul(8));
                 if d.len() < need {
                     return Err(Error::corrupt(format!(
                         "NT_PRSTATUS at offset {:#x} has {} bytes, {} expected for {}",
@@ -274,7 +274,10 @@ impl Notes {
                     )));
                 }
                 let regs: Vec<u64> = (0..nregs)
-                    .map(|i| d.u64_at(PRSTATUS_REGS + i * 8).unwrap_or(0))
+                    .map(|i| {
+                        d.u64_at(PRSTATUS_REGS.saturating_add(i.saturating_mul(8)))
+                            .unwrap_or(0)
+                    })
                     .collect();
                 self.threads.push(Thread {
                     lwp: d.u32_at(32).unwrap_or(0),
@@ -403,9 +406,12 @@ fn parse_nt_file(d: &[u8]) -> Result<Vec<MappedFile>> {
         .split(|&b| b == 0);
     let mut files = Vec::with_capacity(count as usize);
     for i in 0..count as usize {
-        let at = 16 + i * 24;
+        // In bounds: the table's length was checked above.
+        let entry = d
+            .get(i.saturating_mul(24).saturating_add(16)..)
+            .unwrap_or_default();
         let (Some(start), Some(end), Some(pgoff)) =
-            (d.u64_at(at), d.u64_at(at + 8), d.u64_at(at + 16))
+            (entry.u64_at(0), entry.u64_at(8), entry.u64_at(16))
         else {
             return Err(Error::truncated(format!("entry {i} is cut short")));
         };

@@ -61,7 +61,8 @@ impl Memory for ProcMemory {
         }
         let mut done = 0usize;
         while let Some(rest) = buf.get_mut(done..).filter(|r| !r.is_empty()) {
-            let cur = addr + done as u64;
+            // addr + buf.len() was checked above.
+            let cur = addr.wrapping_add(done as u64);
             match self.file.read_at(rest, cur) {
                 Ok(0) => {
                     return Err(unreadable_at(
@@ -71,7 +72,7 @@ impl Memory for ProcMemory {
                         "not mapped in the process",
                     ))
                 }
-                Ok(n) => done += n,
+                Ok(n) => done = done.saturating_add(n),
                 Err(e) if e.kind() == IoKind::Interrupted => {}
                 Err(e) => {
                     let why = match e.raw_os_error() {

@@ -57,7 +57,7 @@ impl<B: AsRef<[u8]>> RegionMemory<B> {
             .partition_point(|(a, _)| *a <= addr)
             .checked_sub(1)?;
         let (start, bytes) = self.regions.get(i)?;
-        let off = usize::try_from(addr - start).ok()?;
+        let off = usize::try_from(addr.checked_sub(*start)?).ok()?;
         bytes.as_ref().get(off..).filter(|t| !t.is_empty())
     }
 }
@@ -70,12 +70,13 @@ impl<B: AsRef<[u8]> + Send + Sync> Memory for RegionMemory<B> {
             let Some(src) = (if cur < addr { None } else { self.tail(cur) }) else {
                 return Err(unreadable_at(addr, buf.len(), cur, "not in any region"));
             };
-            let n = src.len().min(buf.len() - done);
-            let (Some(dst), Some(src)) = (buf.get_mut(done..done + n), src.get(..n)) else {
+            let n = src.len().min(buf.len().saturating_sub(done));
+            let dst = buf.get_mut(done..).and_then(|b| b.get_mut(..n));
+            let (Some(dst), Some(src)) = (dst, src.get(..n)) else {
                 return Err(unreadable_at(addr, buf.len(), cur, "not in any region"));
             };
             dst.copy_from_slice(src);
-            done += n;
+            done = done.saturating_add(n);
         }
         Ok(())
     }
