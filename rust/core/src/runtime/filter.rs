@@ -59,9 +59,9 @@ impl GoroutineFilter {
 /// The import path of a function's package (type arguments may hold dots and slashes).
 pub fn package_of(function: &str) -> &str {
     let name = function.split('[').next().unwrap_or(function);
-    let after_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let after_slash = name.rfind('/').map_or(0, |i| i.saturating_add(1));
     match name.get(after_slash..).and_then(|rest| rest.find('.')) {
-        Some(dot) => name.get(..after_slash + dot).unwrap_or(name),
+        Some(dot) => name.get(..after_slash.saturating_add(dot)).unwrap_or(name),
         None => name,
     }
 }

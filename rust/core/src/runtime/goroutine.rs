@@ -172,9 +172,9 @@ pub(super) fn decode(
     let o = &rt.off.g;
     let size = o
         .size
-        .max(o.waiting + 8)
-        .max(o.gopc + 8)
-        .max(o.parent_goid.unwrap_or(0) + 8);
+        .max(o.waiting.saturating_add(8))
+        .max(o.gopc.saturating_add(8))
+        .max(o.parent_goid.unwrap_or(0).saturating_add(8));
     let buf = match rt.mem.read_vec(gp, size as usize) {
         Ok(b) => b,
         Err(e) => return Some(Goroutine::failed(gp, &e.context(&format!("g {gp:#x}")))),
@@ -210,7 +210,7 @@ pub(super) fn decode(
     let waitsince = w(o.waitsince) as i64;
     let wait_minutes = match rt.now_estimate() {
         Some(now) if (status == 4 || status == G_SYSCALL) && waitsince > 0 && now >= waitsince => {
-            Some((now - waitsince) / 60_000_000_000)
+            Some(now.saturating_sub(waitsince) / 60_000_000_000)
         }
         _ => None,
     };
@@ -235,13 +235,17 @@ pub(super) fn decode(
     let creator = cache.creators.entry(gopc).or_insert_with(|| {
         let f = code.find(gopc)?;
         let entry = code.entry(&f);
-        let tracepc = if gopc > entry { gopc - 1 } else { gopc };
+        let tracepc = if gopc > entry {
+            gopc.wrapping_sub(1)
+        } else {
+            gopc
+        };
         let loc = code.tab.pc_line(tracepc.wrapping_sub(code.bias));
         Some((
             f.name().into(),
             loc.map_or("", |l| l.file).into(),
             loc.map_or(-1, |l| l.line),
-            (gopc > entry).then(|| gopc - entry),
+            (gopc > entry).then(|| gopc.wrapping_sub(entry)),
         ))
     });
     if let Some((function, file, line, offset)) = creator {
@@ -329,24 +333,28 @@ pub(super) fn decode(
             code.find(f.pc)
                 .is_some_and(|func| code.special(&func) == Some(Special::CrashOrigin))
         })
-        .map_or(0, |i| i + 1);
+        .map_or(0, |i| i.saturating_add(1));
     // The whole stack is walked (deferred calls need every frame); the frame limit only
     // decides how many are symbolized and shown, and the rest are counted.
     let shown = limits.frames();
-    g.frames.reserve(walk.frames.len().min(shown) * 2);
+    g.frames
+        .reserve(walk.frames.len().min(shown).saturating_mul(2));
     for f in own().skip(skip) {
         if g.frames.len() < shown {
             symbolize(code, f, cache, &mut g.frames);
         } else {
             // As `symbolize` would: one `?` frame where no function holds the pc.
-            g.more_frames += match code.find(f.pc) {
+            let n = match code.find(f.pc) {
                 Some(func) => frames_at(code, code.entry(&func), f, cache).len(),
                 None => 1,
             };
+            g.more_frames = g.more_frames.saturating_add(n);
         }
     }
     if g.frames.len() > shown {
-        g.more_frames += g.frames.len() - shown;
+        g.more_frames = g
+            .more_frames
+            .saturating_add(g.frames.len().saturating_sub(shown));
         g.frames.truncate(shown);
     }
     for f in walk.frames.iter().filter(|f| f.g != gp) {
@@ -364,7 +372,7 @@ pub(super) fn decode(
     g.defers = defers;
     let keep = limits.list(panics::MAX_DEFERS);
     if g.defers.len() > keep {
-        g.more_defers = g.defers.len() - keep;
+        g.more_defers = g.defers.len().saturating_sub(keep);
         g.defers.truncate(keep);
     }
     if let Some(e) = error {
@@ -446,7 +454,7 @@ fn symbolize(code: &Code<'_>, f: &PhysFrame, cache: &mut FrameCache, out: &mut V
         last.pc = Some(f.pc);
         last.sp = Some(f.sp);
         last.fp = Some(f.fp);
-        last.offset = (f.pc > entry).then(|| f.pc - entry);
+        last.offset = (f.pc > entry).then(|| f.pc.wrapping_sub(entry));
     }
 }
 
@@ -472,7 +480,7 @@ fn frames_at<'c>(
                 sp: None,
                 fp: None,
                 offset: None,
-                inlined: i + 1 < n,
+                inlined: i.saturating_add(1) < n,
             })
             .collect()
     })
@@ -494,7 +502,7 @@ fn read_labels(
         let list = mem.read_ptr(ptr)?;
         let len = mem.read_u64(ptr.wrapping_add(8))?.min(MAX_LABELS);
         for i in 0..len {
-            let at = list + 32 * i;
+            let at = list.wrapping_add(i.wrapping_mul(32));
             out.insert(
                 mem.read_go_string(at)?,
                 mem.read_go_string(at.wrapping_add(16))?,
@@ -508,7 +516,7 @@ fn read_labels(
         return Ok(out);
     }
     // hmap: count int, flags u8, B u8, noverflow u16, hash0 u32, buckets, oldbuckets, ...
-    let b = mem.read_u8(ptr + 9)?;
+    let b = mem.read_u8(ptr.wrapping_add(9))?;
     let buckets = mem.read_ptr(ptr.wrapping_add(16))?;
     let oldbuckets = mem.read_ptr(ptr.wrapping_add(24))?;
     if b > 16 {
@@ -528,18 +536,21 @@ fn read_labels(
             continue;
         }
         for i in 0..count {
-            let mut bucket = base + i * BUCKET;
+            let mut bucket = base.wrapping_add(i.wrapping_mul(BUCKET));
             while bucket != 0 && visited < MAX_LABELS {
-                visited += 1;
+                visited = visited.saturating_add(1);
                 let tophash = mem.read_vec(bucket, 8)?;
                 for (slot, &h) in tophash.iter().enumerate() {
                     if h >= MIN_TOP_HASH {
-                        let k = bucket.wrapping_add(8) + 16 * slot as u64;
-                        let v = bucket.wrapping_add(8) + 128 + 16 * slot as u64;
+                        let k = bucket
+                            .wrapping_add(8)
+                            .wrapping_add((slot as u64).wrapping_mul(16));
+                        // The elems follow the 8 keys of 16 bytes.
+                        let v = k.wrapping_add(128);
                         out.insert(mem.read_go_string(k)?, mem.read_go_string(v)?);
                     }
                 }
-                bucket = mem.read_ptr(bucket + BUCKET - 8)?;
+                bucket = mem.read_ptr(bucket.wrapping_add(BUCKET - 8))?;
             }
         }
     }

@@ -52,19 +52,20 @@ impl Runtime {
         let probe = self.known_heap_object()?;
         let md = self.binary.moduledata()?;
         for (lo, hi) in [(md.noptrbss, md.enoptrbss), (md.bss, md.ebss)] {
-            let (lo, hi) = (lo + self.bias, hi + self.bias);
+            let (lo, hi) = (lo.wrapping_add(self.bias), hi.wrapping_add(self.bias));
             let len = usize::try_from(hi.checked_sub(lo)?.min(64 << 20)).ok()?;
             let Ok(bytes) = self.mem.read_vec(lo, len) else {
                 continue;
             };
             for (k, c) in (0u64..).zip(bytes.chunks_exact(8)) {
                 let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-                let at = lo.wrapping_add(8 * k);
-                if w == 0 || !w.is_multiple_of(8) || at < lo + arenas {
+                let at = lo.wrapping_add(k.wrapping_mul(8));
+                // mheap_ itself must lie in the section too.
+                if w == 0 || !w.is_multiple_of(8) || at < lo.saturating_add(arenas) {
                     continue;
                 }
                 if self.object_of(HeapIndex { l2: w }, probe).is_some() {
-                    return Some((at - arenas, "scan"));
+                    return Some((at.wrapping_sub(arenas), "scan"));
                 }
             }
         }
@@ -75,7 +76,7 @@ impl Runtime {
     fn known_heap_object(&self) -> Option<u64> {
         let (ptr, len) = self.allgs;
         (0..len.min(16))
-            .filter_map(|i| self.mem.read_ptr(ptr.wrapping_add(8 * i)).ok())
+            .filter_map(|i| self.mem.read_ptr(ptr.wrapping_add(i.wrapping_mul(8))).ok())
             .find(|&g| g != 0)
     }
 
@@ -83,14 +84,21 @@ impl Runtime {
     pub fn object_of(&self, index: HeapIndex, p: u64) -> Option<(u64, u64)> {
         let o = self.off.heap;
         let ri = arena_slot(p)?;
-        let arena = self.mem.read_ptr(index.l2 + 8 * ri).ok()?;
+        let arena = self
+            .mem
+            .read_ptr(index.l2.wrapping_add(ri.wrapping_mul(8)))
+            .ok()?;
         if arena == 0 {
             return None;
         }
         let page = (p / PAGE_SIZE) % PAGES_PER_ARENA;
         let span = self
             .mem
-            .read_ptr(arena.wrapping_add(o.arena_spans) + 8 * page)
+            .read_ptr(
+                arena
+                    .wrapping_add(o.arena_spans)
+                    .wrapping_add(page.wrapping_mul(8)),
+            )
             .ok()?;
         if span == 0 {
             return None;
@@ -103,8 +111,9 @@ impl Runtime {
         if state != SPAN_IN_USE || size == 0 || p < start || p >= end {
             return None;
         }
-        let base = start + (p - start) / size * size;
-        Some((base, size.min(end - base)))
+        let index = p.wrapping_sub(start).checked_div(size)?;
+        let base = start.wrapping_add(index.wrapping_mul(size));
+        Some((base, size.min(end.saturating_sub(base))))
     }
 }
 
@@ -115,22 +124,25 @@ impl Runtime {
     pub fn global_pointers(&self) -> Option<Vec<(u64, u64)>> {
         let o = self.off.heap;
         let md = self.binary.moduledata()?;
-        let at = md.address + self.bias;
+        let at = md.address.wrapping_add(self.bias);
         let mut out = Vec::new();
         for (mask, start, end) in [
             (o.gcdatamask?, md.data, md.edata),
             (o.gcbssmask?, md.bss, md.ebss),
         ] {
-            let (start, end) = (start + self.bias, end + self.bias);
-            let n = u64::from(self.mem.read_u32(at + mask).ok()?);
-            let bits = self.mem.read_ptr(at + mask.wrapping_add(8)).ok()?;
+            let (start, end) = (start.wrapping_add(self.bias), end.wrapping_add(self.bias));
+            let n = u64::from(self.mem.read_u32(at.wrapping_add(mask)).ok()?);
+            let bits = self
+                .mem
+                .read_ptr(at.wrapping_add(mask).wrapping_add(8))
+                .ok()?;
             let words = end.checked_sub(start)? / 8;
-            if n == 0 || bits == 0 || n > words + 64 {
+            if n == 0 || bits == 0 || n > words.saturating_add(64) {
                 return None;
             }
             let n = n.min(words);
             let bytes = self.mem.read_vec(bits, n.div_ceil(8) as usize).ok()?;
-            let data = self.mem.read_vec(start, (n * 8) as usize).ok()?;
+            let data = self.mem.read_vec(start, n.checked_mul(8)? as usize).ok()?;
             for i in 0..n {
                 let set = bytes
                     .get((i / 8) as usize)
@@ -138,9 +150,12 @@ impl Runtime {
                 if !set {
                     continue;
                 }
-                let k = (i * 8) as usize;
-                if let Some(w) = data.get(k..k + 8).and_then(|b| b.try_into().ok()) {
-                    out.push((start + i * 8, u64::from_le_bytes(w)));
+                let k = i.saturating_mul(8) as usize;
+                if let Some(w) = data
+                    .get(k..k.saturating_add(8))
+                    .and_then(|b| b.try_into().ok())
+                {
+                    out.push((start.wrapping_add(i.wrapping_mul(8)), u64::from_le_bytes(w)));
                 }
             }
         }

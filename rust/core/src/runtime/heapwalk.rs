@@ -113,12 +113,12 @@ impl HeapWalk {
         if self.warnings.len() < MAX_WARNINGS {
             self.warnings.push(w);
         } else {
-            self.suppressed += 1;
+            self.suppressed = self.suppressed.saturating_add(1);
         }
     }
 
     fn problems(&self) -> u64 {
-        self.warnings.len() as u64 + self.suppressed
+        (self.warnings.len() as u64).saturating_add(self.suppressed)
     }
 }
 
@@ -213,7 +213,7 @@ fn field(buf: &[u8], (off, size): (u64, u64)) -> Option<u64> {
 }
 
 fn arena_base(ri: u64) -> u64 {
-    (ri * ARENA_BYTES).wrapping_add(ARENA_BASE_OFFSET)
+    ri.wrapping_mul(ARENA_BYTES).wrapping_add(ARENA_BASE_OFFSET)
 }
 
 impl Runtime {
@@ -270,8 +270,8 @@ impl Runtime {
         let mut classes: BTreeMap<u8, SizeClass> = BTreeMap::new();
         let mut spans_seen = 0u64;
         'walk: for ri in arenas {
-            walk.totals.arenas += 1;
-            let Ok(arena) = self.mem.read_ptr(l2.wrapping_add(8 * ri)) else {
+            walk.totals.arenas = walk.totals.arenas.saturating_add(1);
+            let Ok(arena) = self.mem.read_ptr(l2.wrapping_add(ri.wrapping_mul(8))) else {
                 walk.warn(format!("the arena entry {ri} is unreadable"));
                 continue;
             };
@@ -286,7 +286,9 @@ impl Runtime {
             // The map is read a piece at a time so that an unreadable piece (a truncated
             // core) loses only its own pages.
             for first in (0..PAGES_PER_ARENA).step_by(MAP_PIECE as usize) {
-                let at = arena.wrapping_add(self.off.heap.arena_spans + 8 * first);
+                let at = arena
+                    .wrapping_add(self.off.heap.arena_spans)
+                    .wrapping_add(first.wrapping_mul(8));
                 let piece = match self.mem.read_vec(at, (MAP_PIECE * 8) as usize) {
                     Ok(m) => m,
                     Err(e) => {
@@ -298,11 +300,11 @@ impl Runtime {
                 };
                 for (page, c) in (first..).zip(piece.chunks_exact(8)) {
                     let span = field(c, (0, 8)).unwrap_or(0);
-                    let at = base + page * PAGE_SIZE;
+                    let at = base.wrapping_add(page.wrapping_mul(PAGE_SIZE));
                     if span == 0 || (span == last.0 && last.1 <= at && at < last.2) {
                         continue;
                     }
-                    spans_seen += 1;
+                    spans_seen = spans_seen.saturating_add(1);
                     if spans_seen > MAX_SPANS {
                         walk.warn(format!("stopped after {MAX_SPANS} spans"));
                         break 'walk;
@@ -365,7 +367,8 @@ impl Runtime {
             ));
             return (0, 0);
         };
-        let end = start + bytes;
+        // Does not overflow: checked with `bytes` above.
+        let end = start.saturating_add(bytes);
         if start == page {
             self.count_live_span(span, &s, bytes, lay, walk, (classes, visit));
         }
@@ -391,21 +394,21 @@ impl Runtime {
         let state = get(self.off.heap.span_state, 1) as u8;
         match state {
             SPAN_MANUAL => {
-                walk.totals.spans_manual += 1;
+                walk.totals.spans_manual = walk.totals.spans_manual.saturating_add(1);
                 walk.totals.stack_inuse = walk.totals.stack_inuse.saturating_add(bytes);
                 return;
             }
             SPAN_IN_USE => {}
             _ => return,
         }
-        walk.totals.spans_in_use += 1;
+        walk.totals.spans_in_use = walk.totals.spans_in_use.saturating_add(1);
         walk.totals.heap_inuse = walk.totals.heap_inuse.saturating_add(bytes);
         let spanclass = get(lay.spanclass, 1) as u8;
         let class = spanclass >> 1;
         if class == 0 {
-            walk.totals.large_objects += 1;
+            walk.totals.large_objects = walk.totals.large_objects.saturating_add(1);
             walk.totals.large_bytes = walk.totals.large_bytes.saturating_add(bytes);
-            walk.totals.heap_objects += 1;
+            walk.totals.heap_objects = walk.totals.heap_objects.saturating_add(1);
             walk.totals.heap_alloc = walk.totals.heap_alloc.saturating_add(bytes);
             visit(&SpanView {
                 start: get(self.off.heap.span_start, 8),
@@ -422,7 +425,10 @@ impl Runtime {
         let elemsize = get(self.off.heap.span_elemsize, 8);
         let nelems = get(lay.nelems.0, lay.nelems.1);
         let freeindex = get(lay.freeindex.0, lay.freeindex.1);
-        if elemsize == 0 || nelems > MAX_SMALL_NELEMS || nelems > bytes / elemsize {
+        if elemsize == 0
+            || nelems > MAX_SMALL_NELEMS
+            || nelems > bytes.checked_div(elemsize).unwrap_or(0)
+        {
             walk.warn(format!(
                 "the span {span:#x} of size class {class} has {nelems} objects of {elemsize} bytes"
             ));
@@ -446,19 +452,20 @@ impl Runtime {
                         .is_some_and(|b| b & (1 << (i % 8)) != 0)
             })
             .count() as u64;
-        walk.totals.heap_objects += allocated;
-        walk.totals.heap_alloc = walk.totals.heap_alloc.saturating_add(allocated * elemsize);
+        let allocated_bytes = allocated.saturating_mul(elemsize);
+        walk.totals.heap_objects = walk.totals.heap_objects.saturating_add(allocated);
+        walk.totals.heap_alloc = walk.totals.heap_alloc.saturating_add(allocated_bytes);
         let c = classes.entry(class).or_insert_with(|| SizeClass {
             class,
             size: elemsize,
             ..SizeClass::default()
         });
-        c.objects += allocated;
-        c.bytes = c.bytes.saturating_add(allocated * elemsize);
-        c.spans += 1;
-        c.slots += nelems;
+        c.objects = c.objects.saturating_add(allocated);
+        c.bytes = c.bytes.saturating_add(allocated_bytes);
+        c.spans = c.spans.saturating_add(1);
+        c.slots = c.slots.saturating_add(nelems);
         if spanclass & 1 != 0 {
-            c.noscan_spans += 1;
+            c.noscan_spans = c.noscan_spans.saturating_add(1);
         }
         visit(&SpanView {
             start: get(self.off.heap.span_start, 8),
@@ -482,12 +489,12 @@ impl Runtime {
                 .ok()?;
             let len = self
                 .mem
-                .read_u64(mheap.wrapping_add(lay.heap_arenas) + 8)
+                .read_u64(mheap.wrapping_add(lay.heap_arenas).wrapping_add(8))
                 .ok()?;
             if len == 0 || len > MAX_ARENAS {
                 return None;
             }
-            let raw = self.mem.read_vec(ptr, (len * 8) as usize).ok()?;
+            let raw = self.mem.read_vec(ptr, len.checked_mul(8)? as usize).ok()?;
             let all: Vec<u64> = raw
                 .chunks_exact(8)
                 .filter_map(|c| field(c, (0, 8)))
@@ -508,7 +515,8 @@ impl Runtime {
                 .ok()?;
             let end = self.mem.read_u64(mheap.wrapping_add(lay.pages_end)).ok()?;
             let per = ARENA_BYTES / CHUNK_BYTES;
-            (start < end).then(|| (start / per, (end - 1) / per + 1))
+            // end > start, so end - 1 does not wrap.
+            (start < end).then(|| (start / per, (end.wrapping_sub(1) / per).wrapping_add(1)))
         })();
         let (lo, hi) = bounds.unwrap_or((0, ARENA_L2_ENTRIES));
         let (lo, hi) = (lo.min(ARENA_L2_ENTRIES), hi.min(ARENA_L2_ENTRIES));
@@ -516,15 +524,16 @@ impl Runtime {
         let step = 8192u64;
         let mut ri = lo;
         while ri < hi && (out.len() as u64) < MAX_ARENAS {
-            let n = step.min(hi - ri);
-            if let Ok(raw) = self.mem.read_vec(l2.wrapping_add(8 * ri), (n * 8) as usize) {
+            let n = step.min(hi.saturating_sub(ri));
+            let at = l2.wrapping_add(ri.wrapping_mul(8));
+            if let Ok(raw) = self.mem.read_vec(at, n.saturating_mul(8) as usize) {
                 for (i, c) in (0u64..).zip(raw.chunks_exact(8)) {
                     if field(c, (0, 8)).is_some_and(|p| p != 0) {
-                        out.push(ri + i);
+                        out.push(ri.wrapping_add(i));
                     }
                 }
             }
-            ri += n;
+            ri = ri.saturating_add(n);
         }
         out
     }
@@ -534,12 +543,13 @@ impl Runtime {
     fn page_allocator(&self, mheap: u64, lay: &WalkLayout, walk: &mut HeapWalk) {
         let result = (|| -> Result<(u64, u64)> {
             let ptr = self.mem.read_ptr(mheap.wrapping_add(lay.in_use))?;
-            let len_at = mheap.wrapping_add(lay.in_use) + 8;
+            let len_at = mheap.wrapping_add(lay.in_use).wrapping_add(8);
             let len = self.mem.read_u64(len_at)?;
             if len > 1 << 16 {
                 return Err(Error::corrupt(format!("it lists {len} address ranges")).at(len_at));
             }
-            let raw = self.mem.read_vec(ptr, (len * 16) as usize)?;
+            // At most 1 MiB: len is bounded above.
+            let raw = self.mem.read_vec(ptr, len.saturating_mul(16) as usize)?;
             let (mut idle, mut released, mut pages) = (0u64, 0u64, 0u64);
             let mut l1_cached: Option<(u64, u64)> = None;
             // The chunk whose `pallocData` was read last: pages are visited in order.
@@ -550,9 +560,9 @@ impl Runtime {
                 };
                 let mut p = lo;
                 while p < hi {
-                    pages += 1;
+                    pages = pages.saturating_add(1);
                     if pages > 1 << 28 {
-                        let at = ptr.wrapping_add(16 * k);
+                        let at = ptr.wrapping_add(k.wrapping_mul(16));
                         return Err(Error::corrupt("its ranges hold more than 2 TB").at(at));
                     }
                     let ci = p.wrapping_sub(ARENA_BASE_OFFSET) / CHUNK_BYTES;
@@ -561,19 +571,21 @@ impl Runtime {
                         let l2 = match l1_cached {
                             Some((k, v)) if k == i1 => v,
                             _ => {
-                                let at = mheap.wrapping_add(lay.chunks + 8 * i1);
+                                let at = mheap
+                                    .wrapping_add(lay.chunks)
+                                    .wrapping_add(i1.wrapping_mul(8));
                                 let v = self.mem.read_ptr(at)?;
                                 l1_cached = Some((i1, v));
                                 v
                             }
                         };
-                        let at = l2.wrapping_add(PALLOC_DATA_BYTES * i2);
+                        let at = l2.wrapping_add(i2.wrapping_mul(PALLOC_DATA_BYTES));
                         let data = self.mem.read_vec(at, PALLOC_DATA_BYTES as usize)?;
                         chunk = Some((ci, data));
                     }
                     let bit = (p % CHUNK_BYTES) / PAGE_SIZE;
                     let data = chunk.as_ref().map_or(&[][..], |(_, d)| d.as_slice());
-                    let byte = |base: u64| data.get((base + bit / 8) as usize).copied();
+                    let byte = |base: u64| data.get(base.wrapping_add(bit / 8) as usize).copied();
                     let (Some(alloc), Some(scav)) = (byte(0), byte(64)) else {
                         return Err(Error::truncated("a chunk's bitmaps are short"));
                     };
@@ -583,10 +595,10 @@ impl Runtime {
                     // which the runtime counts as idle and released: a scavenged page is
                     // free whatever its allocation bit.
                     if scav & mask != 0 {
-                        idle += 1;
-                        released += 1;
+                        idle = idle.saturating_add(1);
+                        released = released.saturating_add(1);
                     } else if alloc & mask == 0 {
-                        idle += 1;
+                        idle = idle.saturating_add(1);
                     }
                     let Some(next) = p.checked_add(PAGE_SIZE) else {
                         break;
@@ -598,11 +610,16 @@ impl Runtime {
             // but the runtime counts as free (`pageCache.cache`, 1 = free).
             for &p in &self.allp {
                 let cache = self.mem.read_u64(p.wrapping_add(lay.pcache))?;
-                let scav = self.mem.read_u64(p.wrapping_add(lay.pcache + 8))?;
-                idle += u64::from(cache.count_ones());
-                released += u64::from((cache & scav).count_ones());
+                let scav = self
+                    .mem
+                    .read_u64(p.wrapping_add(lay.pcache).wrapping_add(8))?;
+                idle = idle.saturating_add(u64::from(cache.count_ones()));
+                released = released.saturating_add(u64::from((cache & scav).count_ones()));
             }
-            Ok((idle * PAGE_SIZE, released * PAGE_SIZE))
+            Ok((
+                idle.saturating_mul(PAGE_SIZE),
+                released.saturating_mul(PAGE_SIZE),
+            ))
         })();
         match result {
             Ok((idle, released)) => {

@@ -313,7 +313,10 @@ impl Runtime {
 
     pub(crate) fn read_m(&self, addr: u64) -> Option<MInfo> {
         let o = &self.off.m;
-        let size = o.size.max(o.alllink + 8).max(o.lockedg + 8);
+        let size = o
+            .size
+            .max(o.alllink.saturating_add(8))
+            .max(o.lockedg.saturating_add(8));
         let buf = self.mem.read_vec(addr, size as usize).ok()?;
         let w = |off: u64| word(&buf, off);
         Some(MInfo {
@@ -449,10 +452,10 @@ impl Runtime {
         while i.wrapping_add(24) <= bss.len() {
             let (ptr, n, cap) = (
                 word(&bss, i as u64)?,
-                word(&bss, i as u64 + 8)?,
-                word(&bss, i as u64 + 16)?,
+                word(&bss, (i as u64).wrapping_add(8))?,
+                word(&bss, (i as u64).wrapping_add(16))?,
             );
-            i += 8;
+            i = i.saturating_add(8);
             if ptr == 0 || !ptr.is_multiple_of(8) || n == 0 || n > cap || cap > MAX_GOROUTINES {
                 continue;
             }
@@ -460,7 +463,7 @@ impl Runtime {
             // make an extra M's goroutine before it.
             let has_main = (0..n.min(4)).any(|k| {
                 self.mem
-                    .read_ptr(ptr.wrapping_add(8 * k))
+                    .read_ptr(ptr.wrapping_add(k.wrapping_mul(8)))
                     .and_then(|g| self.mem.read_u64(g.wrapping_add(self.off.g.goid)))
                     .ok()
                     == Some(1)
@@ -471,7 +474,7 @@ impl Runtime {
             let plausible = (0..n.min(8))
                 .filter(|k| {
                     self.mem
-                        .read_ptr(ptr.wrapping_add(8 * k))
+                        .read_ptr(ptr.wrapping_add(k.wrapping_mul(8)))
                         .ok()
                         .is_some_and(|g| self.plausible_g(g))
                 })
@@ -479,7 +482,7 @@ impl Runtime {
             if plausible == n.min(8) {
                 return Some((ptr, n));
             }
-            if mostly.is_none() && plausible * 2 > n.min(8) {
+            if mostly.is_none() && plausible.saturating_mul(2) > n.min(8) {
                 mostly = Some((ptr, n));
             }
         }
@@ -500,7 +503,9 @@ impl Runtime {
             return false;
         };
         let status = status & !G_SCAN;
-        status < 32 && goid < (1 << 48) && (self.is_dead(status) || (lo < hi && hi - lo <= 1 << 30))
+        status < 32
+            && goid < (1 << 48)
+            && (self.is_dead(status) || (lo < hi && hi.wrapping_sub(lo) <= 1 << 30))
     }
 
     /// `runtime.allp`: every P, from the symbol or a scan of .bss for a `[]*p` whose
@@ -515,7 +520,7 @@ impl Runtime {
             return Vec::new();
         };
         (0..n)
-            .filter_map(|i| self.mem.read_ptr(ptr.wrapping_add(8 * i)).ok())
+            .filter_map(|i| self.mem.read_ptr(ptr.wrapping_add(i.wrapping_mul(8))).ok())
             .collect()
     }
 
@@ -523,7 +528,7 @@ impl Runtime {
         n > 0
             && n <= 1 << 16
             && (0..n).all(|i| {
-                let Ok(p) = self.mem.read_ptr(ptr.wrapping_add(8 * i)) else {
+                let Ok(p) = self.mem.read_ptr(ptr.wrapping_add(i.wrapping_mul(8))) else {
                     return false;
                 };
                 p != 0
@@ -540,7 +545,7 @@ impl Runtime {
         let mut i = 0usize;
         while i.wrapping_add(24) <= bss.len() {
             let at = i as u64;
-            i += 8;
+            i = i.saturating_add(8);
             let (Some(ptr), Some(n), Some(cap)) = (
                 word(&bss, at),
                 word(&bss, at.wrapping_add(8)),
@@ -582,32 +587,38 @@ impl Runtime {
     fn scan_sched(&self) -> Option<u64> {
         let o = &self.off.sched;
         let bss = self.bss()?;
-        let base = self.binary.moduledata()?.bss + self.bias;
-        let span = o.size.max(o.nmspinning + 4) as usize;
+        let base = self.binary.moduledata()?.bss.wrapping_add(self.bias);
+        let span = o.size.max(o.nmspinning.saturating_add(4)) as usize;
         let nps = self.allp.len() as i64;
         let nms = self.ms.len() as i64;
-        let unmapped = self
+        let unmapped = (self
             .threads
             .iter()
             .filter(|t| !self.ms.iter().any(|m| m.procid == u64::from(t.lwp)))
-            .count() as i64
-            + 1;
+            .count() as i64)
+            .saturating_add(1);
+        let most_ms = nms.saturating_add(unmapped);
         let m_ok = |m: u64| m == 0 || self.ms.iter().any(|x| x.addr == m);
         // goidgen hands out ids to Ps in batches of 16, so it lies just above every goid.
         let (gptr, glen) = self.allgs;
         let max_goid = (0..glen.min(MAX_GOROUTINES))
-            .filter_map(|i| self.mem.read_ptr(gptr.wrapping_add(8 * i)).ok())
+            .filter_map(|i| self.mem.read_ptr(gptr.wrapping_add(i.wrapping_mul(8))).ok())
             .filter_map(|g| self.mem.read_u64(g.wrapping_add(self.off.g.goid)).ok())
             .max()
             .unwrap_or(0);
-        let goid_slack = 16 * (nps as u64 + 2);
+        let goid_slack = (nps as u64).saturating_add(2).saturating_mul(16);
         let p_ok = |p: u64| p == 0 || self.allp.contains(&p);
         let mut i = 0usize;
-        while i + span <= bss.len() {
+        while i.saturating_add(span) <= bss.len() {
             let at = i as u64;
-            i += 8;
-            let w = |off: u64| word(&bss, at + off);
-            let w32 = |off: u64| word32(&bss, at + off).map(|v| v as i32);
+            i = i.saturating_add(8);
+            // A field beyond the end of .bss is missing, not wrapped to its start.
+            let w = |off: u64| at.checked_add(off).and_then(|a| word(&bss, a));
+            let w32 = |off: u64| {
+                at.checked_add(off)
+                    .and_then(|a| word32(&bss, a))
+                    .map(|v| v as i32)
+            };
             let (Some(goidgen), Some(mnext), Some(maxm), Some(midle), Some(pidle), Some(npidle)) = (
                 w(o.goidgen),
                 w(o.mnext).map(|v| v as i64),
@@ -629,11 +640,11 @@ impl Runtime {
             // An M being made when the process stopped is counted (and on the M list) before
             // its thread sets its g register, so it may be missing from the Ms found.
             let counted = mnext.checked_sub(nmfreed);
-            if nms > 0 && !counted.is_some_and(|c| (nms..=nms + unmapped).contains(&c)) {
+            if nms > 0 && !counted.is_some_and(|c| (nms..=most_ms).contains(&c)) {
                 continue;
             }
-            if !(0..=(nms + unmapped) as i32).contains(&nmidle)
-                || !(0..=(nms + unmapped) as i32).contains(&nmspinning)
+            if !(0..=most_ms as i32).contains(&nmidle)
+                || !(0..=most_ms as i32).contains(&nmspinning)
             {
                 continue;
             }
@@ -649,7 +660,7 @@ impl Runtime {
             {
                 continue;
             }
-            return Some(base + at);
+            return Some(base.wrapping_add(at));
         }
         None
     }
@@ -657,7 +668,10 @@ impl Runtime {
     /// The whole .bss of the executable, read from the target.
     fn bss(&self) -> Option<Vec<u8>> {
         let md = self.binary.moduledata()?;
-        let (lo, hi) = (md.bss + self.bias, md.ebss + self.bias);
+        let (lo, hi) = (
+            md.bss.wrapping_add(self.bias),
+            md.ebss.wrapping_add(self.bias),
+        );
         let len = usize::try_from(hi.checked_sub(lo)?).ok()?.min(64 << 20);
         self.mem.read_vec(lo, len).ok()
     }
@@ -681,7 +695,10 @@ impl Runtime {
                         .get(status as usize)
                         .map_or_else(|| format!("status {status}"), |s| s.to_string()),
                     m: self.m_at(m).map(|m| m.id),
-                    runq: tail.wrapping_sub(head).min(1 << 16) + u32::from(runnext),
+                    runq: tail
+                        .wrapping_sub(head)
+                        .min(1 << 16)
+                        .saturating_add(u32::from(runnext)),
                     runnext,
                 })
             })
@@ -699,8 +716,13 @@ impl Runtime {
     pub fn sched(&self) -> Option<SchedInfo> {
         let addr = self.sched?;
         let o = &self.off.sched;
-        let r64 = |off: u64| self.mem.read_u64(addr + off).ok();
-        let r32 = |off: u64| self.mem.read_u32(addr + off).ok().map(|v| v as i32);
+        let r64 = |off: u64| self.mem.read_u64(addr.wrapping_add(off)).ok();
+        let r32 = |off: u64| {
+            self.mem
+                .read_u32(addr.wrapping_add(off))
+                .ok()
+                .map(|v| v as i32)
+        };
         Some(SchedInfo {
             addr,
             goidgen: r64(o.goidgen)?,
@@ -778,7 +800,7 @@ impl Runtime {
             if read >= wanted {
                 return self.live_goroutines(i..end);
             }
-            let gp = match self.mem.read_ptr(ptr.wrapping_add(8 * i)) {
+            let gp = match self.mem.read_ptr(ptr.wrapping_add(i.wrapping_mul(8))) {
                 Ok(g) => g,
                 Err(e) => {
                     // The rest of the array is as unreadable as this slot: say so once.
@@ -793,7 +815,7 @@ impl Runtime {
                 continue;
             }
             if let Some(g) = self.goroutine_at(&code, gp, with_stacks, &mut sym_cache, limits) {
-                read += 1;
+                read = read.saturating_add(1);
                 each(g);
             }
             if i % TRIM_EVERY == TRIM_EVERY - 1 {
@@ -807,9 +829,9 @@ impl Runtime {
     /// one counts: a listing would show it with its error). Reads only each one's status.
     pub fn live_goroutines(&self, range: std::ops::Range<u64>) -> u64 {
         let (ptr, _) = self.allgs;
-        let mut live = 0;
+        let mut live = 0u64;
         for i in range {
-            let Ok(gp) = self.mem.read_ptr(ptr.wrapping_add(8 * i)) else {
+            let Ok(gp) = self.mem.read_ptr(ptr.wrapping_add(i.wrapping_mul(8))) else {
                 break;
             };
             if gp == 0 {
@@ -819,7 +841,7 @@ impl Runtime {
                 .mem
                 .read_u32(gp.wrapping_add(self.off.g.atomicstatus))
                 .is_ok_and(|s| self.is_dead(s & !G_SCAN));
-            live += u64::from(!dead);
+            live = live.saturating_add(u64::from(!dead));
             if i % TRIM_EVERY == TRIM_EVERY - 1 {
                 self.mem.trim();
             }
@@ -855,7 +877,10 @@ impl Runtime {
         let mut cache = FrameCache::default();
         let (ptr, len) = self.allgs;
         for i in 0..len.min(MAX_GOROUTINES) {
-            let gp = self.mem.read_ptr(ptr.wrapping_add(8 * i)).ok()?;
+            let gp = self
+                .mem
+                .read_ptr(ptr.wrapping_add(i.wrapping_mul(8)))
+                .ok()?;
             if gp != 0 && self.mem.read_u64(gp.wrapping_add(self.off.g.goid)).ok() == Some(goid) {
                 return self.goroutine_at(&code, gp, true, &mut cache, limits);
             }
@@ -934,7 +959,7 @@ impl Runtime {
                             .filter(|&g| g != 0)
                             .find_map(|g| self.stack_of(g).filter(|s| sp >= s.lo && sp < s.hi));
                         let goid = (m.curg != 0)
-                            .then(|| self.mem.read_u64(m.curg + self.off.g.goid).ok())
+                            .then(|| self.mem.read_u64(m.curg.wrapping_add(self.off.g.goid)).ok())
                             .flatten();
                         (owner.map_or(StackKind::Unknown, |s| s.kind), goid)
                     }
@@ -946,7 +971,7 @@ impl Runtime {
                     sp,
                     m: m.map(|m| m.id),
                     p: m.filter(|m| m.p != 0)
-                        .and_then(|m| self.mem.read_u32(m.p + self.off.p.id).ok())
+                        .and_then(|m| self.mem.read_u32(m.p.wrapping_add(self.off.p.id)).ok())
                         .map(|p| i64::from(p as i32)),
                     g,
                     stack,

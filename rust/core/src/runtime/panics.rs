@@ -196,8 +196,11 @@ fn read_records(
         if seen.len() > MAX_DEFERS {
             return Err(Error::corrupt(format!("stopped after {MAX_DEFERS} deferred calls")).at(d));
         }
-        let flag =
-            |off: Option<u64>| off.map_or(Ok(false), |off| mem.read_u8(d + off).map(|b| b != 0));
+        let flag = |off: Option<u64>| {
+            off.map_or(Ok(false), |off| {
+                mem.read_u8(d.wrapping_add(off)).map(|b| b != 0)
+            })
+        };
         let read = || -> crate::error::Result<_> {
             Ok((
                 mem.read_u8(d.wrapping_add(o.heap))? != 0,
@@ -218,11 +221,12 @@ fn read_records(
             if rangefunc {
                 let head = o
                     .head
-                    .map_or(Ok(0), |off| mem.read_ptr(d + off))
+                    .map_or(Ok(0), |off| mem.read_ptr(d.wrapping_add(off)))
                     .and_then(|h| if h == 0 { Ok(0) } else { mem.read_ptr(h) })
                     .map_err(|e| e.context(&format!("rangefunc _defer at {d:#x}")))?;
                 let mut inner = Vec::new();
-                let result = read_records(rt, code, head, seen, depth + 1, &mut inner);
+                let result =
+                    read_records(rt, code, head, seen, depth.saturating_add(1), &mut inner);
                 for (_, mut call) in inner {
                     call.kind = "rangefunc";
                     out.push((sp, call));
@@ -272,7 +276,9 @@ fn open_coded_calls(
             continue;
         }
         let slot = match info {
-            OpenCoded::Slots { slots, .. } => varp.wrapping_sub(*slots).wrapping_add(i * PTR),
+            OpenCoded::Slots { slots, .. } => {
+                varp.wrapping_sub(*slots).wrapping_add(i.wrapping_mul(PTR))
+            }
             OpenCoded::Offsets { closures, .. } => match closures.get(i as usize) {
                 Some(off) => varp.wrapping_sub(*off),
                 None => continue,
@@ -308,7 +314,7 @@ pub(super) fn panics(
     let o = &rt.off.panic;
     let mem = &rt.mem;
     let mut out = Vec::new();
-    let mut more = 0;
+    let mut more = 0usize;
     let mut seen = HashSet::new();
     let mut p = first;
     while p != 0 {
@@ -316,7 +322,7 @@ pub(super) fn panics(
             let e = Error::corrupt(format!("the _panic list is cyclic at {p:#x}")).at(p);
             return (out, more, Some(e));
         }
-        if out.len() + more >= MAX_PANICS {
+        if out.len().saturating_add(more) >= MAX_PANICS {
             let e = Error::corrupt(format!("stopped after {MAX_PANICS} panics"));
             return (out, more, Some(e.at(p)));
         }
@@ -324,7 +330,7 @@ pub(super) fn panics(
             // Past the limit the list is only counted.
             match mem.read_ptr(p.wrapping_add(o.link)) {
                 Ok(link) => {
-                    more += 1;
+                    more = more.saturating_add(1);
                     p = link;
                     continue;
                 }
@@ -332,7 +338,9 @@ pub(super) fn panics(
             }
         }
         let flag = |off: Option<u64>| -> crate::error::Result<bool> {
-            off.map_or(Ok(false), |off| mem.read_u8(p + off).map(|b| b != 0))
+            off.map_or(Ok(false), |off| {
+                mem.read_u8(p.wrapping_add(off)).map(|b| b != 0)
+            })
         };
         let read = || -> crate::error::Result<_> {
             Ok((

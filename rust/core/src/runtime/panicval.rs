@@ -380,9 +380,9 @@ impl<M: Memory> Decoder<'_, M> {
         if depth >= MAX_DEPTH || self.wrapped.get() >= MAX_WRAPPED {
             return Ok(Text::inexact("..."));
         }
-        self.wrapped.set(self.wrapped.get() + 1);
+        self.wrapped.set(self.wrapped.get().saturating_add(1));
         let t = self.r.read(self.r.itab_type(tab)?)?;
-        Ok(self.error_text(&t, Loc::of(&t, data), depth + 1))
+        Ok(self.error_text(&t, Loc::of(&t, data), depth.saturating_add(1)))
     }
 
     /// `errors.joinError.Error()`: the errors' texts joined by newlines.
@@ -588,7 +588,7 @@ impl<M: Memory> Decoder<'_, M> {
             }
             out.push_str(&f.name);
             out.push(':');
-            self.fmt_value(f.typ, loc.at(f.offset), depth + 1, out);
+            self.fmt_value(f.typ, loc.at(f.offset), depth.saturating_add(1), out);
         }
         out.push('}');
     }
@@ -703,12 +703,12 @@ impl<M: Memory> Decoder<'_, M> {
                     }
                     Kind::Struct => {
                         out.push_str(&dt.name);
-                        self.fmt_struct(dynamic, inner, depth + 1, out);
+                        self.fmt_struct(dynamic, inner, depth.saturating_add(1), out);
                     }
                     _ => {
                         out.push_str(&dt.name);
                         out.push('(');
-                        self.fmt_value(dynamic, inner, depth + 1, out);
+                        self.fmt_value(dynamic, inner, depth.saturating_add(1), out);
                         out.push(')');
                     }
                 }
@@ -738,7 +738,8 @@ impl<M: Memory> Decoder<'_, M> {
             if i > 0 {
                 out.push_str(", ");
             }
-            self.fmt_value(elem, base.at(i.wrapping_mul(esize)), depth + 1, out);
+            let at = base.at(i.wrapping_mul(esize));
+            self.fmt_value(elem, at, depth.saturating_add(1), out);
         }
         if len > MAX_ELEMS {
             out.push_str(&format!(", ... ({len} in all)"));
@@ -752,7 +753,7 @@ fn cut(mut s: String) -> String {
     if s.len() > MAX_DESCRIBE {
         let mut end = MAX_DESCRIBE;
         while !s.is_char_boundary(end) {
-            end -= 1;
+            end = end.saturating_sub(1);
         }
         s.truncate(end);
         s.push_str("...");
@@ -834,11 +835,11 @@ pub fn format_float_legacy(v: f64) -> String {
         }
         // v is finite and non-zero here, so each loop ends within ~330 steps.
         while v >= 10.0 {
-            exp += 1;
+            exp = exp.saturating_add(1);
             v /= 10.0;
         }
         while v < 1.0 {
-            exp -= 1;
+            exp = exp.saturating_sub(1);
             v *= 10.0;
         }
         let mut half = 5.0;
@@ -847,7 +848,7 @@ pub fn format_float_legacy(v: f64) -> String {
         }
         v += half;
         if v >= 10.0 {
-            exp += 1;
+            exp = exp.saturating_add(1);
             v /= 10.0;
         }
     }
@@ -861,7 +862,8 @@ pub fn format_float_legacy(v: f64) -> String {
         v -= d as f64;
         v *= 10.0;
     }
-    let (esign, e) = if exp < 0 { ('-', -exp) } else { ('+', exp) };
+    let esign = if exp < 0 { '-' } else { '+' };
+    let e = exp.unsigned_abs();
     format!("{sign}{digits}e{esign}{:03}", e)
 }
 
@@ -891,7 +893,7 @@ pub fn format_g_shortest(v: f64, bits32: bool) -> String {
     let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
     let exponent: i64 = exponent.parse().unwrap_or(0);
     let nd = digits.len() as i64;
-    let dp = exponent + 1;
+    let dp = exponent.saturating_add(1);
     let digit = |i: i64| -> char {
         usize::try_from(i)
             .ok()
@@ -907,11 +909,8 @@ pub fn format_g_shortest(v: f64, bits32: bool) -> String {
                 out.push(digit(i));
             }
         }
-        let (esign, e) = if exponent < 0 {
-            ('-', -exponent)
-        } else {
-            ('+', exponent)
-        };
+        let esign = if exponent < 0 { '-' } else { '+' };
+        let e = exponent.unsigned_abs();
         out.push('e');
         out.push(esign);
         out.push_str(&format!("{e:02}"));
@@ -924,11 +923,11 @@ pub fn format_g_shortest(v: f64, bits32: bool) -> String {
     } else {
         out.push('0');
     }
-    let frac = (nd - dp).max(0);
+    let frac = nd.saturating_sub(dp).max(0);
     if frac > 0 {
         out.push('.');
         for i in 1..=frac {
-            out.push(digit(dp + i - 1));
+            out.push(digit(dp.saturating_add(i).saturating_sub(1)));
         }
     }
     out
@@ -948,7 +947,7 @@ fn complex(re: String, im: String, strconv: Option<bool>) -> String {
 
 /// A string in Go's double-quoted syntax, as `%q` would show it.
 pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(s.len().saturating_add(2));
     out.push('"');
     for c in s.chars() {
         match c {

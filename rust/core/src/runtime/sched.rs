@@ -226,10 +226,11 @@ impl StatsLayout {
             page,
             mstats: MstatsOffsets {
                 size: size("runtime.mstats")?,
-                shards: heap_stats + stats.offset,
+                // A garbage layout's offset saturates, and every read at it then fails.
+                shards: heap_stats.saturating_add(stats.offset),
                 shard_size: size("runtime.heapStatsDelta")?,
                 nshards: stats.len.unwrap_or(0),
-                gen: heap_stats + need("runtime.consistentHeapStats", "gen")?,
+                gen: heap_stats.saturating_add(need("runtime.consistentHeapStats", "gen")?),
                 delta: DeltaOffsets {
                     committed: d("committed")?,
                     released: d("released")?,
@@ -340,7 +341,10 @@ impl MstatsOffsets {
             ..Mstats::default()
         };
         for shard in 0..self.nshards.min(8) {
-            let s = base.checked_add(self.shards + shard * self.shard_size)?;
+            let s = shard
+                .checked_mul(self.shard_size)
+                .and_then(|o| o.checked_add(self.shards))
+                .and_then(|o| base.checked_add(o))?;
             let signed = |off: u64| at(buf, s, off).map(|v| v as i64);
             let count = |off: u64| at(buf, s, off).filter(|&v| !plausible || v < MAX_COUNT);
             // The memory deltas of one shard may be negative; only their sum may not.
@@ -366,8 +370,9 @@ impl MstatsOffsets {
                 .enumerate()
             {
                 let class = class as u64;
-                let alloc = count(d.small_alloc_count + 8 * class)?;
-                let free = count(d.small_free_count + 8 * class)?;
+                let slot = class.wrapping_mul(8);
+                let alloc = count(d.small_alloc_count.checked_add(slot)?)?;
+                let free = count(d.small_free_count.checked_add(slot)?)?;
                 // Size class 0 is for large objects, which are counted apart.
                 if plausible && class == 0 && (alloc != 0 || free != 0) {
                     return None;
@@ -406,7 +411,11 @@ impl MstatsOffsets {
             return false;
         }
         // Every process has heap and stack spans, and all of them are committed memory.
-        let used = m.in_heap + m.in_stacks + m.in_work_bufs + m.in_ptr_scalar_bits;
+        let used = m
+            .in_heap
+            .saturating_add(m.in_stacks)
+            .saturating_add(m.in_work_bufs)
+            .saturating_add(m.in_ptr_scalar_bits);
         if m.in_heap == 0 || m.in_stacks == 0 || m.committed < used {
             return false;
         }
@@ -421,20 +430,37 @@ impl MstatsOffsets {
         {
             return false;
         }
-        let allocs: u64 = m.small_alloc_count.iter().sum::<u64>() + m.large_alloc_count;
-        let frees: u64 = m.small_free_count.iter().sum::<u64>() + m.large_free_count;
+        // Each count is below MAX_COUNT here, so the sums do not overflow.
+        let allocs: u64 = m
+            .small_alloc_count
+            .iter()
+            .sum::<u64>()
+            .saturating_add(m.large_alloc_count);
+        let frees: u64 = m
+            .small_free_count
+            .iter()
+            .sum::<u64>()
+            .saturating_add(m.large_free_count);
         if allocs < frees || m.large_alloc < m.large_free || m.numforcedgc > m.numgc {
             return false;
         }
         // gcMarkTermination records each GC's end in last_gc_unix and in the circular
         // pause_end, then counts it in numgc.
-        let end = |i: u64| at(buf, base, self.pause_end + 8 * (i % self.npause.max(1)));
+        let end = |i: u64| {
+            let slot = i.checked_rem(self.npause).unwrap_or(0);
+            at(
+                buf,
+                base,
+                self.pause_end.saturating_add(slot.saturating_mul(8)),
+            )
+        };
         let n = u64::from(m.numgc);
         if n == 0 {
             m.last_gc_unix == 0 && m.pause_total_ns == 0 && end(0) == Some(0)
         } else {
             UNIX_NANOS.contains(&m.last_gc_unix)
-                && (end(n - 1) == Some(m.last_gc_unix) || end(n) == Some(m.last_gc_unix))
+                && (end(n.wrapping_sub(1)) == Some(m.last_gc_unix)
+                    || end(n) == Some(m.last_gc_unix))
                 && (n >= self.npause || end(n).is_some_and(|e| e == 0 || e == m.last_gc_unix))
         }
     }
@@ -511,7 +537,8 @@ impl Runtime {
             ps,
         };
         for p in &s.ps {
-            *s.p_states.entry(p.status.clone()).or_default() += 1;
+            let n = s.p_states.entry(p.status.clone()).or_default();
+            *n = n.saturating_add(1);
         }
         let mut note = |what: &str, why: Error| {
             s.unavailable.insert(what.to_string(), why.to_string());
@@ -740,7 +767,7 @@ impl Runtime {
                 if let Some(m) = l.mstats.decode(buf, i, l.page, true) {
                     stats.push(m);
                 }
-                i += 8;
+                i = i.saturating_add(8);
             }
         }
         // Every process has both structures, so finding none that passes the checks means the
@@ -764,7 +791,7 @@ impl Runtime {
                         }
                     }
                 }
-                i += 8;
+                i = i.saturating_add(8);
             }
         }
         match &pairs[..] {
@@ -810,11 +837,11 @@ impl Runtime {
                 .mem
                 .read_vec(
                     cache.wrapping_add(o.alloc),
-                    (o.nalloc.min(1024) * 8) as usize,
+                    o.nalloc.min(1024).saturating_mul(8) as usize,
                 )
                 .map_err(|e| e.context(&format!("reading P {i}'s mcache at {cache:#x}")))?;
             for (class, span) in
-                (0..o.nalloc.min(1024)).filter_map(|k| Some((k, word(&spans, 8 * k)?)))
+                (0..o.nalloc.min(1024)).filter_map(|k| Some((k, word(&spans, k.wrapping_mul(8))?)))
             {
                 if span == 0 {
                     continue;
@@ -836,7 +863,9 @@ impl Runtime {
                     .copied()
                     .unwrap_or(0);
                 u.objects = u.objects.saturating_add(u64::from(used));
-                u.bytes = u.bytes.saturating_add(u64::from(used) * u64::from(size));
+                u.bytes = u
+                    .bytes
+                    .saturating_add(u64::from(used).saturating_mul(u64::from(size)));
             }
         }
         Ok(u)
@@ -896,6 +925,7 @@ fn memstats(m: &Mstats, c: &Controller, extra: Unflushed) -> MemStats {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

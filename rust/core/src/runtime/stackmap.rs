@@ -42,7 +42,7 @@ pub fn live_slots(
     let mut target = pc;
     let mut index = -1;
     if target != f.entry() {
-        target -= 1;
+        target = target.wrapping_sub(1);
         index = f.pcdata(PCDATA_STACK_MAP_INDEX, target).unwrap_or(-1);
     }
     let index = index.max(0) as usize;
@@ -55,13 +55,16 @@ pub fn live_slots(
     if varp > sp {
         if let Some(map) = f.funcdata(FUNCDATA_LOCALS_POINTER_MAPS) {
             bitmap(map, index, |nbit, i| {
-                slot(varp.wrapping_sub(u64::from(nbit) * PTR) + u64::from(i) * PTR)
+                let bottom = varp.wrapping_sub(u64::from(nbit).wrapping_mul(PTR));
+                slot(bottom.wrapping_add(u64::from(i).wrapping_mul(PTR)))
             });
         }
     }
     if f.args() > 0 {
         if let Some(map) = f.funcdata(FUNCDATA_ARGS_POINTER_MAPS) {
-            bitmap(map, index, |_, i| slot(fp + u64::from(i) * PTR));
+            bitmap(map, index, |_, i| {
+                slot(fp.wrapping_add(u64::from(i).wrapping_mul(PTR)))
+            });
         }
     }
     if let Some(objs) = f.funcdata(FUNCDATA_STACK_OBJECTS) {
@@ -71,14 +74,15 @@ pub fn live_slots(
             .map_or(0, u64::from_le_bytes)
             .min(MAX_STACK_OBJECTS);
         for k in 0..n as usize {
-            let at = 8 + k * STACK_OBJECT_RECORD;
-            let (Some(off), Some(size)) = (i32_at(objs, at), i32_at(objs, at + 4)) else {
+            let at = k.saturating_mul(STACK_OBJECT_RECORD).saturating_add(8);
+            let (Some(off), Some(size)) = (i32_at(objs, at), i32_at(objs, at.saturating_add(4)))
+            else {
                 break;
             };
             let base = if off >= 0 { fp } else { varp };
             let lo = base.wrapping_add(off as i64 as u64);
             if lo >= sp && size > 0 {
-                range(lo, lo + size as u64);
+                range(lo, lo.wrapping_add(size as u64));
             }
         }
     }
@@ -86,7 +90,10 @@ pub fn live_slots(
 }
 
 fn i32_at(b: &[u8], at: usize) -> Option<i32> {
-    b.get(at..at + 4)?.try_into().ok().map(i32::from_le_bytes)
+    b.get(at..at.checked_add(4)?)?
+        .try_into()
+        .ok()
+        .map(i32::from_le_bytes)
 }
 
 /// Bit `i` of bitmap `index` of a stackmap (`n int32, nbit int32, bytedata`): calls
@@ -100,7 +107,8 @@ fn bitmap(map: &[u8], index: usize, mut set: impl FnMut(u32, u32)) {
     }
     let nbit = nbit as u32;
     let bytes = nbit.div_ceil(8) as usize;
-    let Some(bits) = map.get(8 + index * bytes..8 + (index + 1) * bytes) else {
+    let start = index.checked_mul(bytes).and_then(|o| o.checked_add(8));
+    let Some(bits) = start.and_then(|s| map.get(s..s.checked_add(bytes)?)) else {
         return;
     };
     for i in 0..nbit {

@@ -23,7 +23,10 @@ impl Runtime {
         let table = self.semtable(gps)?;
         let mut out = Vec::new();
         for k in 0..o.table_size {
-            let Ok(root) = self.mem.read_ptr(table + k * o.root_stride + o.root_treap) else {
+            let at = table
+                .wrapping_add(k.wrapping_mul(o.root_stride))
+                .wrapping_add(o.root_treap);
+            let Ok(root) = self.mem.read_ptr(at) else {
                 continue;
             };
             // The treap's nodes (prev/next children), each heading a waitlink list of the
@@ -44,10 +47,10 @@ impl Runtime {
                 todo.push(prev);
                 todo.push(next);
                 let mut w = s;
-                let mut n = 0;
+                let mut n = 0usize;
                 while w != 0 && n < MAX_QUEUE {
-                    n += 1;
-                    if n % 4096 == 0 {
+                    n = n.saturating_add(1);
+                    if n.is_multiple_of(4096) {
                         self.mem.trim();
                     }
                     sudogs.insert(w);
@@ -75,15 +78,20 @@ impl Runtime {
         }
         let o = self.off.sema;
         let md = self.binary.moduledata()?;
-        let (lo, hi) = (md.bss + self.bias, md.ebss + self.bias);
+        let (lo, hi) = (
+            md.bss.wrapping_add(self.bias),
+            md.ebss.wrapping_add(self.bias),
+        );
         let len = usize::try_from(hi.checked_sub(lo)?).ok()?.min(64 << 20);
         let bss = self.mem.read_vec(lo, len).ok()?;
+        // The table's extent, base to end.
+        let extent = o.table_size.checked_mul(o.root_stride)?;
         let mut votes: HashMap<u64, usize> = HashMap::new();
         for (k, w) in words(&bss).enumerate() {
             if w == 0 || !w.is_multiple_of(8) {
                 continue;
             }
-            let at = lo.wrapping_add(8 * k as u64);
+            let at = lo.wrapping_add((k as u64).wrapping_mul(8));
             let Ok(g) = self.mem.read_ptr(w.wrapping_add(o.sudog_g)) else {
                 continue;
             };
@@ -95,10 +103,17 @@ impl Runtime {
             let Ok(addr) = self.mem.read_ptr(w.wrapping_add(o.sudog_elem)) else {
                 continue;
             };
-            let slot = ((addr >> 3) % o.table_size) * o.root_stride + o.root_treap;
+            // The runtime's bucket for the address: semtable[(addr >> 3) % semTabSize].
+            let Some(bucket) = (addr >> 3).checked_rem(o.table_size) else {
+                continue;
+            };
+            let slot = bucket
+                .wrapping_mul(o.root_stride)
+                .wrapping_add(o.root_treap);
             if let Some(base) = at.checked_sub(slot) {
-                if base >= lo && base.wrapping_add(o.table_size * o.root_stride) <= hi {
-                    *votes.entry(base).or_default() += 1;
+                if base >= lo && base.checked_add(extent).is_some_and(|end| end <= hi) {
+                    let n = votes.entry(base).or_default();
+                    *n = n.saturating_add(1);
                 }
             }
         }
@@ -159,15 +174,15 @@ impl Runtime {
             }
             let Ok(mut s) = self
                 .mem
-                .read_ptr(c.wrapping_add(o.cond_notify) + o.notify_head)
+                .read_ptr(c.wrapping_add(o.cond_notify).wrapping_add(o.notify_head))
             else {
                 continue;
             };
-            let mut n = 0;
+            let mut n = 0usize;
             let mut list = Vec::new();
             let mut mine = false;
             while s != 0 && n < MAX_QUEUE {
-                n += 1;
+                n = n.saturating_add(1);
                 match self.mem.read_ptr(s.wrapping_add(o.sudog_g)) {
                     Ok(g) => {
                         mine |= g == gp;

@@ -541,7 +541,8 @@ impl<M: Memory> TypeReader<M> {
         if self.header(typ)?.kind != Kind::Map {
             return Ok(None);
         }
-        self.type_ptr(typ, self.off.map_elem + 8).map(Some)
+        self.type_ptr(typ, self.off.map_elem.wrapping_add(8))
+            .map(Some)
     }
 
     /// The fields of a struct type in declaration order; empty for other kinds.
@@ -559,12 +560,21 @@ impl<M: Memory> TypeReader<M> {
             ));
         }
         let size = self.off.field_size;
-        let table = self.mem.read_vec(ptr, (len * size) as usize)?;
+        let bytes = len.checked_mul(size).ok_or_else(|| {
+            Error::corrupt(format!(
+                "struct type at {typ:#x} has a field table too large"
+            ))
+        })?;
+        let table = self.mem.read_vec(ptr, bytes as usize)?;
         let mut out = Vec::with_capacity(len as usize);
         for i in 0..len {
-            let base = i * size;
+            // i * size <= len * size, which did not overflow.
+            let base = i.wrapping_mul(size);
             let word = |o: u64| -> Result<u64> {
-                let start = usize::try_from(base + o).map_err(|_| Error::corrupt("offset"))?;
+                let start = base
+                    .checked_add(o)
+                    .and_then(|s| usize::try_from(s).ok())
+                    .ok_or_else(|| Error::corrupt("offset"))?;
                 table
                     .get(start..start.saturating_add(8))
                     .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -612,14 +622,14 @@ impl<M: Memory> TypeReader<M> {
         let buf: [u8; 12] = self.mem.read_array(at)?;
         let u32_at = |o: u64| -> Result<u32> {
             let o = o as usize;
-            buf.get(o..o + 4)
+            buf.get(o..o.saturating_add(4))
                 .and_then(|b| <[u8; 4]>::try_from(b).ok())
                 .map(u32::from_le_bytes)
                 .ok_or_else(|| Error::corrupt("uncommon type offsets out of range"))
         };
         let u16_at = |o: u64| -> Result<u16> {
             let o = o as usize;
-            buf.get(o..o + 2)
+            buf.get(o..o.saturating_add(2))
                 .and_then(|b| <[u8; 2]>::try_from(b).ok())
                 .map(u16::from_le_bytes)
                 .ok_or_else(|| Error::corrupt("uncommon type offsets out of range"))
@@ -652,7 +662,8 @@ impl<M: Memory> TypeReader<M> {
         let mut out = Vec::with_capacity(n as usize);
         for m in bytes.chunks_exact(METHOD_SIZE as usize) {
             let field = |i: usize| -> i32 {
-                m.get(i * 4..i * 4 + 4)
+                let at = i.saturating_mul(4);
+                m.get(at..at.saturating_add(4))
                     .and_then(|b| <[u8; 4]>::try_from(b).ok())
                     .map_or(-1, i32::from_le_bytes)
             };
@@ -748,7 +759,10 @@ impl<M: Memory> TypeReader<M> {
                     format!("typelinks claims {} entries", tl.len),
                 ));
             }
-            let raw = self.mem.read_vec(tl.ptr, (tl.len * 4) as usize)?;
+            // Bounded by MAX_TYPES above.
+            let raw = self
+                .mem
+                .read_vec(tl.ptr, tl.len.saturating_mul(4) as usize)?;
             return Ok(raw
                 .chunks_exact(4)
                 .filter_map(|c| <[u8; 4]>::try_from(c).ok())
@@ -799,6 +813,8 @@ impl<M: Memory> TypeReader<M> {
     fn descriptor_size(&self, typ: u64) -> Result<u64> {
         let h = self.header(typ)?;
         let o = &self.off;
+        // The walk steps by this size: one that overflows is corrupt, not wrapped.
+        let overflow = || Error::corrupt(format!("the type descriptor at {typ:#x} overflows"));
         let (base, add) = match h.kind {
             Kind::Array => (o.array_type_size, 0),
             Kind::Chan => (o.chan_type_size, 0),
@@ -808,24 +824,36 @@ impl<M: Memory> TypeReader<M> {
             Kind::Func => {
                 let inc = u64::from(self.mem.read_u16(typ.wrapping_add(o.func_in))?);
                 let outc = u64::from(self.mem.read_u16(typ.wrapping_add(o.func_out))? & 0x7fff);
-                (o.func_type_size, (inc + outc) * PTR)
+                // Two 16-bit counts of pointers: no overflow.
+                (
+                    o.func_type_size,
+                    inc.saturating_add(outc).saturating_mul(PTR),
+                )
             }
             Kind::Interface => {
                 let n = self.slice_len(typ, o.iface_methods, MAX_IMETHODS)?;
-                (o.iface_type_size, n * o.imethod_size)
+                let add = n.checked_mul(o.imethod_size).ok_or_else(overflow)?;
+                (o.iface_type_size, add)
             }
             Kind::Struct => {
                 let n = self.slice_len(typ, o.struct_fields, MAX_FIELDS)?;
-                (o.struct_type_size, n * o.field_size)
+                let add = n.checked_mul(o.field_size).ok_or_else(overflow)?;
+                (o.struct_type_size, add)
             }
             _ => (o.type_size, 0),
         };
-        let mut size = base + add;
+        let mut size = base.checked_add(add).ok_or_else(overflow)?;
         if h.tflag & TFLAG_UNCOMMON != 0 {
             let mcount = self
                 .mem
                 .read_u16(typ.wrapping_add(base.wrapping_add(o.uncommon_mcount)))?;
-            size += o.uncommon_size + u64::from(mcount) * METHOD_SIZE;
+            // mcount is 16 bits: the method table's size does not overflow.
+            let methods = u64::from(mcount).saturating_mul(METHOD_SIZE);
+            size = o
+                .uncommon_size
+                .checked_add(methods)
+                .and_then(|u| size.checked_add(u))
+                .ok_or_else(overflow)?;
         }
         Ok(size)
     }
@@ -872,7 +900,12 @@ impl<M: Memory> TypeReader<M> {
         let section = self
             .section
             .get_or_init(|| {
-                let len = self.etypes - self.types;
+                let len = self.etypes.checked_sub(self.types).ok_or_else(|| {
+                    Error::corrupt(format!(
+                        "type data ends at {:#x}, before it starts at {:#x}",
+                        self.etypes, self.types
+                    ))
+                })?;
                 if len > MAX_TYPE_SECTION {
                     return Err(Error::new(
                         ErrorKind::Corrupt,
@@ -886,14 +919,14 @@ impl<M: Memory> TypeReader<M> {
         let mut out = Vec::new();
         // The compiler writes T's name as "*T" with TFlagExtraStar, sharing bytes with *T.
         let forms = [(format!("*{name}"), true), (name.to_string(), false)];
-        let align = ((PTR - self.types % PTR) % PTR) as usize;
+        let align = (PTR.wrapping_sub(self.types % PTR) % PTR) as usize;
         for (text, extra_star) in &forms {
             let mut pattern = varint(text.len());
             pattern.extend_from_slice(text.as_bytes());
             let mut from = 1usize;
-            let mut hits = 0;
+            let mut hits = 0usize;
             while let Some(rest) = section.get(from..) {
-                hits += 1;
+                hits = hits.saturating_add(1);
                 if hits > MAX_NAME_HITS {
                     break;
                 }
@@ -903,16 +936,18 @@ impl<M: Memory> TypeReader<M> {
                 else {
                     break;
                 };
-                let name_at = from + pos - 1;
-                from += pos + 1;
+                // The name starts at its flags byte, just before the match (from >= 1).
+                let name_at = from.saturating_add(pos).saturating_sub(1);
+                from = from.saturating_add(pos).saturating_add(1);
                 let Ok(name_off) = u32::try_from(name_at) else {
                     break;
                 };
                 let mut d = align;
-                while let Some(desc) = section.get(d..d + self.off.type_size as usize) {
+                while let Some(desc) = section.get(d..d.saturating_add(self.off.type_size as usize))
+                {
                     let field = |o: u64| desc.get(o as usize).copied().unwrap_or(0);
                     let str_ok = desc
-                        .get(self.off.str as usize..self.off.str as usize + 4)
+                        .get(self.off.str as usize..(self.off.str as usize).saturating_add(4))
                         .and_then(|b| <[u8; 4]>::try_from(b).ok())
                         .is_some_and(|b| u32::from_le_bytes(b) == name_off);
                     if str_ok
@@ -924,7 +959,7 @@ impl<M: Memory> TypeReader<M> {
                             out.push(addr);
                         }
                     }
-                    d += PTR as usize;
+                    d = d.saturating_add(PTR as usize);
                 }
             }
         }
@@ -946,12 +981,12 @@ impl<M: Memory> TypeReader<M> {
             .read_vec(typ, n)
             .map_err(|e| e.context("reading a type descriptor"))?;
         let u64_at = |o: u64| {
-            buf.get(o as usize..o as usize + 8)
+            buf.get(o as usize..(o as usize).saturating_add(8))
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(u64::from_le_bytes)
         };
         let u32_at = |o: u64| {
-            buf.get(o as usize..o as usize + 4)
+            buf.get(o as usize..(o as usize).saturating_add(4))
                 .and_then(|b| <[u8; 4]>::try_from(b).ok())
                 .map(u32::from_le_bytes)
         };

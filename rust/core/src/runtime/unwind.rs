@@ -244,7 +244,7 @@ impl PhysFrame {
     /// `symPC` does), the pc itself for a trap or a function entry.
     pub fn sym_pc(&self, entry: u64) -> u64 {
         if !self.trap && self.pc > entry {
-            self.pc - 1
+            self.pc.wrapping_sub(1)
         } else {
             self.pc
         }
