@@ -298,6 +298,7 @@ impl Objects {
         if let Some(&i) = self.by_addr.get(&addr) {
             return i;
         }
+        let i = self.list.len();
         self.list.push(WaitObject {
             addr,
             kind,
@@ -308,7 +309,6 @@ impl Objects {
             holder_evidence: BTreeMap::new(),
             global: false,
         });
-        let i = self.list.len() - 1;
         self.by_addr.insert(addr, i);
         i
     }
@@ -482,7 +482,7 @@ pub fn blocking_with(
     let skip = std::sync::Arc::new(runtime_records);
     let semtable_range = semtable.map(|t| {
         let o = rt.offsets().sema;
-        (t, t.wrapping_add(o.table_size * o.root_stride))
+        (t, t.wrapping_add(o.table_size.wrapping_mul(o.root_stride)))
     });
     mark_globals(
         rt,
@@ -615,23 +615,32 @@ fn describe(rt: &Runtime, o: &mut WaitObject, channels: &mut Vec<Channel>) -> bo
             }
             o.detail = d;
             timer = match rt.offsets().sema.chan_timer {
-                Some(off) => rt.memory().read_ptr(o.addr + off).is_ok_and(|t| t != 0),
+                Some(off) => rt
+                    .memory()
+                    .read_ptr(o.addr.wrapping_add(off))
+                    .is_ok_and(|t| t != 0),
                 // Before go1.23 a timer's channel is an ordinary `chan time.Time` of one slot.
                 None => c.cap == 1 && c.elem_type.as_deref() == Some("time.Time"),
             };
             channels.push(c);
         }
         "mutex" => {
-            o.detail = match mem.read_i32(o.addr + s.mutex_state) {
+            o.detail = match mem.read_i32(o.addr.wrapping_add(s.mutex_state)) {
                 Ok(state) => mutex_detail(state),
                 Err(_) => "unreadable".to_string(),
             };
         }
         "rwmutex" => {
-            let count = mem.read_i32(o.addr + s.rw_reader_count).unwrap_or(0);
-            let w = mem.read_i32(o.addr + s.mutex_state).unwrap_or(0);
+            let count = mem
+                .read_i32(o.addr.wrapping_add(s.rw_reader_count))
+                .unwrap_or(0);
+            let w = mem
+                .read_i32(o.addr.wrapping_add(s.mutex_state))
+                .unwrap_or(0);
             // A pending writer subtracts 1<<30 from the reader count.
-            let departing = mem.read_i32(o.addr + s.rw_reader_wait).unwrap_or(0);
+            let departing = mem
+                .read_i32(o.addr.wrapping_add(s.rw_reader_wait))
+                .unwrap_or(0);
             o.detail = if count < 0 {
                 format!(
                     "writer waiting for {departing} reader{} to unlock",
@@ -644,7 +653,7 @@ fn describe(rt: &Runtime, o: &mut WaitObject, channels: &mut Vec<Channel>) -> bo
             };
         }
         "waitgroup" => {
-            o.detail = match mem.read_u64(o.addr + s.wg_state) {
+            o.detail = match mem.read_u64(o.addr.wrapping_add(s.wg_state)) {
                 Ok(state) => {
                     let counter = (state >> 32) as i32;
                     let waiters = (state as u32) & 0x7fff_ffff;
@@ -678,8 +687,8 @@ fn mark_globals(
         return;
     };
     let (lo, hi) = (
-        md.noptrdata.min(md.data) + rt.bias(),
-        md.enoptrbss.max(md.ebss) + rt.bias(),
+        md.noptrdata.min(md.data).wrapping_add(rt.bias()),
+        md.enoptrbss.max(md.ebss).wrapping_add(rt.bias()),
     );
     for o in objects.iter_mut() {
         if o.addr >= lo && o.addr < hi {
@@ -701,7 +710,7 @@ fn mark_globals(
     let globals: Vec<(u64, u64)> = rt.global_pointers().unwrap_or_else(|| {
         let mut all = Vec::new();
         for (start, end) in [(md.data, md.edata), (md.bss, md.ebss)] {
-            let (start, end) = (start + rt.bias(), end + rt.bias());
+            let (start, end) = (start.wrapping_add(rt.bias()), end.wrapping_add(rt.bias()));
             let Some(len) = end
                 .checked_sub(start)
                 .and_then(|l| usize::try_from(l.min(64 << 20)).ok())
@@ -712,7 +721,7 @@ fn mark_globals(
                 all.extend(
                     words(&bytes)
                         .enumerate()
-                        .map(|(k, w)| (start.wrapping_add(8 * k as u64), w)),
+                        .map(|(k, w)| (start.wrapping_add((k as u64).wrapping_mul(8)), w)),
                 );
             }
         }
@@ -759,7 +768,7 @@ fn hop(
     if hops.skip.contains(&base) || !hops.seen.insert(base) {
         return;
     }
-    hops.count += 1;
+    hops.count = hops.count.saturating_add(1);
     if hops.count >= MAX_HOPS {
         hops.capped = true;
     }
@@ -833,7 +842,7 @@ fn scan_references(
         };
         let word_at = |addr: u64| -> Option<u64> {
             let off = usize::try_from(addr.checked_sub(sp)?).ok()?;
-            let b = stack.get(off..off + 8)?;
+            let b = stack.get(off..off.checked_add(8)?)?;
             Some(u64::from_le_bytes(b.try_into().ok()?))
         };
         let mut values: Vec<u64> = Vec::new();
@@ -858,7 +867,11 @@ fn scan_references(
                 let mut a = lo & !7;
                 while a < end.min(hi) {
                     values.extend(word_at(a));
-                    a += 8;
+                    // A range ending at the top of the address space would wrap.
+                    let Some(next) = a.checked_add(8) else {
+                        break;
+                    };
+                    a = next;
                 }
             }
         }
@@ -948,8 +961,8 @@ fn unreachable(
         .collect();
     let globals = rt.binary().moduledata().map(|md| {
         (
-            md.noptrdata.min(md.data) + rt.bias(),
-            md.enoptrbss.max(md.ebss) + rt.bias(),
+            md.noptrdata.min(md.data).wrapping_add(rt.bias()),
+            md.enoptrbss.max(md.ebss).wrapping_add(rt.bias()),
         )
     });
     let always = |a: u64| globals.is_some_and(|(lo, hi)| a >= lo && a < hi);
@@ -1218,8 +1231,10 @@ fn deadlock_summary(
         // Each goroutine of the cycle waits on something the next one holds.
         let mut parts = Vec::new();
         for (k, &pi) in cycle.iter().enumerate() {
+            // The last goroutine waits on the first.
             let next = cycle
-                .get((k + 1) % cycle.len())
+                .get(k.saturating_add(1))
+                .or(cycle.first())
                 .and_then(|&n| parked.get(n));
             let (Some(p), Some(next)) = (parked.get(pi), next) else {
                 continue;

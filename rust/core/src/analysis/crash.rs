@@ -278,7 +278,9 @@ fn thread_evidence(rt: &Runtime, thread: usize) -> (Option<String>, Option<Signa
             continue;
         }
         let mut at = f.sp;
-        while message.is_none() && at.wrapping_add(3 * PTR) <= f.fp {
+        // Checked: with garbage bounds a wrapped end would keep the scan going round the
+        // address space.
+        while message.is_none() && at.checked_add(3 * PTR).is_some_and(|end| end <= f.fp) {
             if rt
                 .memory()
                 .read_u64(at)
@@ -286,9 +288,11 @@ fn thread_evidence(rt: &Runtime, thread: usize) -> (Option<String>, Option<Signa
             {
                 // The string is among the closure's first captured words (some
                 // releases capture another value before it).
-                message = (1..4).find_map(|k| message_at(rt, at + k * PTR));
+                message = [PTR, 2 * PTR, 3 * PTR]
+                    .into_iter()
+                    .find_map(|off| message_at(rt, at.wrapping_add(off)));
             }
-            at += PTR;
+            at = at.wrapping_add(PTR);
         }
     }
     (message, handled)

@@ -159,7 +159,7 @@ fn semi_nca<O: Offset>(n: usize, succ: &Csr<'_>) -> Vec<u32> {
     // loops never matter. Two arrays rather than one of pairs: each pass touches one of them
     // per edge, and the smaller the array the fewer the TLB misses.
     let mut semi: Vec<u32> = parent.clone();
-    let mut bounds: Vec<O> = vec![O::default(); k + 1];
+    let mut bounds: Vec<O> = vec![O::default(); k.saturating_add(1)];
     let mut batch = EdgeBatch::new();
     batch.run(succ, &pre, limit, |ps, qs| {
         for (&p, &q) in ps.iter().zip(qs) {
@@ -214,7 +214,9 @@ fn semi_nca<O: Offset>(n: usize, succ: &Csr<'_>) -> Vec<u32> {
     let mut warm = 0u32;
     for w in (1..k as u32).rev() {
         let lo = bounds.get(w as usize).map_or(0, |c| c.to_usize());
-        let hi = bounds.get(w as usize + 1).map_or(0, |c| c.to_usize());
+        let hi = bounds
+            .get((w as usize).saturating_add(1))
+            .map_or(0, |c| c.to_usize());
         let mut s = rd(&semi, w);
         for at in (lo..hi).rev() {
             let ahead = preds.get(at.wrapping_sub(16)).copied().unwrap_or(0);
@@ -391,6 +393,7 @@ pub fn retained_sizes(idom: &[u32], sizes: &[u64]) -> Vec<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -77,7 +77,7 @@ pub fn triage_with(
 fn groups_and(rt: &Runtime, crashed: Option<u64>, mut also: impl FnMut(&Goroutine)) -> Grouped {
     let mut index: HashMap<StackKey, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
-    let mut total = 0;
+    let mut total = 0usize;
     let mut list_error: Option<String> = None;
     rt.for_each_goroutine(true, |g: Goroutine| {
         // A record of the list itself (gp 0, id 0): no goroutine to count or group.
@@ -87,7 +87,7 @@ fn groups_and(rt: &Runtime, crashed: Option<u64>, mut also: impl FnMut(&Goroutin
                 return;
             }
         }
-        total += 1;
+        total = total.saturating_add(1);
         also(&g);
         let key: StackKey = g
             .frames
@@ -109,6 +109,7 @@ fn groups_and(rt: &Runtime, crashed: Option<u64>, mut also: impl FnMut(&Goroutin
         let i = match slot {
             Some(i) => i,
             None => {
+                let i = groups.len();
                 groups.push(Group {
                     count: 0,
                     ids: Vec::new(),
@@ -122,7 +123,6 @@ fn groups_and(rt: &Runtime, crashed: Option<u64>, mut also: impl FnMut(&Goroutin
                     frames: g.frames.clone(),
                     where_frame: None,
                 });
-                let i = groups.len() - 1;
                 if g.error.is_none() {
                     index.insert(key, i);
                 }
@@ -132,19 +132,19 @@ fn groups_and(rt: &Runtime, crashed: Option<u64>, mut also: impl FnMut(&Goroutin
         let Some(group) = groups.get_mut(i) else {
             return;
         };
-        group.count += 1;
+        group.count = group.count.saturating_add(1);
         group.ids.push(g.id);
-        *group.states.entry(state_text(&g)).or_default() += 1;
+        bump(group.states.entry(state_text(&g)).or_default());
         if let Some(m) = g.wait_minutes {
             group.min_wait_minutes = Some(group.min_wait_minutes.map_or(m, |x| x.min(m)));
             group.max_wait_minutes = Some(group.max_wait_minutes.map_or(m, |x| x.max(m)));
         }
         if let Some(c) = &g.created_by {
-            *group.created_by.entry(c.function.to_string()).or_default() += 1;
+            bump(group.created_by.entry(c.function.to_string()).or_default());
         }
         if !g.labels.is_empty() {
             let set: Vec<String> = g.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            *group.labels.entry(set.join(", ")).or_default() += 1;
+            bump(group.labels.entry(set.join(", ")).or_default());
         }
         if crashed == Some(g.id) && g.error.is_none() {
             group.crashed = true;
@@ -167,4 +167,9 @@ fn groups_and(rt: &Runtime, crashed: Option<u64>, mut also: impl FnMut(&Goroutin
         total,
         list_error,
     }
+}
+
+/// Counts one more (saturating: a counter of a garbage list must not panic).
+fn bump(n: &mut usize) {
+    *n = n.saturating_add(1);
 }

@@ -12,6 +12,7 @@
 //! objects of spans without pointers are never scanned.
 
 use std::collections::HashMap;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -151,7 +152,7 @@ pub enum TypedBy {
 impl Obj {
     /// Where the program's pointers to it point: past the type header, if it has one.
     pub fn data_addr(&self) -> u64 {
-        self.addr + if self.header { PTR } else { 0 }
+        self.addr.wrapping_add(if self.header { PTR } else { 0 })
     }
 }
 
@@ -336,28 +337,28 @@ pub fn heap_graph(rt: &Runtime, layout: &RuntimeLayout, dwarf: Option<&DwarfVars
     b.name_unknown();
     b.special_roots(layout, (&mut roots, &mut root_slots, &mut root_ptrs));
     let nroots = roots.len();
-    let n = 1 + nroots + b.objects.len();
-    let mut offsets: Vec<u64> = Vec::with_capacity(n + 1);
+    let n = nroots.saturating_add(b.objects.len()).saturating_add(1);
+    let mut offsets: Vec<u64> = Vec::with_capacity(n.saturating_add(1));
     let mut targets: Vec<u32> = Vec::new();
     let mut edge_at: Vec<u32> = Vec::new();
     offsets.push(0);
     for r in 0..nroots {
-        targets.push(1 + r as u32);
+        targets.push((r as u32).wrapping_add(1));
         edge_at.push(NONE);
     }
     offsets.push(targets.len() as u64);
-    let base = 1 + nroots as u32;
-    let mut k = 0;
+    let base = (nroots as u32).wrapping_add(1);
+    let mut k = 0usize;
     for r in 0..nroots as u32 {
         while let Some(&(root, slot, value, _)) = root_ptrs.get(k) {
             if root != r {
                 break;
             }
             if let Some(t) = b.find(value) {
-                targets.push(base + t);
+                targets.push(base.wrapping_add(t));
                 edge_at.push(slot);
             }
-            k += 1;
+            k = k.saturating_add(1);
         }
         offsets.push(targets.len() as u64);
     }
@@ -366,7 +367,7 @@ pub fn heap_graph(rt: &Runtime, layout: &RuntimeLayout, dwarf: Option<&DwarfVars
         out.clear();
         b.scan(i as u32, &mut out);
         for &(off, t, _, _) in &out {
-            targets.push(base + t);
+            targets.push(base.wrapping_add(t));
             edge_at.push(off);
         }
         offsets.push(targets.len() as u64);
@@ -374,7 +375,7 @@ pub fn heap_graph(rt: &Runtime, layout: &RuntimeLayout, dwarf: Option<&DwarfVars
     let g_nodes = g_addrs
         .iter()
         .filter_map(|&g| b.find(g))
-        .map(|i| base + i)
+        .map(|i| base.wrapping_add(i))
         .collect();
     let mut graph = HeapGraph {
         objects: b.objects,
@@ -398,20 +399,21 @@ pub fn heap_graph(rt: &Runtime, layout: &RuntimeLayout, dwarf: Option<&DwarfVars
 
 /// Adds a root of goroutine `goid` (its stack, its pending deferred calls); returns its index.
 fn push_goroutine_root(roots: &mut Vec<Root>, kind: &'static str, name: String, goid: u64) -> u32 {
+    let r = roots.len() as u32;
     roots.push(Root {
         kind,
         name,
         goroutine: Some(goid),
         addr: 0,
     });
-    roots.len() as u32 - 1
+    r
 }
 
 /// Bits `[first, first + n)` of `bits`, as a bitmap of their own.
 fn bit_range(bits: &[u8], first: u64, n: u64) -> Vec<u8> {
     let mut out = vec![0u8; n.div_ceil(8) as usize];
     for k in 0..n {
-        let i = first + k;
+        let i = first.wrapping_add(k);
         if bits
             .get((i / 8) as usize)
             .is_some_and(|b| b & (1 << (i % 8)) != 0)
@@ -422,6 +424,11 @@ fn bit_range(bits: &[u8], first: u64, n: u64) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The 8-byte-aligned addresses from `lo` (rounded down) up to `end`.
+fn word_addrs(lo: u64, end: u64) -> impl Iterator<Item = u64> {
+    (lo & !7..end).step_by(8)
 }
 
 fn word(buf: &[u8], off: u64) -> u64 {
@@ -447,7 +454,7 @@ impl Builder<'_> {
                 let t = s.field(off, 8).unwrap_or(0);
                 if self.is_type(t) {
                     let size = self.type_size(t);
-                    shape = if size > 0 && s.bytes >= 2 * size {
+                    shape = if size > 0 && s.bytes >= size.saturating_mul(2) {
                         Shape::Array(t)
                     } else {
                         Shape::Single(t)
@@ -462,19 +469,20 @@ impl Builder<'_> {
         if headers && !noscan && !header {
             // The span's pointer bitmap: one bit per word, at the end of the span.
             let size = s.bytes / PTR / 8;
-            let mut at = s.start + s.bytes - size;
+            let end = s.start.wrapping_add(s.bytes);
+            let mut at = end.wrapping_sub(size);
             if self.inline_marks && s.elemsize >= 16 {
-                at -= INLINE_MARK_BITS;
+                at = at.wrapping_sub(INLINE_MARK_BITS);
             }
             if let Ok(bits) = self.rt.memory().read_vec(at, size as usize) {
-                self.span_bits.push((s.start, s.start + s.bytes, bits));
+                self.span_bits.push((s.start, end, bits));
             }
         }
         for i in 0..s.nelems {
             if !s.allocated(i) {
                 continue;
             }
-            let addr = s.start + i * s.elemsize;
+            let addr = s.start.wrapping_add(i.wrapping_mul(s.elemsize));
             let mut shape = if noscan {
                 Shape::Noscan
             } else {
@@ -485,7 +493,8 @@ impl Builder<'_> {
                 let t = self.rt.memory().read_ptr(addr).unwrap_or(0);
                 if self.is_type(t) {
                     let size = self.type_size(t);
-                    shape = if size > 0 && s.elemsize - PTR >= 2 * size {
+                    shape = if size > 0 && s.elemsize.saturating_sub(PTR) >= size.saturating_mul(2)
+                    {
                         Shape::Array(t)
                     } else {
                         Shape::Single(t)
@@ -530,22 +539,24 @@ impl Builder<'_> {
             .objects
             .last()
             .map_or(0, |o| o.addr.saturating_add(o.size));
-        if (self.heap_hi - self.heap_lo) / PTR < u64::from(u32::MAX) {
+        // Sorted: every object lies in [heap_lo, heap_hi).
+        let span = self.heap_hi.saturating_sub(self.heap_lo);
+        if span / PTR < u64::from(u32::MAX) {
             let lo = self.heap_lo;
             self.offs = self
                 .objects
                 .iter()
-                .map(|o| ((o.addr - lo) / PTR) as u32)
+                .map(|o| (o.addr.saturating_sub(lo) / PTR) as u32)
                 .collect();
         }
-        let pages = (self.heap_hi - self.heap_lo).div_ceil(PAGE);
+        let pages = span.div_ceil(PAGE);
         if pages <= MAX_PAGE_INDEX {
-            let mut first = Vec::with_capacity(pages as usize + 1);
+            let mut first = Vec::with_capacity((pages as usize).saturating_add(1));
             let mut i = 0usize;
             for page in 0..=pages {
-                let at = self.heap_lo + page * PAGE;
+                let at = self.heap_lo.saturating_add(page.saturating_mul(PAGE));
                 while self.objects.get(i).is_some_and(|o| o.addr < at) {
-                    i += 1;
+                    i = i.saturating_add(1);
                 }
                 first.push(i as u32);
             }
@@ -633,19 +644,23 @@ impl Builder<'_> {
         if p < self.heap_lo || p >= self.heap_hi {
             return None;
         }
-        let page = ((p - self.heap_lo) / PAGE) as usize;
+        let rel = p.wrapping_sub(self.heap_lo);
+        let page = (rel / PAGE) as usize;
         // The object holding p starts in p's page or before it: search from the last object
         // starting before the page to the last starting in it.
-        let (lo, hi) = match (self.page_first.get(page), self.page_first.get(page + 1)) {
+        let (lo, hi) = match (
+            self.page_first.get(page),
+            self.page_first.get(page.saturating_add(1)),
+        ) {
             (Some(&a), Some(&b)) => ((a as usize).saturating_sub(1), b as usize),
             _ => (0, self.objects.len()),
         };
         let i = if let Some(offs) = self.offs.get(lo..hi) {
-            let key = ((p - self.heap_lo) / PTR) as u32;
-            lo + offs.partition_point(|&w| w <= key).checked_sub(1)?
+            let key = (rel / PTR) as u32;
+            lo.checked_add(offs.partition_point(|&w| w <= key).checked_sub(1)?)?
         } else {
             let slice = self.objects.get(lo..hi)?;
-            lo + slice.partition_point(|o| o.addr <= p).checked_sub(1)?
+            lo.checked_add(slice.partition_point(|o| o.addr <= p).checked_sub(1)?)?
         };
         let o = self.objects.get(i)?;
         (p < o.addr.saturating_add(o.size)).then_some(i as u32)
@@ -701,7 +716,7 @@ impl Builder<'_> {
                     let mut o = off;
                     while o < off.saturating_add(n) && (o as usize) < buf.len() {
                         out.push((o, word(buf, o), Hint::None));
-                        o += PTR;
+                        o = o.saturating_add(PTR);
                     }
                 }
             }
@@ -754,8 +769,8 @@ impl Builder<'_> {
         if !matches!(o.shape, Shape::Unknown | Shape::Noscan) {
             return false;
         }
-        let data = o.addr + if o.header { PTR } else { 0 };
-        let room = o.size.saturating_sub(data - o.addr);
+        let data = o.data_addr();
+        let room = o.size.saturating_sub(data.wrapping_sub(o.addr));
         let shape = match hint {
             Hint::None | Hint::Str => return false,
             Hint::Func => {
@@ -766,14 +781,18 @@ impl Builder<'_> {
             }
             Hint::Obj(t) | Hint::Slice(t) => {
                 let size = self.type_size(t);
-                if size == 0 || size > room || p < data || !(p - data).is_multiple_of(size) {
+                if size == 0
+                    || size > room
+                    || p < data
+                    || !p.wrapping_sub(data).is_multiple_of(size)
+                {
                     return false;
                 }
                 let pointerless = self.plan(t).slots.is_empty();
                 if o.noscan && !pointerless {
                     return false;
                 }
-                if matches!(hint, Hint::Slice(_)) || room >= 2 * size {
+                if matches!(hint, Hint::Slice(_)) || room >= size.saturating_mul(2) {
                     Shape::Array(t)
                 } else {
                     Shape::Single(t)
@@ -808,7 +827,7 @@ impl Builder<'_> {
         if o.noscan {
             return;
         }
-        self.touched += o.size;
+        self.touched = self.touched.saturating_add(o.size);
         if self.touched > TRIM_BYTES {
             self.touched = 0;
             self.rt.memory().trim();
@@ -827,35 +846,46 @@ impl Builder<'_> {
                 }
             }
             Shape::Single(t) | Shape::Array(t) => {
-                let data = o.addr + if o.header { PTR } else { 0 };
+                let data = o.data_addr();
                 let end = o.addr.saturating_add(o.size);
                 let plan = self.plan(t);
                 if plan.slots.is_empty() || plan.size == 0 {
                     return;
                 }
+                // plan.size is not 0 (checked above).
                 let count = if matches!(o.shape, Shape::Single(_)) {
                     1
                 } else {
-                    (end - data) / plan.size
+                    end.saturating_sub(data).checked_div(plan.size).unwrap_or(0)
                 };
-                let per_chunk = (CHUNK / plan.size).max(1);
-                let mut i = 0;
+                let per_chunk = CHUNK.checked_div(plan.size).unwrap_or(1).max(1);
+                let mut i = 0u64;
                 let mut vals = Vec::new();
                 while i < count {
-                    let n = per_chunk.min(count - i);
-                    let at = data + i * plan.size;
-                    let Ok(buf) = self.rt.memory().read_vec(at, (n * plan.size) as usize) else {
+                    let n = per_chunk.min(count.wrapping_sub(i));
+                    let at = data.wrapping_add(i.wrapping_mul(plan.size));
+                    // It sizes a read: checked, though n <= max(CHUNK / size, 1) keeps it small.
+                    let Some(len) = n.checked_mul(plan.size) else {
+                        break;
+                    };
+                    let Ok(buf) = self.rt.memory().read_vec(at, len as usize) else {
                         break;
                     };
                     for e in 0..n {
                         vals.clear();
-                        let from = (e * plan.size) as usize;
-                        let Some(piece) = buf.get(from..) else { break };
-                        self.typed_pointers(t, piece, at + e * plan.size, &mut vals);
-                        let shift = at + e * plan.size - o.addr;
-                        raw.extend(vals.iter().map(|&(off, v, h)| (shift + off, v, h)));
+                        let from = e.wrapping_mul(plan.size);
+                        let Some(piece) = buf.get(from as usize..) else {
+                            break;
+                        };
+                        let elem_at = at.wrapping_add(from);
+                        self.typed_pointers(t, piece, elem_at, &mut vals);
+                        let shift = elem_at.wrapping_sub(o.addr);
+                        raw.extend(
+                            vals.iter()
+                                .map(|&(off, v, h)| (shift.wrapping_add(off), v, h)),
+                        );
                     }
-                    i += n;
+                    i = i.saturating_add(n);
                 }
             }
             Shape::MapHeader(t) => {
@@ -934,16 +964,19 @@ impl Builder<'_> {
         let words = size / PTR;
         if let Some(off) = self.arena_bitmap {
             let ri = addr.wrapping_sub(ARENA_BASE_OFFSET) / ARENA_BYTES;
-            let base = (ri * ARENA_BYTES).wrapping_add(ARENA_BASE_OFFSET);
+            let base = ri.wrapping_mul(ARENA_BYTES).wrapping_add(ARENA_BASE_OFFSET);
             let rt = self.rt;
             let l2 = self.arena_l2;
             let bitmap = self.arena_bits.entry(base).or_insert_with(|| {
-                let arena = rt.memory().read_ptr(l2?.wrapping_add(8 * ri)).ok()?;
+                let arena = rt
+                    .memory()
+                    .read_ptr(l2?.wrapping_add(ri.wrapping_mul(8)))
+                    .ok()?;
                 rt.memory()
                     .read_vec(arena.wrapping_add(off), (ARENA_BYTES / PTR / 8) as usize)
                     .ok()
             });
-            let first = (addr - base) / PTR;
+            let first = addr.wrapping_sub(base) / PTR;
             return bitmap.as_ref().map(|b| bit_range(b, first, words));
         }
         let i = self
@@ -954,24 +987,25 @@ impl Builder<'_> {
         if addr >= *end {
             return None;
         }
-        Some(bit_range(bits, (addr - start) / PTR, words))
+        // start <= addr < end, by the search.
+        Some(bit_range(bits, addr.wrapping_sub(*start) / PTR, words))
     }
 
     /// Every word of `[addr + skip words, addr + size)` that points into an object.
     fn words(&self, addr: u64, size: u64, skip: u64, out: &mut Vec<(u64, u64, Hint)>) {
-        let mut at = skip * PTR;
+        let mut at = skip.saturating_mul(PTR);
         while at < size {
-            let n = CHUNK.min(size - at);
-            let Ok(buf) = self.rt.memory().read_vec(addr + at, n as usize) else {
+            let n = CHUNK.min(size.wrapping_sub(at));
+            let Ok(buf) = self.rt.memory().read_vec(addr.wrapping_add(at), n as usize) else {
                 return;
             };
             for (k, c) in buf.chunks_exact(8).enumerate() {
                 let v = word(c, 0);
                 if v >= self.heap_lo && v < self.heap_hi {
-                    out.push((at.wrapping_add(8 * k as u64), v, Hint::None));
+                    out.push((at.wrapping_add((k as u64).wrapping_mul(8)), v, Hint::None));
                 }
             }
-            at += n;
+            at = at.saturating_add(n);
         }
     }
 
@@ -1056,19 +1090,19 @@ impl Builder<'_> {
         let mem = &self.rt.memory();
         for (start, first) in std::mem::take(&mut self.specials) {
             let mut sp = first;
-            let mut n = 0;
+            let mut n = 0u32;
             while sp != 0 && n < 1 << 16 {
-                n += 1;
-                let kind = mem.read_u8(sp + kind_at).unwrap_or(0);
+                n = n.saturating_add(1);
+                let kind = mem.read_u8(sp.wrapping_add(kind_at)).unwrap_or(0);
                 let off = match off_at.size {
-                    2 => mem.read_u16(sp + off_at.offset).map(u64::from),
-                    _ => mem.read_u64(sp + off_at.offset),
+                    2 => mem.read_u16(sp.wrapping_add(off_at.offset)).map(u64::from),
+                    _ => mem.read_u64(sp.wrapping_add(off_at.offset)),
                 }
                 .unwrap_or(0);
-                let obj = start + off;
+                let obj = start.wrapping_add(off);
                 let mut targets: Vec<(u64, Hint)> = Vec::new();
                 let name = if kind == finalizer {
-                    targets.push((mem.read_ptr(sp + size).unwrap_or(0), Hint::Func));
+                    targets.push((mem.read_ptr(sp.wrapping_add(size)).unwrap_or(0), Hint::Func));
                     if let Some(k) = self.find(obj) {
                         let mut out = Vec::new();
                         self.scan(k, &mut out);
@@ -1079,13 +1113,16 @@ impl Builder<'_> {
                     // go1.24 and go1.25: fn, a closure holding the argument; go1.26+:
                     // cleanupFn {call, fn, arg}.
                     if v.minor <= 25 {
-                        targets.push((mem.read_ptr(sp + size).unwrap_or(0), Hint::Func));
+                        targets
+                            .push((mem.read_ptr(sp.wrapping_add(size)).unwrap_or(0), Hint::Func));
                     } else {
                         targets.push((
-                            mem.read_ptr(sp + size.wrapping_add(PTR)).unwrap_or(0),
+                            mem.read_ptr(sp.wrapping_add(size).wrapping_add(PTR))
+                                .unwrap_or(0),
                             Hint::Func,
                         ));
-                        targets.push((mem.read_ptr(sp + size + 2 * PTR).unwrap_or(0), Hint::None));
+                        let arg = sp.wrapping_add(size).wrapping_add(2 * PTR);
+                        targets.push((mem.read_ptr(arg).unwrap_or(0), Hint::None));
                     }
                     format!("cleanup of {obj:#x}")
                 } else {
@@ -1160,7 +1197,7 @@ impl Builder<'_> {
                     if v >= self.heap_lo && v < self.heap_hi {
                         let s = slots.len() as u32;
                         slots.push(RootSlot {
-                            at: sp.wrapping_add(8 * k as u64),
+                            at: sp.wrapping_add((k as u64).wrapping_mul(8)),
                             what: None,
                         });
                         ptrs.push((r, s, v, Hint::None));
@@ -1173,7 +1210,11 @@ impl Builder<'_> {
                 let name = |k: usize| frames.get(k).map_or("", |f| &*f.3);
                 (i == 0 && !parked)
                     || name(i) == "runtime.asyncPreempt"
-                    || (i > 0 && matches!(name(i - 1), "runtime.sigpanic" | "runtime.asyncPreempt"))
+                    || (i > 0
+                        && matches!(
+                            name(i.wrapping_sub(1)),
+                            "runtime.sigpanic" | "runtime.asyncPreempt"
+                        ))
             };
             // Live slots per frame first; a frame's address-taken stack objects count only
             // when a live pointer (or another counted stack object) points into them, as the
@@ -1194,10 +1235,8 @@ impl Builder<'_> {
                 if !known {
                     found.clear();
                     ranges.clear();
-                    let mut a = fsp & !7;
-                    while a < fp.min(hi) {
+                    for a in word_addrs(fsp, fp.min(hi)) {
                         found.push((a, Hint::None, None));
-                        a += 8;
                     }
                 }
                 if let Some(dw) = dwarf {
@@ -1234,11 +1273,7 @@ impl Builder<'_> {
                             continue;
                         }
                         *t = true;
-                        let mut a = lo & !7;
-                        while a < end {
-                            more.push(at(a));
-                            a += 8;
-                        }
+                        more.extend(word_addrs(lo, end).map(at));
                     }
                 }
                 if more.is_empty() {
@@ -1254,11 +1289,7 @@ impl Builder<'_> {
                         .copied()
                         .unwrap_or(false)
                     {
-                        let mut a = lo & !7;
-                        while a < end {
-                            found.push((a, Hint::None, None));
-                            a += 8;
-                        }
+                        found.extend(word_addrs(lo, end).map(|a| (a, Hint::None, None)));
                     }
                 }
                 if found.is_empty() {
@@ -1362,10 +1393,10 @@ impl Builder<'_> {
                 whole.extend_from_slice(buf.get(..size as usize).unwrap_or(&[]));
                 self.typed_pointers(*t, &whole, 0, &mut vals);
                 for (o, _, h) in vals {
-                    if o < offset || o >= offset + size {
+                    let Some(rel) = o.checked_sub(offset).filter(|&r| r < size) else {
                         continue;
-                    }
-                    let a = start + (o - offset);
+                    };
+                    let a = start.wrapping_add(rel);
                     if live.contains(&a) || name.starts_with('~') {
                         found.push((a, h, Some(Arc::clone(name))));
                     }
@@ -1397,7 +1428,7 @@ impl Builder<'_> {
                 let Ok(buf) = rt.memory().read_vec(addr, size as usize) else {
                     continue;
                 };
-                covered.push((addr, addr + size));
+                covered.push((addr, addr.saturating_add(size)));
                 let mut vals = Vec::new();
                 self.typed_pointers(t, &buf, addr, &mut vals);
                 vals.retain(|&(_, v, _)| v >= self.heap_lo && v < self.heap_hi);
@@ -1415,7 +1446,7 @@ impl Builder<'_> {
                 for (off, val, h) in vals {
                     let s = slots.len() as u32;
                     slots.push(RootSlot {
-                        at: addr + off,
+                        at: addr.wrapping_add(off),
                         what: Some(Arc::clone(&what)),
                     });
                     ptrs.push((r, s, val, h));
@@ -1425,7 +1456,9 @@ impl Builder<'_> {
         covered.sort_unstable();
         let inside = |a: u64| {
             let i = covered.partition_point(|&(lo, _)| lo <= a);
-            i > 0 && covered.get(i - 1).is_some_and(|&(_, hi)| a < hi)
+            i.checked_sub(1)
+                .and_then(|i| covered.get(i))
+                .is_some_and(|&(_, hi)| a < hi)
         };
         let symbols = rt.binary().image().data_symbols();
         let Some(words) = rt.global_pointers() else {
@@ -1441,17 +1474,18 @@ impl Builder<'_> {
             let link = at.wrapping_sub(bias);
             let i = symbols.partition_point(|&(a, _, _)| a <= link);
             let name = match i.checked_sub(1).and_then(|i| symbols.get(i)) {
-                Some(&(a, size, name)) if link < a + size.max(8) => name.to_string(),
+                Some(&(a, size, name)) if link < a.saturating_add(size.max(8)) => name.to_string(),
                 _ => format!("global {at:#x}"),
             };
             let r = *by_name.entry(name.clone()).or_insert_with(|| {
+                let r = roots.len() as u32;
                 roots.push(Root {
                     kind: "global",
                     name,
                     goroutine: None,
                     addr: at,
                 });
-                (roots.len() - 1) as u32
+                r
             });
             let s = slots.len() as u32;
             slots.push(RootSlot { at, what: None });
@@ -1499,18 +1533,23 @@ fn plan_of<M: Memory>(
                 return false;
             };
             let mut one = Vec::new();
-            if !plan_of(types, e, 0, depth + 1, &mut one) {
+            if !plan_of(types, e, 0, depth.saturating_add(1), &mut one) {
                 return false;
             }
             if one.is_empty() {
                 return true;
             }
-            if (n as usize).saturating_mul(one.len()) + out.len() > MAX_PLAN_SLOTS {
+            if (n as usize)
+                .saturating_mul(one.len())
+                .saturating_add(out.len())
+                > MAX_PLAN_SLOTS
+            {
                 out.push((base, Slot::Words(h.ptr_bytes)));
                 return true;
             }
             for i in 0..n {
-                out.extend(one.iter().map(|&(o, s)| (base + i * esize + o, s)));
+                let at = base.wrapping_add(i.wrapping_mul(esize));
+                out.extend(one.iter().map(|&(o, s)| (at.wrapping_add(o), s)));
             }
         }
         Kind::Struct => {
@@ -1518,7 +1557,13 @@ fn plan_of<M: Memory>(
                 return false;
             };
             for f in fields {
-                if !plan_of(types, f.typ, base + f.offset, depth + 1, out) {
+                if !plan_of(
+                    types,
+                    f.typ,
+                    base.wrapping_add(f.offset),
+                    depth.saturating_add(1),
+                    out,
+                ) {
                     return false;
                 }
             }
@@ -1530,11 +1575,12 @@ fn plan_of<M: Memory>(
 
 impl HeapGraph {
     pub fn node_count(&self) -> usize {
-        1 + self.roots.len() + self.objects.len()
+        self.object_base().saturating_add(self.objects.len())
     }
 
-    fn object_base(&self) -> usize {
-        1 + self.roots.len()
+    /// The node of the first object: node 0 is the root of roots, the roots follow.
+    pub(super) fn object_base(&self) -> usize {
+        self.roots.len().saturating_add(1)
     }
 
     /// The object node of `k`.
@@ -1546,7 +1592,11 @@ impl HeapGraph {
 
     fn succ(&self, node: u32) -> &[u32] {
         let lo = self.offsets.get(node as usize).copied().unwrap_or(0) as usize;
-        let hi = self.offsets.get(node as usize + 1).copied().unwrap_or(0) as usize;
+        let hi = self
+            .offsets
+            .get((node as usize).saturating_add(1))
+            .copied()
+            .unwrap_or(0) as usize;
         self.targets.get(lo..hi).unwrap_or(&[])
     }
 
@@ -1562,11 +1612,15 @@ impl HeapGraph {
         queue.push_back(0);
         while let Some(v) = queue.pop_front() {
             let lo = self.offsets.get(v as usize).copied().unwrap_or(0);
-            let hi = self.offsets.get(v as usize + 1).copied().unwrap_or(0);
+            let hi = self
+                .offsets
+                .get((v as usize).saturating_add(1))
+                .copied()
+                .unwrap_or(0);
             let root = if v == 0 {
                 NONE
             } else if (v as usize) < self.object_base() {
-                v - 1
+                v.wrapping_sub(1)
             } else {
                 self.first_root.get(v as usize).copied().unwrap_or(NONE)
             };
@@ -1582,7 +1636,7 @@ impl HeapGraph {
                         *p = e as u32;
                     }
                     if let Some(r) = self.first_root.get_mut(t as usize) {
-                        *r = if v == 0 { t - 1 } else { root };
+                        *r = if v == 0 { t.wrapping_sub(1) } else { root };
                     }
                     queue.push_back(t);
                 }
@@ -1617,19 +1671,19 @@ impl HeapGraph {
     /// Whether object `i` is reachable from a root.
     pub fn reachable(&self, i: usize) -> bool {
         self.parent
-            .get(self.object_base() + i)
+            .get(self.object_base().saturating_add(i))
             .is_some_and(|&p| p != NONE)
     }
 
     /// The index (in `roots`) of the root object `i` is first reached from.
     pub fn root_index_of(&self, i: usize) -> Option<usize> {
-        let r = *self.first_root.get(1 + self.roots.len() + i)?;
+        let r = *self.first_root.get(self.object_base().saturating_add(i))?;
         (r != NONE).then_some(r as usize)
     }
 
     /// The root object `i` is first reached from.
     pub fn root_of(&self, i: usize) -> Option<&Root> {
-        let r = *self.first_root.get(self.object_base() + i)?;
+        let r = *self.first_root.get(self.object_base().saturating_add(i))?;
         self.roots.get(r as usize)
     }
 
@@ -1637,10 +1691,10 @@ impl HeapGraph {
     /// field (or variable) of the previous step pointing at it.
     pub fn path_to(&self, i: usize, types: Option<&TypeReader<Arc<dyn Memory>>>) -> Vec<Step> {
         let mut steps = Vec::new();
-        let mut node = (self.object_base() + i) as u32;
-        let mut guard = 0;
+        let mut node = self.object_base().saturating_add(i) as u32;
+        let mut guard = 0u32;
         while node != 0 && guard < 100_000 {
-            guard += 1;
+            guard = guard.saturating_add(1);
             let Some(&p) = self.parent.get(node as usize) else {
                 break;
             };
@@ -1694,7 +1748,7 @@ fn field_path(
     match o.shape {
         Shape::Single(_) => Some(describe_offset(types, t, off, 0).unwrap_or(format!("+{off}"))),
         Shape::Array(_) => {
-            let size = types.size(t).ok().filter(|&s| s > 0)?;
+            let size = types.size(t).ok().and_then(NonZeroU64::new)?;
             let rest = describe_offset(types, t, off % size, 0).unwrap_or_default();
             Some(format!("[{}]{rest}", off / size))
         }
@@ -1715,13 +1769,20 @@ fn describe_offset<M: Memory>(
         Kind::Struct => {
             let fields = types.fields(t).ok()?;
             let f = fields.iter().rev().find(|f| f.offset <= off)?;
-            let rest = describe_offset(types, f.typ, off - f.offset, depth + 1).unwrap_or_default();
+            let rest = describe_offset(
+                types,
+                f.typ,
+                off.wrapping_sub(f.offset),
+                depth.saturating_add(1),
+            )
+            .unwrap_or_default();
             Some(format!(".{}{rest}", f.name))
         }
         Kind::Array => {
             let e = types.elem(t).ok()??;
-            let size = types.size(e).ok().filter(|&s| s > 0)?;
-            let rest = describe_offset(types, e, off % size, depth + 1).unwrap_or_default();
+            let size = types.size(e).ok().and_then(NonZeroU64::new)?;
+            let rest =
+                describe_offset(types, e, off % size, depth.saturating_add(1)).unwrap_or_default();
             Some(format!("[{}]{rest}", off / size))
         }
         _ => Some(String::new()),
@@ -1773,7 +1834,7 @@ impl HeapGraph {
         let mut stop = vec![false; n];
         let record_nodes = records
             .iter()
-            .filter_map(|&a| self.object_at(a).map(|i| (base + i) as u32));
+            .filter_map(|&a| self.object_at(a).map(|i| base.saturating_add(i) as u32));
         for g in self.g_nodes.iter().copied().chain(record_nodes) {
             if let Some(s) = stop.get_mut(g as usize) {
                 *s = true;
@@ -1786,7 +1847,10 @@ impl HeapGraph {
         for (id, addrs) in blocked {
             for &a in addrs {
                 match self.object_at(a) {
-                    Some(i) if !always(a) => wakes.entry((base + i) as u32).or_default().push(*id),
+                    Some(i) if !always(a) => wakes
+                        .entry(base.saturating_add(i) as u32)
+                        .or_default()
+                        .push(*id),
                     // Not in the heap (a global, or memory the walk did not see): as the
                     // runtime's own leak detection, taken as reachable.
                     _ => {
@@ -1798,7 +1862,7 @@ impl HeapGraph {
         let mut roots_of: HashMap<u64, Vec<u32>> = HashMap::new();
         let mut stack: Vec<u32> = Vec::new();
         for (r, root) in self.roots.iter().enumerate() {
-            let node = (r + 1) as u32;
+            let node = r.saturating_add(1) as u32;
             match root.goroutine {
                 Some(id) if blocked_ids.contains(&id) => {
                     roots_of.entry(id).or_default().push(node);

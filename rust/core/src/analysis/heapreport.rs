@@ -65,6 +65,21 @@ pub struct Row {
     pub example: u64,
 }
 
+impl Row {
+    /// Adds the counts of `other`.
+    fn absorb(&mut self, other: &Row) {
+        add(&mut self.objects, other.objects);
+        add(&mut self.bytes, other.bytes);
+        add(&mut self.reachable_objects, other.reachable_objects);
+        add(&mut self.reachable_bytes, other.reachable_bytes);
+    }
+}
+
+/// Adds to a statistic; saturating, as sizes come from the target.
+fn add(total: &mut u64, n: u64) {
+    *total = total.saturating_add(n);
+}
+
 /// An object that keeps much memory alive by itself.
 #[derive(Debug, Clone, Serialize)]
 pub struct Retainer {
@@ -129,10 +144,10 @@ impl HeapGraph {
                 targets: &self.targets,
             },
         );
-        let base = 1 + self.roots.len();
+        let base = self.object_base();
         let mut sizes = vec![0u64; n];
         for (i, o) in self.objects.iter().enumerate() {
-            if let Some(s) = sizes.get_mut(base + i) {
+            if let Some(s) = sizes.get_mut(base.saturating_add(i)) {
                 *s = o.size;
             }
         }
@@ -141,7 +156,7 @@ impl HeapGraph {
 
     pub fn report(&self, by: GroupBy, top: usize) -> HeapReport {
         let retained = self.retained();
-        let base = 1 + self.roots.len();
+        let base = self.object_base();
         let mut totals = GraphTotals {
             objects: self.objects.len() as u64,
             bytes: 0,
@@ -157,14 +172,14 @@ impl HeapGraph {
         let mut groups: HashMap<(u64, u64), Row> = HashMap::new();
         for (i, o) in self.objects.iter().enumerate() {
             let live = self.reachable(i);
-            totals.bytes += o.size;
+            add(&mut totals.bytes, o.size);
             if live {
-                totals.reachable_objects += 1;
-                totals.reachable_bytes += o.size;
+                add(&mut totals.reachable_objects, 1);
+                add(&mut totals.reachable_bytes, o.size);
             }
             if o.typed_by != TypedBy::None {
-                totals.typed_objects += 1;
-                totals.typed_bytes += o.size;
+                add(&mut totals.typed_objects, 1);
+                add(&mut totals.typed_bytes, o.size);
             }
             let key = match by {
                 GroupBy::Type => (u64::from(o.label), 0),
@@ -190,23 +205,18 @@ impl HeapGraph {
                 typed_by: (by == GroupBy::Type).then_some(o.typed_by),
                 example: o.data_addr(),
             });
-            row.objects += 1;
-            row.bytes += o.size;
+            add(&mut row.objects, 1);
+            add(&mut row.bytes, o.size);
             if live {
-                row.reachable_objects += 1;
-                row.reachable_bytes += o.size;
+                add(&mut row.reachable_objects, 1);
+                add(&mut row.reachable_bytes, o.size);
             }
         }
         // Roots of one name (a global's words without symbols are each a root) are one row.
         let mut merged: HashMap<String, Row> = HashMap::new();
         for row in groups.into_values() {
             match merged.get_mut(&row.name) {
-                Some(m) => {
-                    m.objects += row.objects;
-                    m.bytes += row.bytes;
-                    m.reachable_objects += row.reachable_objects;
-                    m.reachable_bytes += row.reachable_bytes;
-                }
+                Some(m) => m.absorb(&row),
                 None => {
                     merged.insert(row.name.clone(), row);
                 }
@@ -216,8 +226,8 @@ impl HeapGraph {
         if by == GroupBy::Root {
             for (r, root) in self.roots.iter().enumerate() {
                 if let Some(row) = groups.get_mut(&root.name) {
-                    let own = retained.get(r + 1).copied().unwrap_or(0);
-                    *row.retained.get_or_insert(0) += own;
+                    let own = retained.get(r.saturating_add(1)).copied().unwrap_or(0);
+                    add(row.retained.get_or_insert(0), own);
                 }
             }
         }
@@ -241,20 +251,18 @@ impl HeapGraph {
                 example: 0,
             };
             for r in tail {
-                sum.objects += r.objects;
-                sum.bytes += r.bytes;
-                sum.reachable_objects += r.reachable_objects;
-                sum.reachable_bytes += r.reachable_bytes;
+                sum.absorb(&r);
             }
             sum
         });
         // The largest retainers without sorting every object.
         let keep = top.clamp(1, 20);
         let mut order: Vec<usize> = (0..self.objects.len()).collect();
-        let by_retained =
-            |i: &usize| std::cmp::Reverse(retained.get(base + i).copied().unwrap_or(0));
+        let by_retained = |i: &usize| {
+            std::cmp::Reverse(retained.get(base.saturating_add(*i)).copied().unwrap_or(0))
+        };
         if order.len() > keep {
-            order.select_nth_unstable_by_key(keep - 1, by_retained);
+            order.select_nth_unstable_by_key(keep.saturating_sub(1), by_retained);
             order.truncate(keep);
         }
         order.sort_by_key(by_retained);
@@ -263,7 +271,7 @@ impl HeapGraph {
             .take(top.min(20))
             .filter_map(|i| {
                 let o = self.objects.get(i)?;
-                let r = retained.get(base + i).copied().unwrap_or(0);
+                let r = retained.get(base.saturating_add(i)).copied().unwrap_or(0);
                 (r > 0).then(|| Retainer {
                     addr: o.data_addr(),
                     type_name: self.label_name(o.label).to_string(),
@@ -307,8 +315,12 @@ impl HeapGraph {
                 .push(format!("{addr:#x} is not inside an allocated heap object"));
             return out;
         };
-        let base = 1 + self.roots.len();
-        out.retained = self.retained().get(base + i).copied().unwrap_or(0);
+        let base = self.object_base();
+        out.retained = self
+            .retained()
+            .get(base.saturating_add(i))
+            .copied()
+            .unwrap_or(0);
         out.reachable = self.reachable(i);
         out.path = self.path_to(i, types);
         out.object = self.objects.get(i).map(|o| Step::Object {
@@ -331,7 +343,7 @@ impl HeapGraph {
             "goscope heap: sample stacks are paths from a root (bottom) to the object; \
              consecutive objects of one type (lists, trees) are one frame",
         );
-        let base = 1 + self.roots.len();
+        let base = self.object_base();
         let n = self.node_count();
         let labels = self.labels.len() as u32;
         let ellipsis = u32::MAX - 1;
@@ -347,16 +359,22 @@ impl HeapGraph {
         }
         let frame_of = |node: usize| -> u32 {
             if node >= base {
-                self.objects.get(node - base).map_or(ellipsis, |o| o.label)
+                self.objects
+                    .get(node.wrapping_sub(base))
+                    .map_or(ellipsis, |o| o.label)
             } else {
-                labels + (node as u32).saturating_sub(1)
+                labels.saturating_add((node as u32).saturating_sub(1))
             }
         };
         let mut intern = |paths: &mut Vec<(u32, u32, u32)>, parent: u32, frame: u32| -> u32 {
             *index.entry((parent, frame)).or_insert_with(|| {
-                let depth = paths.get(parent as usize).map_or(0, |p| p.2) + 1;
+                let depth = paths
+                    .get(parent as usize)
+                    .map_or(0, |p| p.2)
+                    .saturating_add(1);
+                let id = paths.len() as u32;
                 paths.push((parent, frame, depth));
-                (paths.len() - 1) as u32
+                id
             })
         };
         let mut climb: Vec<u32> = Vec::new();
@@ -402,10 +420,10 @@ impl HeapGraph {
             if !self.reachable(i) {
                 continue;
             }
-            if let Some(&path) = pid.get(base + i) {
+            if let Some(&path) = pid.get(base.saturating_add(i)) {
                 let t = totals.entry(path).or_insert((0, 0));
-                t.0 += 1;
-                t.1 += o.size as i64;
+                t.0 = t.0.saturating_add(1);
+                t.1 = t.1.saturating_add(o.size as i64);
             }
         }
         let mut samples: Vec<(u32, (i64, i64))> = totals.into_iter().collect();
@@ -424,7 +442,7 @@ impl HeapGraph {
                     self.label_name(frame).to_string()
                 } else {
                     self.roots
-                        .get((frame - labels) as usize)
+                        .get(frame.wrapping_sub(labels) as usize)
                         .map_or_else(|| "?".to_string(), |r| format!("{} ({})", r.name, r.kind))
                 });
                 at = parent;

@@ -299,6 +299,7 @@ impl ProfileBuilder {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
     use std::io::Read;
