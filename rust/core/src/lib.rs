@@ -16,6 +16,11 @@
 //!   traceback text and the streaming of large listings.
 //!
 //! [`bytes`], [`error`] and [`fasthash`] are the shared ground every layer stands on.
+//!
+//! Integer arithmetic is wrapping, checked or saturating throughout: values read from a
+//! target are garbage when the target is, and a crate that builds goscope-core with
+//! overflow checks on (any debug build) must get an error from garbage, never a panic.
+#![deny(clippy::arithmetic_side_effects)]
 
 pub mod analysis;
 pub mod arch;

@@ -225,11 +225,11 @@ impl WaitCollector {
             let o = rt.offsets().chan;
             let mut sg = rt
                 .memory()
-                .read_ptr(g.gp + rt.offsets().g.waiting)
+                .read_ptr(g.gp.wrapping_add(rt.offsets().g.waiting))
                 .unwrap_or(0);
             let mut n = 0;
             while sg != 0 && n < MAX_QUEUE {
-                n += 1;
+                n = n.saturating_add(1);
                 if let Ok(c) = rt.memory().read_ptr(sg.wrapping_add(o.sudog_c)) {
                     if c != 0 && !chans.iter().any(|&(_, x)| x == c) {
                         chans.push((sg, c));
