@@ -7,6 +7,7 @@ Tests ask for any of these arguments and are parametrized over the whole matrix:
 - ``toolchain``: every supported Go toolchain;
 - ``panics_fixture`` / ``fatal_fixture`` / ``deadlocks_fixture``: the builds of the panics
   program / of the ``fatal-*`` programs / of the deadlocks program.
+- ``crash_core``: every build of the crash program, the one that records its memstats.
 
 ``fixture_matrix`` gives the whole list at once.
 
@@ -69,6 +70,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if name in metafunc.fixturenames:
             chosen = [f for f in all_fixtures(metafunc.config) if f.crash and wanted(f)]
             metafunc.parametrize(name, chosen, ids=[f.id for f in chosen], indirect=True)
+    if "crash_core" in metafunc.fixturenames:
+        cores = [f for f in all_fixtures(metafunc.config) if f.crash and f.program == "crash"]
+        if not cores:
+            raise RuntimeError("the fixture matrix has no build of the crash program")
+        metafunc.parametrize("crash_core", cores, ids=[f.id for f in cores])
     if "fixture_binary" in metafunc.fixturenames:
         binaries = all_fixtures(metafunc.config)
         metafunc.parametrize(

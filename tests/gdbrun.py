@@ -76,6 +76,20 @@ def echo(marker: str) -> str:
     return f"echo {marker}\\n"
 
 
+#: ``go goroutines``, ``go bt all`` and ``go threads``, each after a marker and the last
+#: followed by ``@@end@@``: ``run.between("@@bt@@", "@@threads@@")`` is what ``go bt all``
+#: printed.
+LISTINGS = (
+    echo("@@goroutines@@"),
+    "go goroutines",
+    echo("@@bt@@"),
+    "go bt all",
+    echo("@@threads@@"),
+    "go threads",
+    echo("@@end@@"),
+)
+
+
 def gdb_argv(
     commands: Sequence[str],
     *,

@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from goscope import Target
 
-from tests.gdbrun import assert_clean, echo, run_gdb
+from tests.gdbrun import LISTINGS, assert_clean, run_gdb
 from tests.harness.fixture import Fixture
 from tests.harness.toolchains import Toolchain
 from tests.test_goroutines import compare, describe, run_goscope
@@ -133,16 +133,7 @@ def assert_nothing_silently_wrong(fx: Fixture, document: dict[str, Any]) -> None
 
 
 def gdb_session(fx: Fixture, core: Path, exe: Path | None = None) -> Any:
-    commands = [
-        echo("@@goroutines@@"),
-        "go goroutines",
-        echo("@@bt@@"),
-        "go bt all",
-        echo("@@threads@@"),
-        "go threads",
-        echo("@@end@@"),
-    ]
-    run = run_gdb(commands, args=[str(exe or fx.bin), str(core)], timeout=TIMEOUT)
+    run = run_gdb(LISTINGS, args=[str(exe or fx.bin), str(core)], timeout=TIMEOUT)
     assert_clean(run)
     return run
 

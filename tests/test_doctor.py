@@ -34,6 +34,7 @@ from tests.conftest import _complete as complete
 from tests.conftest import all_fixtures
 from tests.gdbrun import assert_clean, echo, run_gdb
 from tests.harness.fixture import Fixture
+from tests.harness.live import start_program
 from tests.harness.oracles import addr2line, version_m
 from tests.test_cli import describe, goscope
 
@@ -597,15 +598,7 @@ def _start_live(fx: Fixture, env: Mapping[str, str], core_limit: int) -> tuple[A
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_CORE, (core_limit, resource.RLIM_INFINITY))
 
-    proc = subprocess.Popen(
-        [str(fx.bin)],
-        cwd=fx.dir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=dict(env),
-        preexec_fn=limit,
-    )
+    proc = start_program(fx, env, preexec_fn=limit)
     assert proc.stdout is not None
     seen = b""
     deadline = time.monotonic() + 60

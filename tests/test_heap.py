@@ -55,17 +55,6 @@ FIGURES = {
 }
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """``crash_core``: every build of the crash program, the one that records its memstats."""
-    if "crash_core" in metafunc.fixturenames:
-        from conftest import all_fixtures
-
-        cores = [f for f in all_fixtures(metafunc.config) if f.crash and f.program == "crash"]
-        if not cores:
-            raise RuntimeError("the fixture matrix has no build of the crash program")
-        metafunc.parametrize("crash_core", cores, ids=[f.id for f in cores])
-
-
 def heap(fx: Fixture, core: Path | None = None, *extra: str) -> Any:
     return run_goscope("heap", str(core or fx.core), "--exe", str(fx.bin), *extra)
 

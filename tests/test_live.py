@@ -33,14 +33,14 @@ import json
 import os
 import re
 import select
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.gdbrun import GdbRun, assert_clean, echo, in_parallel, run_gdb
+from tests.gdbrun import LISTINGS, GdbRun, assert_clean, echo, in_parallel, run_gdb
 from tests.harness.fixture import Fixture
+from tests.harness.live import start_program
 from tests.harness.toolchains import Toolchain
 from tests.test_goroutines import listed_ids, parse_bt
 from tests.tracebacks import TracebackFrame, TracebackGoroutine, parse, printed_name
@@ -94,24 +94,12 @@ def _commands(memory: str) -> list[str]:
         f"set goscope live-memory {memory}",
         echo("@@kind@@"),
         "python from goscope.gdb import process; print(process.current().target.kind)",
-        echo("@@goroutines@@"),
-        "go goroutines",
-        echo("@@bt@@"),
-        "go bt all",
-        echo("@@threads@@"),
-        "go threads",
-        echo("@@end@@"),
+        *LISTINGS,
     ]
 
 
 def _attach(fx: Fixture, memory: str, timeout: float = 60) -> LiveRun:
-    proc = subprocess.Popen(
-        [str(fx.bin)],
-        cwd=fx.dir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_program(fx)
     try:
         assert proc.stdout is not None
         seen = b""

@@ -37,8 +37,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from tests.harness.fixture import Fixture
 from tests.test_goroutines import describe, run_goscope
 from tests.tracebacks import parse
@@ -93,17 +91,6 @@ def test_scheduler_section(fixture: Fixture) -> None:
         m = on[0]["m"]
     held = [p for p in sched["ps"] if p["m"] == m]
     assert [p["status"] for p in held] == ["running"], (first.id, m, sched["ps"])
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """``crash_core``: every build of the crash program, the one that records its memstats."""
-    if "crash_core" in metafunc.fixturenames:
-        from conftest import all_fixtures
-
-        cores = [f for f in all_fixtures(metafunc.config) if f.crash and f.program == "crash"]
-        if not cores:
-            raise RuntimeError("the fixture matrix has no build of the crash program")
-        metafunc.parametrize("crash_core", cores, ids=[f.id for f in cores])
 
 
 def test_memstats_agree_with_read_memstats(crash_core: Fixture) -> None:

@@ -2,10 +2,11 @@
 //! and corrupted Go binaries. The Go binary is built by the machine's `go` at test time.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use goscope_core::{Binary, ErrorKind};
+
+mod common;
 
 fn scratch_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bad_input");
@@ -17,25 +18,8 @@ fn scratch_dir() -> PathBuf {
 fn go_binary() -> &'static [u8] {
     static BIN: OnceLock<Vec<u8>> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = scratch_dir().join("prog");
-        std::fs::create_dir_all(&dir).expect("create program dir");
-        std::fs::write(dir.join("go.mod"), "module example.com/prog\n\ngo 1.21\n")
-            .expect("write go.mod");
-        std::fs::write(
-            dir.join("main.go"),
-            "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n",
-        )
-        .expect("write main.go");
-        let go = std::env::var("GOSCOPE_TEST_GO").unwrap_or_else(|_| "go".into());
-        let status = Command::new(go)
-            .args(["build", "-o", "prog"])
-            .current_dir(&dir)
-            .env("GOTOOLCHAIN", "local")
-            .env("CGO_ENABLED", "0")
-            .status()
-            .expect("run go build (is Go installed?)");
-        assert!(status.success(), "go build failed");
-        std::fs::read(dir.join("prog")).expect("read built binary")
+        let path = common::build_go_program(&scratch_dir().join("prog"));
+        std::fs::read(path).expect("read built binary")
     })
 }
 

@@ -22,16 +22,22 @@ use goscope_core::session::Target;
 // ---------------------------------------------------------------------------------------------
 // The runtime's traceback
 
+/// `\tFILE:LINE [+0xOFF] [fp=0x.. sp=0x.. pc=0x..]`.
 #[derive(Debug)]
-struct WantFrame {
-    function: String,
-    inlined: bool,
+struct Position {
     file: String,
     line: i32,
     offset: Option<u64>,
     fp: Option<u64>,
     sp: Option<u64>,
     pc: Option<u64>,
+}
+
+#[derive(Debug)]
+struct WantFrame {
+    function: String,
+    inlined: bool,
+    at: Position,
 }
 
 #[derive(Debug)]
@@ -98,16 +104,6 @@ fn parse_header(line: &str) -> Option<Result<WantGoroutine, String>> {
         }
     }
     Some(Ok(g))
-}
-
-/// `\tFILE:LINE [+0xOFF] [fp=0x.. sp=0x.. pc=0x..]`.
-struct Position {
-    file: String,
-    line: i32,
-    offset: Option<u64>,
-    fp: Option<u64>,
-    sp: Option<u64>,
-    pc: Option<u64>,
 }
 
 fn parse_position(line: &str) -> Result<Position, String> {
@@ -197,12 +193,7 @@ fn parse_block(lines: &[&str]) -> Result<WantGoroutine, String> {
             g.frames.push(WantFrame {
                 function: function.to_string(),
                 inlined: args == "...",
-                file: at.file,
-                line: at.line,
-                offset: at.offset,
-                fp: at.fp,
-                sp: at.sp,
-                pc: at.pc,
+                at,
             });
         }
         i += 2;
@@ -290,16 +281,20 @@ fn compare_frames(want: &WantGoroutine, got: &Goroutine, tally: &mut Tally) -> b
         if name != w.function {
             diff.push(format!("function {name:?} != {:?}", w.function));
         }
-        if (&*f.file, f.line) != (w.file.as_str(), w.line) {
-            diff.push(format!("at {}:{} != {}:{}", f.file, f.line, w.file, w.line));
+        let at = &w.at;
+        if (&*f.file, f.line) != (at.file.as_str(), at.line) {
+            diff.push(format!(
+                "at {}:{} != {}:{}",
+                f.file, f.line, at.file, at.line
+            ));
         }
         if f.inlined != w.inlined {
             diff.push(format!("inlined {} != {}", f.inlined, w.inlined));
         }
-        differs("pc", w.pc, f.pc, &mut diff);
-        differs("sp", w.sp, f.sp, &mut diff);
-        differs("fp", w.fp, f.fp, &mut diff);
-        differs("offset", w.offset, f.offset, &mut diff);
+        differs("pc", at.pc, f.pc, &mut diff);
+        differs("sp", at.sp, f.sp, &mut diff);
+        differs("fp", at.fp, f.fp, &mut diff);
+        differs("offset", at.offset, f.offset, &mut diff);
         if diff.is_empty() {
             tally.frames_matched += 1;
         } else {
@@ -555,11 +550,11 @@ fn parser_reads_headers_frames_and_creators() {
     assert_eq!(g.frames[0].function, "runtime.gopark");
     assert!(!g.frames[0].inlined);
     assert_eq!(
-        (g.frames[0].offset, g.frames[0].sp, g.frames[0].pc),
+        (g.frames[0].at.offset, g.frames[0].at.sp, g.frames[0].at.pc),
         (Some(0xce), Some(0xc00005e6f0), Some(0x480dae))
     );
     assert!(g.frames[1].inlined);
-    assert_eq!((g.frames[1].line, g.frames[1].pc), (29, None));
+    assert_eq!((g.frames[1].at.line, g.frames[1].at.pc), (29, None));
     let c = g.created_by.as_ref().expect("a creator");
     assert_eq!(
         (c.function.as_str(), c.goid, c.line, c.offset),

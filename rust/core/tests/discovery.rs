@@ -5,38 +5,14 @@
 //! Ignored in a plain `cargo test`: the fixtures are built by the Python harness, and
 //! scripts/test runs it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use goscope_core::session::Target;
 use goscope_core::target::MemoryExt;
 
-fn fixtures_root() -> PathBuf {
-    std::env::var_os("GOSCOPE_FIXTURES").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/fixtures"),
-        PathBuf::from,
-    )
-}
+mod common;
 
-/// Every fixture directory that holds a core.
-fn fixture_cores() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let root = fixtures_root();
-    for tc in std::fs::read_dir(&root).expect("fixtures directory (run tests.harness.build)") {
-        let tc = tc.expect("dir entry").path();
-        if !tc.is_dir() {
-            continue;
-        }
-        for fx in std::fs::read_dir(&tc).expect("toolchain dir") {
-            let fx = fx.expect("dir entry").path();
-            if fx.join("core").is_file() && fx.join("bin").is_file() {
-                out.push(fx);
-            }
-        }
-    }
-    out.sort();
-    assert!(!out.is_empty(), "no fixture cores under {}", root.display());
-    out
-}
+use common::fixtures::fixture_cores;
 
 /// GOMAXPROCS the fixture printed in its FIXTURE line, when it did.
 fn gomaxprocs(dir: &Path) -> Option<u64> {

@@ -2,37 +2,21 @@
 //! matters and rebuilt here so that they need neither the fuzz crate nor its corpus. Each
 //! test names the target and the finding. The Go program is built by the machine's `go`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use goscope_core::session::Target;
 use goscope_core::target::VecMemory;
 use goscope_core::Binary;
 
+mod common;
+
 /// A small Go program with symbols and DWARF, built once per test run.
 fn go_binary() -> &'static Arc<Binary> {
     static BIN: OnceLock<Arc<Binary>> = OnceLock::new();
     BIN.get_or_init(|| {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz_regressions");
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        std::fs::write(dir.join("go.mod"), "module example.com/prog\n\ngo 1.21\n")
-            .expect("write go.mod");
-        std::fs::write(
-            dir.join("main.go"),
-            "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n",
-        )
-        .expect("write main.go");
-        let go = std::env::var("GOSCOPE_TEST_GO").unwrap_or_else(|_| "go".into());
-        let status = Command::new(go)
-            .args(["build", "-o", "prog"])
-            .current_dir(&dir)
-            .env("GOTOOLCHAIN", "local")
-            .env("CGO_ENABLED", "0")
-            .status()
-            .expect("run go build (is Go installed?)");
-        assert!(status.success(), "go build failed");
-        let path: PathBuf = dir.join("prog");
+        let path = common::build_go_program(&dir);
         Arc::new(Binary::open(&path).expect("open the built program"))
     })
 }

@@ -22,29 +22,14 @@ mod sync;
 pub mod types;
 pub mod unwind;
 
-/// Every fixture core under build/fixtures (`$GOSCOPE_FIXTURES`): the directories holding a
-/// `core` and its `bin`, for tests that check the scans of stripped binaries (ignored in a
-/// plain `cargo test`; scripts/test runs them).
+/// Every fixture core under build/fixtures, for tests that check the scans of stripped
+/// binaries (ignored in a plain `cargo test`; scripts/test runs them): the integration tests'
+/// own helper, compiled in here too so that both find the same cores.
 #[cfg(test)]
-fn fixture_cores() -> Vec<std::path::PathBuf> {
-    let root = std::env::var_os("GOSCOPE_FIXTURES").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build/fixtures"),
-        std::path::PathBuf::from,
-    );
-    let mut out = Vec::new();
-    for tc in std::fs::read_dir(&root).expect("fixtures directory (run tests.harness.build)") {
-        let tc = tc.expect("dir entry").path();
-        for fx in std::fs::read_dir(&tc).into_iter().flatten() {
-            let fx = fx.expect("dir entry").path();
-            if fx.join("core").is_file() && fx.join("bin").is_file() {
-                out.push(fx);
-            }
-        }
-    }
-    out.sort();
-    assert!(!out.is_empty(), "no fixture cores under {}", root.display());
-    out
-}
+#[path = "../../tests/common/fixtures.rs"]
+mod fixtures;
+#[cfg(test)]
+use self::fixtures::fixture_cores;
 
 use std::sync::Arc;
 
