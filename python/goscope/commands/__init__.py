@@ -11,6 +11,7 @@ the command line, the goroutine on GDB's selected thread in GDB).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import textwrap
 from abc import ABC, abstractmethod
@@ -76,9 +77,39 @@ class Command:
     reads: str = "core"
 
     def help_text(self, wording: Wording) -> str:
+        """The description, in the front end's words."""
         return self.description.format(
             current=wording.current, default=wording.default, thread=wording.thread
         )
+
+
+Arguments = Callable[[argparse.ArgumentParser, Wording], None]
+Run = Callable[["Session", argparse.Namespace], None]
+
+
+def no_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
+    """The options of a command with none of its own (the front ends add --json)."""
+    del parser, wording
+
+
+def command(
+    name: str,
+    add_arguments: Arguments = no_arguments,
+    *,
+    trailing: str | None = None,
+    limits: bool = False,
+    reads: str = "core",
+) -> Callable[[Run], Command]:
+    """Declares the decorated function as the command `name`; its docstring is the help: a
+    one-line sentence (the summary), a blank line, the description."""
+
+    def declare(run: Run) -> Command:
+        head, _, description = inspect.cleandoc(run.__doc__ or "").partition("\n\n")
+        # Stored as the command line lists it; GDB's adapter makes it a sentence again.
+        summary = head[:1].lower() + head[1:].rstrip(".")
+        return Command(name, summary, description, add_arguments, run, trailing, limits, reads)
+
+    return declare
 
 
 class HelpFormatter(argparse.HelpFormatter):
@@ -286,13 +317,13 @@ def registry() -> list[Command]:
     from goscope.commands import goroutines, heap, info, panics, triage
 
     return [
-        info.INFO,
-        goroutines.GOROUTINES,
-        goroutines.BT,
-        triage.TRIAGE,
-        panics.CRASH,
-        panics.PANIC,
-        panics.DEFER,
-        heap.HEAP,
-        goroutines.THREADS,
+        info.info,
+        goroutines.goroutines,
+        goroutines.bt,
+        triage.triage,
+        panics.crash,
+        panics.panic,
+        panics.defer,
+        heap.heap,
+        goroutines.threads,
     ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 
 from goscope.commands import (
-    Command,
     Session,
     Wording,
+    command,
     current_goroutine,
     goroutine_ids,
     no_goroutine,
@@ -21,7 +21,15 @@ def _goroutines_arguments(parser: argparse.ArgumentParser, wording: Wording) -> 
     add_filter_arguments(parser)
 
 
-def _run_goroutines(session: Session, args: argparse.Namespace) -> None:
+@command("goroutines", _goroutines_arguments, limits=True)
+def goroutines(session: Session, args: argparse.Namespace) -> None:
+    """Every goroutine: state or wait reason, where it is, who made it.
+
+    List every goroutine, one line each: its id, its status or wait reason as the Go runtime
+    prints it (with ', locked to thread' and the minutes waited when known), the innermost frame
+    in the program's own code (else its innermost frame) and `created by F in goroutine N`. '*'
+    marks {current}. Works without DWARF or symbols. With --json, DESIGN.md's goroutine objects
+    with every frame."""
     filters = filters_from(args)
     if session.json:
         fd = session.stream_fd()
@@ -47,27 +55,18 @@ def _run_goroutines(session: Session, args: argparse.Namespace) -> None:
     session.check_goroutines(broken)
 
 
-GOROUTINES = Command(
-    name="goroutines",
-    limits=True,
-    summary="every goroutine: state or wait reason, where it is, who made it",
-    description=(
-        "List every goroutine, one line each: its id, its status or wait reason as the Go "
-        "runtime prints it (with ', locked to thread' and the minutes waited when known), the "
-        "innermost frame in the program's own code (else its innermost frame) and `created by "
-        "F in goroutine N`. '*' marks {current}. Works without DWARF or symbols. With --json, "
-        "DESIGN.md's goroutine objects with every frame."
-    ),
-    add_arguments=_goroutines_arguments,
-    run=_run_goroutines,
-)
-
-
 def _bt_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
     add_stack_options(parser, f"default: {wording.default}")
 
 
-def _run_bt(session: Session, args: argparse.Namespace) -> None:
+@command("bt", _bt_arguments, trailing="goroutines", limits=True)
+def bt(session: Session, args: argparse.Namespace) -> None:
+    """Goroutine stacks in the Go traceback's format.
+
+    Show the stacks of goroutines ID... (or `all`; default: {default}) the way the Go runtime
+    prints a traceback: inlined calls as function(...), file:line +offset, fp, sp and pc of
+    every physical frame, then `created by`. Reads each goroutine's saved registers, so it works
+    on core files and changes no register."""
     ids = goroutine_ids(args.goroutines)
     if not args.goroutines and session.defaults_to_current:
         ids = [current_goroutine(session)]
@@ -96,27 +95,12 @@ def _run_bt(session: Session, args: argparse.Namespace) -> None:
     session.check_goroutines(broken)
 
 
-BT = Command(
-    name="bt",
-    limits=True,
-    trailing="goroutines",
-    summary="goroutine stacks in the Go traceback's format",
-    description=(
-        "Show the stacks of goroutines ID... (or `all`; default: {default}) the way the Go "
-        "runtime prints a traceback: inlined calls as function(...), file:line +offset, fp, sp "
-        "and pc of every physical frame, then `created by`. Reads each goroutine's saved "
-        "registers, so it works on core files and changes no register."
-    ),
-    add_arguments=_bt_arguments,
-    run=_run_bt,
-)
+@command("threads")
+def threads(session: Session, args: argparse.Namespace) -> None:
+    """The threads: M, P, goroutine, stack and pc of each.
 
-
-def _threads_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
-    del wording
-
-
-def _run_threads(session: Session, args: argparse.Namespace) -> None:
+    List the threads: LWP, the runtime's M and P on it, the goroutine the M runs, which stack
+    the thread is on (goroutine, g0, gsignal) and the pc with its function. '*' marks {thread}."""
     from goscope.render.goroutines import render_threads
 
     del args
@@ -125,16 +109,3 @@ def _run_threads(session: Session, args: argparse.Namespace) -> None:
         session.write_json({"go_version": session.target.go_version, "threads": threads})
     else:
         session.write(render_threads(threads, session.style, session.selected_thread()))
-
-
-THREADS = Command(
-    name="threads",
-    summary="the threads: M, P, goroutine, stack and pc of each",
-    description=(
-        "List the threads: LWP, the runtime's M and P on it, the goroutine the M runs, which "
-        "stack the thread is on (goroutine, g0, gsignal) and the pc with its function. '*' "
-        "marks {thread}."
-    ),
-    add_arguments=_threads_arguments,
-    run=_run_threads,
-)

@@ -8,7 +8,7 @@ import argparse
 import json
 import os
 
-from goscope.commands import Command, Session, UsageError, Wording
+from goscope.commands import Session, UsageError, Wording, command
 
 
 def _heap_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
@@ -71,7 +71,26 @@ def _chosen_action(args: argparse.Namespace) -> tuple[str | None, str | None]:
     return (operand[0], None) if action == "why" else (None, operand[0])
 
 
-def _run_heap(session: Session, args: argparse.Namespace) -> None:
+@command("heap", _heap_arguments, trailing="words")
+def heap(session: Session, args: argparse.Namespace) -> None:
+    """What the heap holds: totals, objects by type, size class or root, and why.
+
+    Walk every heap arena and span and count what they hold: bytes of spans in use, allocated
+    objects and bytes (from each span's allocation bits), idle and released bytes (from the page
+    allocator), stack bytes, and the size classes holding the most bytes (--top N). The figures
+    are those runtime.MemStats names HeapInuse, HeapObjects, HeapAlloc, HeapIdle, HeapReleased
+    and StackInuse. Then the object graph: roots (data and bss by the runtime's pointer bitmaps,
+    goroutine stacks by the compiler's stack maps, deferred calls), objects typed by the
+    runtime's allocation headers and large-object types and along typed pointers from there and
+    from the roots' DWARF types, grouped --by type, sizeclass or root, with retained sizes from
+    the dominator tree.
+
+      heap [--top N] [--by type|sizeclass|root] [--totals] [--json]
+      heap --why ADDR    (or why ADDR) the shortest path from a root to the object
+      heap --pprof FILE  (or pprof FILE) a profile whose stacks are retaining paths
+
+    When part of the heap could not be read, the totals cover the rest and the command says so
+    (exit status 1 on the command line)."""
     from goscope.render.heap import human_bytes, render_heap, render_report, render_why
 
     why_text, pprof = _chosen_action(args)
@@ -115,31 +134,3 @@ def _run_heap(session: Session, args: argparse.Namespace) -> None:
             f"the heap walk is incomplete ({len(walk['warnings'])} warnings); "
             "the totals cover what could be read"
         )
-
-
-HEAP = Command(
-    name="heap",
-    summary="what the heap holds: totals, objects by type, size class or root, and why",
-    description=(
-        "Walk every heap arena and span and count what they hold: bytes of spans in use, "
-        "allocated objects and bytes (from each span's allocation bits), idle and released "
-        "bytes (from the page allocator), stack bytes, and the size classes holding the most "
-        "bytes (--top N). The figures are those runtime.MemStats names HeapInuse, "
-        "HeapObjects, HeapAlloc, HeapIdle, HeapReleased and StackInuse. Then the object "
-        "graph: roots (data and bss by the runtime's pointer bitmaps, goroutine stacks by the "
-        "compiler's stack maps, deferred calls), objects typed by the runtime's allocation "
-        "headers and large-object types and along typed pointers from there and from the "
-        "roots' DWARF types, grouped --by type, sizeclass or root, with retained sizes from "
-        "the dominator tree."
-        "\n\n"
-        "  heap [--top N] [--by type|sizeclass|root] [--totals] [--json]\n"
-        "  heap --why ADDR    (or why ADDR) the shortest path from a root to the object\n"
-        "  heap --pprof FILE  (or pprof FILE) a profile whose stacks are retaining paths"
-        "\n\n"
-        "When part of the heap could not be read, the totals cover the rest and the command "
-        "says so (exit status 1 on the command line)."
-    ),
-    add_arguments=_heap_arguments,
-    run=_run_heap,
-    trailing="words",
-)

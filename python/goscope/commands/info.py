@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import argparse
 
-from goscope.commands import Command, Session, Wording
+from goscope.commands import Session, command
 
 
-def _info_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
-    del parser, wording  # the front ends say which executable: CORE_OR_BINARY, BINARY
+@command("info", reads="binary")
+def info(session: Session, args: argparse.Namespace) -> None:
+    """Show the Go version, build settings, PIE, DWARF and symbols of a Go binary.
 
-
-def _run_info(session: Session, args: argparse.Namespace) -> None:
+    Show a Go binary's Go version, main module and package, build settings, architecture, PIE
+    (with the load bias when a process or core is loaded), DWARF and symbol table, then explain
+    in plain words what they mean for debugging it. Works on stripped binaries: everything comes
+    from .go.buildinfo and .gopclntab."""
     from goscope.implications import notes
     from goscope.render.info import info_json_object, render_info
 
@@ -28,18 +31,3 @@ def _run_info(session: Session, args: argparse.Namespace) -> None:
         # What could be read is printed; the line says the report is incomplete.
         session.flush()
         session.problem(f"{info.file}: {build_info_error}")
-
-
-INFO = Command(
-    name="info",
-    summary="show the Go version, build settings, PIE, DWARF and symbols of a Go binary",
-    description=(
-        "Show a Go binary's Go version, main module and package, build settings, "
-        "architecture, PIE (with the load bias when a process or core is loaded), DWARF and "
-        "symbol table, then explain in plain words what they mean for debugging it. Works on "
-        "stripped binaries: everything comes from .go.buildinfo and .gopclntab."
-    ),
-    add_arguments=_info_arguments,
-    run=_run_info,
-    reads="binary",
-)

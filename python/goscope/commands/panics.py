@@ -6,46 +6,34 @@ from __future__ import annotations
 import argparse
 import json
 
-from goscope.commands import Command, Session, Wording, choose
+from goscope.commands import Session, Wording, choose, command
 from goscope.limits import not_read_note
 
 
-def _crash_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
-    del wording
+@command("crash", limits=True)
+def crash(session: Session, args: argparse.Namespace) -> None:
+    """What crashed and why: signal, fatal error, panics, the crashing goroutine.
 
-
-def _run_crash(session: Session, args: argparse.Namespace) -> None:
+    Say what ended the process: a one-line summary, the fatal error's message, the panics as the
+    runtime printed them (values decoded from memory), the signal the crashing goroutine took
+    (nil pointer dereferences named as such), the core's own signal and thread, then the
+    crashing goroutine's stack."""
     from goscope.render.panics import render_crash
 
     del args
     text = session.target.crash_json()
-    crash = json.loads(text) if text is not None else None
+    found = json.loads(text) if text is not None else None
     if session.json:
-        session.write_json({"go_version": session.target.go_version, "crash": crash})
+        session.write_json({"go_version": session.target.go_version, "crash": found})
     else:
-        session.write(render_crash(crash, session.style))
-        goid = crash.get("goroutine") if crash else None
+        session.write(render_crash(found, session.style))
+        goid = found.get("goroutine") if found else None
         if isinstance(goid, int):
             session.write("")
             session.flush()
             session.target.write_stacks(session.chunks(), [goid], color=session.style.enabled)
     session.flush()
     session.goroutine_list_unreadable()
-
-
-CRASH = Command(
-    name="crash",
-    limits=True,
-    summary="what crashed and why: signal, fatal error, panics, the crashing goroutine",
-    description=(
-        "Say what ended the process: a one-line summary, the fatal error's message, the "
-        "panics as the runtime printed them (values decoded from memory), the signal the "
-        "crashing goroutine took (nil pointer dereferences named as such), the core's own "
-        "signal and thread, then the crashing goroutine's stack."
-    ),
-    add_arguments=_crash_arguments,
-    run=_run_crash,
-)
 
 
 def _ids_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
@@ -58,7 +46,13 @@ def _ids_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
     )
 
 
-def _run_panic(session: Session, args: argparse.Namespace) -> None:
+@command("panic", _ids_arguments, trailing="goroutines", limits=True)
+def panic(session: Session, args: argparse.Namespace) -> None:
+    """Panics in flight: messages, [recovered] marks, types.
+
+    Show the panics in flight of goroutines ID... (default: {current}; `all`: every goroutine
+    with a panic in flight) as the runtime prints them, the first panic first, each value
+    decoded from its interface."""
     from goscope.render.panics import render_panics
 
     chosen = choose(session, args.goroutines, default_all=False)
@@ -78,22 +72,13 @@ def _run_panic(session: Session, args: argparse.Namespace) -> None:
     session.check_goroutines(sum(1 for g in goroutines if g.get("error")))
 
 
-PANIC = Command(
-    name="panic",
-    limits=True,
-    trailing="goroutines",
-    summary="panics in flight: messages, [recovered] marks, types",
-    description=(
-        "Show the panics in flight of goroutines ID... (default: {current}; `all`: every "
-        "goroutine with a panic in flight) as the runtime prints them, the first panic first, "
-        "each value decoded from its interface."
-    ),
-    add_arguments=_ids_arguments,
-    run=_run_panic,
-)
+@command("defer", _ids_arguments, trailing="goroutines", limits=True)
+def defer(session: Session, args: argparse.Namespace) -> None:
+    """Deferred calls still pending: open-coded, heap, stack and rangefunc.
 
-
-def _run_defer(session: Session, args: argparse.Namespace) -> None:
+    List the deferred calls goroutines ID... would still run (default: {default}; `all`: every
+    goroutine with a call pending), the next one first: the deferred function, its kind, the
+    defer statement's line where it is known and the frame it belongs to."""
     from goscope.render.panics import render_defers
 
     chosen = choose(session, args.goroutines, default_all=not session.defaults_to_current)
@@ -110,18 +95,3 @@ def _run_defer(session: Session, args: argparse.Namespace) -> None:
             session.write(session.style.dim(not_read_note(chosen.not_read)))
     session.flush()
     session.check_goroutines(sum(1 for g in chosen.goroutines if g.get("error")))
-
-
-DEFER = Command(
-    name="defer",
-    limits=True,
-    trailing="goroutines",
-    summary="deferred calls still pending: open-coded, heap, stack and rangefunc",
-    description=(
-        "List the deferred calls goroutines ID... would still run (default: {default}; `all`: "
-        "every goroutine with a call pending), the next one first: the deferred function, its "
-        "kind, the defer statement's line where it is known and the frame it belongs to."
-    ),
-    add_arguments=_ids_arguments,
-    run=_run_defer,
-)

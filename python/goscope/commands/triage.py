@@ -8,7 +8,7 @@ import json
 import os
 from typing import Any
 
-from goscope.commands import Command, Session, UsageError, Wording
+from goscope.commands import Session, UsageError, Wording, command
 from goscope.render.style import Style
 
 
@@ -46,7 +46,15 @@ def triage_text(document: dict[str, Any], style: Style) -> str:
     )
 
 
-def _run_triage(session: Session, args: argparse.Namespace) -> None:
+@command("triage", _triage_arguments)
+def triage(session: Session, args: argparse.Namespace) -> None:
+    """First look at a core: process, crash, goroutines grouped by identical stacks.
+
+    The first thing to run on a core: the process (threads, GOMAXPROCS, goroutines by state),
+    what crashed and why, and every goroutine in groups of identical stacks (same functions at
+    the same lines), the crashed goroutine's group first, then the largest, each with its
+    states, minutes waited, creators and labels. --json, --dot (the wait-for graph in Graphviz
+    DOT) and --html FILE (the whole report as one page) are alternatives to the text."""
     chosen = [flag for flag, on in (("--json", args.json), ("--dot", args.dot)) if on]
     if args.html is not None:
         chosen.append("--html")
@@ -77,19 +85,3 @@ def _run_triage(session: Session, args: argparse.Namespace) -> None:
         session.write(triage_text(document, session.style))
     session.flush()
     session.goroutine_list_unreadable()
-
-
-TRIAGE = Command(
-    name="triage",
-    summary="first look at a core: process, crash, goroutines grouped by identical stacks",
-    description=(
-        "The first thing to run on a core: the process (threads, GOMAXPROCS, goroutines by "
-        "state), what crashed and why, and every goroutine in groups of identical stacks "
-        "(same functions at the same lines), the crashed goroutine's group first, then the "
-        "largest, each with its states, minutes waited, creators and labels. --json, --dot "
-        "(the wait-for graph in Graphviz DOT) and --html FILE (the whole report as one page) "
-        "are alternatives to the text."
-    ),
-    add_arguments=_triage_arguments,
-    run=_run_triage,
-)

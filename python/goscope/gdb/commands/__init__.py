@@ -14,7 +14,7 @@ def register_all() -> None:
     for command in registry():
         SharedCommand(command)
     # `goroutine_stack` is `go bt` under the name other Go GDB tooling uses.
-    SharedCommand(shared_goroutines.BT, name="goroutine_stack", prefix="")
+    SharedCommand(shared_goroutines.bt, name="goroutine_stack", prefix="")
     goroutines.GoroutineCommand()
     breakpoints.BreakCommand()
     doctor.DoctorCommand()
