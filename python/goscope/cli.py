@@ -10,7 +10,6 @@ one line on stderr (``goscope: ...``) and exit status 1; usage errors exit with 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import sys
@@ -18,7 +17,7 @@ import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, TextIO
 
-from goscope import Binary, GoscopeError, Target, __version__, _native
+from goscope import GoscopeError, Target, __version__, _native
 from goscope.commands import (
     CLI_WORDING,
     EXIT_ERROR,
@@ -103,21 +102,6 @@ class OpenedCore(ListsGoroutines):
         self.target = target
         self.executable = executable
 
-    @functools.cached_property
-    def binary(self) -> Binary:
-        # Opened only when a renderer needs it: a JSON listing never does.
-        return Binary(self.executable)
-
-    def goroutine(self, goid: int) -> dict[str, Any] | None:
-        """The goroutine with this id (looked for among all, whatever --max-goroutines)."""
-        text = self.target.goroutine_json(goid)
-        g: dict[str, Any] | None = json.loads(text) if text is not None else None
-        return g
-
-    def threads(self) -> list[dict[str, Any]]:
-        threads: list[dict[str, Any]] = json.loads(self.target.threads_json())
-        return threads
-
     def crashed_goroutine(self) -> int | None:
         """The goroutine on the thread that crashed (the core's first thread), if any."""
         for thread in self.threads():
@@ -154,7 +138,6 @@ class CliSession(Session):
         super().__init__()
         self.args = args
         self.out = out
-        self.command = f"goscope {args.command}"
         self.style = out.style
         self.json = out.json
         self._opened: OpenedCore | None = None
@@ -193,9 +176,6 @@ class CliSession(Session):
 
     def selected_thread(self) -> int | None:
         return None
-
-    def goroutine(self, goid: int) -> dict[str, Any] | None:
-        return self.opened.goroutine(goid)
 
     def error(self, line: str) -> None:
         self._errors.append(f"{self.args.target}: {line}")
@@ -250,7 +230,8 @@ def _shared(command: Command) -> Subcommand:
 
     return Subcommand(
         name=command.name,
-        summary=command.summary,
+        # The command line lists summaries as phrases; GDB shows them as sentences.
+        summary=command.summary[:1].lower() + command.summary[1:].rstrip("."),
         description=command.help_text(CLI_WORDING),
         add_arguments=lambda parser: command.add_arguments(parser, CLI_WORDING),
         run=run,

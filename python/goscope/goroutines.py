@@ -143,6 +143,16 @@ class ListsGoroutines:
     ) -> Listing:
         return Listing.of(self.target, with_stacks, max_frames, filters)
 
+    def goroutine(self, goid: int, max_frames: int | None = None) -> Goroutine | None:
+        """The goroutine with this id (looked for among all, whatever max-goroutines)."""
+        text = self.target.goroutine_json(goid, max_frames)
+        g: Goroutine | None = json.loads(text) if text is not None else None
+        return g
+
+    def threads(self) -> list[dict[str, Any]]:
+        threads: list[dict[str, Any]] = json.loads(self.target.threads_json())
+        return threads
+
 
 def add_stack_options(parser: argparse.ArgumentParser, default: str) -> None:
     """The goroutine ids and ``-s/--system`` of ``bt`` (`default`: which goroutines none

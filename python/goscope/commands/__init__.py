@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import textwrap
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from goscope.goroutines import Filters, Listing, ListsGoroutines, parse_goroutine_ids
+from goscope.goroutines import (
+    Filters,
+    Listing,
+    ListsGoroutines,
+    goroutines_document,
+    parse_goroutine_ids,
+)
 
 if TYPE_CHECKING:
     from goscope import Target
@@ -104,9 +109,7 @@ def command(
     one-line sentence (the summary), a blank line, the description."""
 
     def declare(run: Run) -> Command:
-        head, _, description = inspect.cleandoc(run.__doc__ or "").partition("\n\n")
-        # Stored as the command line lists it; GDB's adapter makes it a sentence again.
-        summary = head[:1].lower() + head[1:].rstrip(".")
+        summary, _, description = inspect.cleandoc(run.__doc__ or "").partition("\n\n")
         return Command(name, summary, description, add_arguments, run, trailing, limits, reads)
 
     return declare
@@ -143,8 +146,6 @@ class Session(ABC):
     ``error`` and ``problem`` make the command line exit 1 with the line on stderr; in GDB an
     error is the command's error and a problem is already marked in what was printed."""
 
-    #: The command's name as the user typed it, for messages: ``goscope bt``, ``go bt``.
-    command: str
     style: Style
     json: bool
     #: Whether commands that take goroutine ids default to the current goroutine (GDB)
@@ -152,9 +153,6 @@ class Session(ABC):
     defaults_to_current: bool = False
     #: Whose g names the current goroutine, for messages: "the crashing thread's".
     current_thread: str = "the current thread's"
-
-    def __init__(self) -> None:
-        self.status = EXIT_OK
 
     @property
     @abstractmethod
@@ -196,12 +194,11 @@ class Session(ABC):
     def selected_thread(self) -> int | None:
         """The LWP marked '*' in the thread table (None: the thread that crashed)."""
 
-    @abstractmethod
-    def goroutine(self, goid: int) -> dict[str, Any] | None: ...
+    def goroutine(self, goid: int) -> dict[str, Any] | None:
+        return self.opened.goroutine(goid)
 
     def threads(self) -> list[dict[str, Any]]:
-        threads: list[dict[str, Any]] = json.loads(self.target.threads_json())
-        return threads
+        return self.opened.threads()
 
     def listing(self, filters: Filters | None = None) -> Listing:
         return self.opened.listing(filters=filters)
@@ -269,13 +266,7 @@ class Chosen:
     not_read: int = 0
 
     def document(self, session: Session, goroutines: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "go_version": session.target.go_version,
-            "goroutines": list(goroutines),
-        }
-        if self.not_read:
-            document["not_read"] = self.not_read
-        return document
+        return goroutines_document(session.target.go_version, goroutines, self.not_read)
 
 
 def choose(session: Session, words: Sequence[str], default_all: bool) -> Chosen:
@@ -296,20 +287,25 @@ def choose(session: Session, words: Sequence[str], default_all: bool) -> Chosen:
             )
             return Chosen([], False)
         return Chosen([g], False)
-    chosen, missing = [], []
-    for goid in ids:
-        g = session.goroutine(goid)
-        if g is None:
-            missing.append(goid)
-        else:
-            chosen.append(g)
+    return Chosen(by_ids(session, ids), False)
+
+
+def by_ids(session: Session, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The goroutines with these ids; the ids no goroutine has are reported as an error."""
+    found = [(goid, session.goroutine(goid)) for goid in ids]
+    missing = [goid for goid, g in found if g is None]
     if missing:
         session.error(no_goroutine(missing))
-    return Chosen(chosen, False)
+    return [g for _, g in found if g is not None]
 
 
 def no_goroutine(ids: Sequence[int]) -> str:
     return "no goroutine " + ", ".join(str(goid) for goid in ids)
+
+
+def unread(goroutines: Sequence[dict[str, Any]]) -> int:
+    """How many of `goroutines` could not be read entirely (each carries its error)."""
+    return sum(1 for g in goroutines if g.get("error"))
 
 
 def registry() -> list[Command]:

@@ -8,12 +8,19 @@ import argparse
 from goscope.commands import (
     Session,
     Wording,
+    by_ids,
     command,
     current_goroutine,
     goroutine_ids,
     no_goroutine,
+    unread,
 )
-from goscope.goroutines import add_filter_arguments, add_stack_options, filters_from
+from goscope.goroutines import (
+    add_filter_arguments,
+    add_stack_options,
+    filters_from,
+    goroutines_document,
+)
 
 
 def _goroutines_arguments(parser: argparse.ArgumentParser, wording: Wording) -> None:
@@ -42,7 +49,7 @@ def goroutines(session: Session, args: argparse.Namespace) -> None:
             return
         listing = session.listing(filters)
         session.write_json(listing.document(listing.goroutines))
-        session.check_goroutines(sum(1 for g in listing.goroutines if g.get("error")))
+        session.check_goroutines(unread(listing.goroutines))
         return
     # The core renders the lines and hands them over in large pieces.
     _, broken, _ = session.target.write_listing(
@@ -76,14 +83,10 @@ def bt(session: Session, args: argparse.Namespace) -> None:
             chosen = listing.goroutines
             document = listing.document()
         else:
-            found = [(goid, session.goroutine(goid)) for goid in ids]
-            chosen = [g for _, g in found if g is not None]
-            missing = [goid for goid, g in found if g is None]
-            document = {"go_version": session.target.go_version, "goroutines": chosen}
-            if missing:
-                session.error(no_goroutine(missing))
+            chosen = by_ids(session, ids)
+            document = goroutines_document(session.target.go_version, chosen)
         session.write_json(document)
-        broken = sum(1 for g in chosen if g.get("error"))
+        broken = unread(chosen)
     else:
         # The core renders the stacks and hands them over in large pieces.
         _, broken, missing = session.target.write_stacks(

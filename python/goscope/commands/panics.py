@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from goscope.commands import Session, Wording, choose, command
+from goscope.commands import Session, Wording, choose, command, unread
 from goscope.limits import not_read_note
 
 
@@ -69,7 +69,7 @@ def panic(session: Session, args: argparse.Namespace) -> None:
         if chosen.not_read:
             session.write(session.style.dim(not_read_note(chosen.not_read)))
     session.flush()
-    session.check_goroutines(sum(1 for g in goroutines if g.get("error")))
+    session.check_goroutines(unread(goroutines))
 
 
 @command("defer", _ids_arguments, trailing="goroutines", limits=True)
@@ -94,4 +94,4 @@ def defer(session: Session, args: argparse.Namespace) -> None:
         if chosen.not_read:
             session.write(session.style.dim(not_read_note(chosen.not_read)))
     session.flush()
-    session.check_goroutines(sum(1 for g in chosen.goroutines if g.get("error")))
+    session.check_goroutines(unread(chosen.goroutines))

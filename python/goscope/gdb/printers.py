@@ -46,7 +46,6 @@ _MAX_GROUPS_WALKED = 1 << 18
 # Kinds as reflect spells them (the core's type reader names them so), with their sizes.
 _INT_KINDS = {"int": 8, "int8": 1, "int16": 2, "int32": 4, "int64": 8}
 _UINT_KINDS = {"uint": 8, "uint8": 1, "uint16": 2, "uint32": 4, "uint64": 8, "uintptr": 8}
-_MASK = (1 << 64) - 1
 
 
 class ReadError(Exception):
@@ -614,7 +613,7 @@ class TypeDescriptor:
         from goscope import GoscopeError
         from goscope.gdb import process
 
-        self.address = int(pointer) & _MASK
+        self.address = int(pointer) & process.ADDRESS_MASK
         try:
             described = process.memory_target().type_descriptor(self.address)
         except (GoscopeError, gdb.GdbError) as error:

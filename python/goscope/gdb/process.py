@@ -14,7 +14,6 @@ The target is built once and kept until the process may have changed: GDB's ``st
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +26,8 @@ from goscope.gdb import machine, params
 from goscope.gdb import target as gdb_target
 from goscope.goroutines import ListsGoroutines
 
-_MASK = (1 << 64) - 1
+#: Values read from GDB as Python ints may be negative; target addresses are 64-bit.
+ADDRESS_MASK = (1 << 64) - 1
 
 
 @dataclass
@@ -38,17 +38,6 @@ class Process(ListsGoroutines):
     executable: str
     kind: str
     key: tuple[Any, ...]
-
-    def goroutine(self, goid: int, max_frames: int | None = None) -> dict[str, Any] | None:
-        text = self.target.goroutine_json(goid, max_frames)
-        if text is None:
-            return None
-        g: dict[str, Any] = json.loads(text)
-        return g
-
-    def threads(self) -> list[dict[str, Any]]:
-        threads: list[dict[str, Any]] = json.loads(self.target.threads_json())
-        return threads
 
     def goroutine_of_thread(self, lwp: int) -> int | None:
         """The goroutine the runtime runs on thread `lwp` (its M's current goroutine)."""
@@ -147,7 +136,7 @@ def read_threads() -> list[tuple[int, dict[str, int]]]:
             registers = {}
             for name in names:
                 try:
-                    registers[name] = int(frame.read_register(name)) & _MASK
+                    registers[name] = int(frame.read_register(name)) & ADDRESS_MASK
                 except (gdb.error, ValueError):
                     pass  # e.g. the thread pointer where the kernel or GDB does not provide it
             result.append((thread.ptid[1], registers))

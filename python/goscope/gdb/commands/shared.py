@@ -19,8 +19,6 @@ from goscope.gdb.commands.base import GoCommand, gdb_style
 from goscope.limits import LIMITS, add_limit_arguments
 from goscope.render.info import TargetFacts
 
-_MASK = (1 << 64) - 1
-
 
 class GdbSession(Session):
     """A command's run on the selected inferior: output through GDB, the goroutine on GDB's
@@ -32,7 +30,7 @@ class GdbSession(Session):
 
     def __init__(self, command: str, args: argparse.Namespace) -> None:
         super().__init__()
-        self.command = command
+        self._name = command
         self.style = gdb_style()
         self.json = bool(args.json)
         self._args = args
@@ -77,9 +75,6 @@ class GdbSession(Session):
     def selected_thread(self) -> int | None:
         return process.selected_lwp()
 
-    def goroutine(self, goid: int) -> dict[str, Any] | None:
-        return self.opened.goroutine(goid)
-
     def error(self, line: str) -> None:
         self._errors.append(line)
 
@@ -99,7 +94,7 @@ class GdbSession(Session):
 
     def address(self, text: str) -> int:
         try:
-            return int(gdb.parse_and_eval(text)) & _MASK
+            return int(gdb.parse_and_eval(text)) & process.ADDRESS_MASK
         except gdb.error as error:
             raise UsageError(str(error)) from None
 
@@ -109,12 +104,7 @@ class GdbSession(Session):
 
     def finish(self) -> None:
         if self._errors:
-            raise gdb.GdbError(f"{self.command}: " + "; ".join(self._errors))
-
-
-def _gdb_summary(summary: str) -> str:
-    """GDB's style of a command's one-line help: a sentence."""
-    return summary[:1].upper() + summary[1:] + "."
+            raise gdb.GdbError(f"{self._name}: " + "; ".join(self._errors))
 
 
 class SharedCommand(GoCommand):
@@ -124,7 +114,7 @@ class SharedCommand(GoCommand):
         self.spec = command
         self.name = name or command.name
         self.prefix = prefix
-        self.summary = _gdb_summary(command.summary)
+        self.summary = command.summary
         self.description = command.help_text(GDB_WORDING)
         super().__init__()
 
